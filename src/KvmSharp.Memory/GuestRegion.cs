@@ -1,0 +1,45 @@
+using KvmSharp.Native.Libc;
+
+namespace KvmSharp.Memory;
+
+/// <summary>One contiguous range of guest RAM, backed by its own host mapping.</summary>
+public sealed class GuestRegion : IDisposable
+{
+    private readonly MappedMemory _mapping;
+
+    internal GuestRegion(GuestAddress start, ulong size)
+    {
+        Start = start;
+        Size = size;
+        _mapping = MappedMemory.Anonymous((nuint)size);
+    }
+
+    public GuestAddress Start { get; }
+
+    public ulong Size { get; }
+
+    /// <summary>One past the last byte.</summary>
+    public ulong End => Start.Value + Size;
+
+    /// <summary>
+    /// The host address of the mapping. Only accelerators see it (to register a memory slot);
+    /// devices go through <see cref="GuestMemory"/>.
+    /// </summary>
+    internal nint HostAddress => _mapping.Address;
+
+    internal bool Contains(ulong address, ulong length) =>
+        address >= Start.Value && length <= Size && address - Start.Value <= Size - length;
+
+    internal unsafe Span<byte> SpanAt(ulong address, int length) =>
+        new((byte*)_mapping.Address + (address - Start.Value), length);
+
+    /// <summary>Tells the host it may drop the pages of a range (they read back as zero).</summary>
+    internal void Discard(ulong address, ulong length)
+    {
+        int rc = LibcImports.Madvise(_mapping.Address + (nint)(address - Start.Value), (nuint)length, LibcConstants.MADV_DONTNEED);
+        if (rc != 0)
+            throw new NativeException("madvise(MADV_DONTNEED)", System.Runtime.InteropServices.Marshal.GetLastPInvokeError());
+    }
+
+    public void Dispose() => _mapping.Dispose();
+}

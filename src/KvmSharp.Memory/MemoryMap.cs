@@ -1,0 +1,64 @@
+namespace KvmSharp.Memory;
+
+/// <summary>
+/// The guest-physical memory map of a KvmSharp machine: the one place that says where things live.
+/// <code>
+/// 0x0000_0000 ┬ real-mode IVT/BDA, boot structures (see the Boot* constants)
+/// 0x0009_FC00 ┼ EBDA (reserved) … 0x000A_0000 VGA hole … 0x000E_0000 ACPI tables (RSDP found by a BIOS-style scan)
+/// 0x0010_0000 ┼ kernel (1 MiB), RAM up to min(size, 3 GiB)
+/// 0xC000_0000 ┼ PCI hole: 32-bit MMIO for device BARs
+/// 0xE000_0000 ┼ PCI ECAM (256 MiB)
+/// 0xFEC0_0000 ┼ IOAPIC · 0xFED0_0000 HPET (unused) · 0xFEE0_0000 LAPIC
+/// 0xFFFB_C000 ┼ KVM identity-map page and TSS (3 pages), inside the hole, never RAM
+/// 0x1_0000_0000 ┴ RAM above 4 GiB: what did not fit below the hole
+/// </code>
+/// </summary>
+public static class MemoryMap
+{
+    public const ulong PageSize = 4096;
+
+    // Low-memory boot structures (below the EBDA, all in the first 640 KiB).
+    public const ulong BootGdt = 0x500;
+    public const ulong BootIdt = 0x520;
+    public const ulong MultibootInfo = 0x6000;
+    public const ulong ZeroPage = 0x7000;
+    public const ulong BootStackTop = 0x8FF0;
+    public const ulong PageTablePml4 = 0x9000;
+    public const ulong PageTablePdpt = 0xA000;
+    /// <summary>Four page directories (0xB000–0xEFFF) identity-map the first 4 GiB with 2 MiB pages.</summary>
+    public const ulong PageTablePd = 0xB000;
+    public const ulong CommandLine = 0x20000;
+    public const ulong CommandLineMax = 0x10000;
+    /// <summary>Multiboot module list and its strings.</summary>
+    public const ulong MultibootScratch = 0x30000;
+    public const ulong EbdaStart = 0x9FC00;
+    public const ulong LowRamEnd = 0xA0000;
+    public const ulong AcpiTables = 0xE0000;
+    public const ulong AcpiTablesEnd = 0x100000;
+    public const ulong KernelStart = 0x100000;
+
+    // The PCI hole and the fixed MMIO devices in it.
+    public const ulong PciHoleStart = 0xC000_0000;
+    public const ulong PciMmio32Start = 0xC000_0000;
+    public const ulong PciMmio32End = 0xE000_0000;
+    public const ulong PciEcamStart = 0xE000_0000;
+    public const ulong PciEcamSize = 0x1000_0000;
+    public const ulong IoApicStart = 0xFEC0_0000;
+    public const ulong LapicStart = 0xFEE0_0000;
+    public const ulong KvmIdentityMap = 0xFFFB_C000;
+    public const ulong KvmTss = 0xFFFB_D000;
+    public const ulong PciHoleEnd = 0x1_0000_0000;
+
+    /// <summary>Smallest RAM we accept: room for the boot structures, a kernel and its heap.</summary>
+    public const ulong MinimumRam = 2 * 1024 * 1024;
+
+    /// <summary>The RAM ranges for a guest of <paramref name="size"/> bytes: below the PCI hole first, the rest above 4 GiB.</summary>
+    public static IReadOnlyList<(GuestAddress Start, ulong Size)> RamRanges(ulong size)
+    {
+        if (size < MinimumRam || size % PageSize != 0)
+            throw new ArgumentOutOfRangeException(nameof(size), $"guest RAM must be a multiple of 4 KiB and at least {MinimumRam >> 20} MiB");
+        if (size <= PciHoleStart)
+            return [(new GuestAddress(0), size)];
+        return [(new GuestAddress(0), PciHoleStart), (new GuestAddress(PciHoleEnd), size - PciHoleStart)];
+    }
+}
