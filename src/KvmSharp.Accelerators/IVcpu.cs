@@ -11,10 +11,11 @@ public interface IVcpu : IDisposable
     int Index { get; }
 
     /// <summary>
-    /// Binds the vCPU to the calling thread; call once, on the thread that will call <see cref="Run"/>,
-    /// before the first run (KVM uses it to make the thread kickable).
+    /// Binds the vCPU to the calling thread: call on the thread that will call <see cref="Run"/>, before
+    /// the first run (KVM uses it to make the thread kickable). Dispose the result on the same thread
+    /// when it stops running the vCPU; kicks after that are ignored.
     /// </summary>
-    void AttachToCurrentThread();
+    IDisposable AttachToCurrentThread();
 
     /// <summary>
     /// Runs the guest until it needs the VMM. The exit's data span points into state owned by the

@@ -1,0 +1,30 @@
+using KvmSharp.Memory;
+
+namespace KvmSharp.Accelerators.Kvm;
+
+/// <summary>The hardware-assisted accelerator: Linux KVM through /dev/kvm.</summary>
+public sealed class KvmAccelerator : IAccelerator
+{
+    private readonly string _devicePath;
+
+    public KvmAccelerator(string devicePath = KvmSystem.DevicePath) => _devicePath = devicePath;
+
+    public string Name => "kvm";
+
+    public IVirtualMachine CreateVirtualMachine(GuestMemory memory, int vcpuCount)
+    {
+        // Each VM owns its own /dev/kvm descriptor, so VMs are independent and close everything they opened.
+        var system = KvmSystem.Open(_devicePath);
+        try
+        {
+            return new KvmVirtualMachine(system, memory, vcpuCount);
+        }
+        catch
+        {
+            system.Dispose();
+            throw;
+        }
+    }
+
+    public void Dispose() { }
+}

@@ -1,0 +1,95 @@
+using System.Runtime.InteropServices;
+using KvmSharp.Native.Kvm;
+using KvmSharp.Native.Libc;
+using KvmSharp.Native.X86;
+
+namespace KvmSharp.Accelerators.Kvm;
+
+// Register access: the structs in KvmSharp.Native.X86 have the kernel's layouts, so they go to the ioctls as they are.
+public sealed unsafe partial class KvmVcpu
+{
+    public void GetRegisters(out Registers registers)
+    {
+        fixed (Registers* p = &registers)
+            KvmVirtualMachine.Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.GetRegs, p), "KVM_GET_REGS");
+    }
+
+    public void SetRegisters(in Registers registers)
+    {
+        fixed (Registers* p = &registers)
+            KvmVirtualMachine.Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.SetRegs, p), "KVM_SET_REGS");
+    }
+
+    public void GetSpecialRegisters(out SpecialRegisters registers)
+    {
+        fixed (SpecialRegisters* p = &registers)
+            KvmVirtualMachine.Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.GetSregs, p), "KVM_GET_SREGS");
+    }
+
+    public void SetSpecialRegisters(in SpecialRegisters registers)
+    {
+        fixed (SpecialRegisters* p = &registers)
+            KvmVirtualMachine.Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.SetSregs, p), "KVM_SET_SREGS");
+    }
+
+    public void GetFpu(out FpuState fpu)
+    {
+        fixed (FpuState* p = &fpu)
+            KvmVirtualMachine.Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.GetFpu, p), "KVM_GET_FPU");
+    }
+
+    public void SetFpu(in FpuState fpu)
+    {
+        fixed (FpuState* p = &fpu)
+            KvmVirtualMachine.Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.SetFpu, p), "KVM_SET_FPU");
+    }
+
+    public void GetMsrs(ReadOnlySpan<uint> indices, Span<ulong> values)
+    {
+        if (values.Length < indices.Length) throw new ArgumentException("one value per MSR index", nameof(values));
+        int bytes = sizeof(KvmMsrsHeader) + indices.Length * sizeof(KvmMsrEntry);
+        byte* buffer = (byte*)NativeMemory.AllocZeroed((nuint)bytes);
+        try
+        {
+            ((KvmMsrsHeader*)buffer)->Count = (uint)indices.Length;
+            var entries = new Span<KvmMsrEntry>(buffer + sizeof(KvmMsrsHeader), indices.Length);
+            for (int i = 0; i < indices.Length; i++) entries[i].Index = indices[i];
+            int done = LibcImports.Ioctl(_fd.Number, KvmIoctls.GetMsrs, buffer);
+            if (done != indices.Length)
+                throw new NativeException($"KVM_GET_MSRS (read {done} of {indices.Length}; MSR 0x{(done >= 0 && done < indices.Length ? indices[done] : 0):x})", Marshal.GetLastPInvokeError());
+            for (int i = 0; i < indices.Length; i++) values[i] = entries[i].Data;
+        }
+        finally
+        {
+            NativeMemory.Free(buffer);
+        }
+    }
+
+    public void SetMsrs(ReadOnlySpan<uint> indices, ReadOnlySpan<ulong> values)
+    {
+        if (values.Length < indices.Length) throw new ArgumentException("one value per MSR index", nameof(values));
+        int bytes = sizeof(KvmMsrsHeader) + indices.Length * sizeof(KvmMsrEntry);
+        byte* buffer = (byte*)NativeMemory.AllocZeroed((nuint)bytes);
+        try
+        {
+            ((KvmMsrsHeader*)buffer)->Count = (uint)indices.Length;
+            var entries = new Span<KvmMsrEntry>(buffer + sizeof(KvmMsrsHeader), indices.Length);
+            for (int i = 0; i < indices.Length; i++) entries[i] = new KvmMsrEntry { Index = indices[i], Data = values[i] };
+            int done = LibcImports.Ioctl(_fd.Number, KvmIoctls.SetMsrs, buffer);
+            if (done != indices.Length)
+                throw new NativeException($"KVM_SET_MSRS (wrote {done} of {indices.Length}; MSR 0x{(done >= 0 && done < indices.Length ? indices[done] : 0):x})", Marshal.GetLastPInvokeError());
+        }
+        finally
+        {
+            NativeMemory.Free(buffer);
+        }
+    }
+
+    public ulong? TranslateLinearAddress(ulong linear)
+    {
+        var translation = new KvmTranslation { LinearAddress = linear };
+        if (LibcImports.Ioctl(_fd.Number, KvmIoctls.Translate, &translation) < 0 || translation.Valid == 0)
+            return null;
+        return translation.PhysicalAddress;
+    }
+}

@@ -1,0 +1,115 @@
+using System.Runtime.InteropServices;
+using KvmSharp.Memory;
+using KvmSharp.Native.Kvm;
+using KvmSharp.Native.Libc;
+
+namespace KvmSharp.Accelerators.Kvm;
+
+/// <summary>
+/// A KVM VM: guest RAM registered as memory slots, the in-kernel interrupt controllers (PIC, IOAPIC,
+/// LAPICs) and PIT, and the vCPUs created on it.
+/// </summary>
+public sealed unsafe class KvmVirtualMachine : IVirtualMachine
+{
+    private readonly KvmSystem _system;
+    private readonly FileDescriptor _fd;
+    private readonly int _vcpuCount;
+    private readonly KvmCpuidEntry2[] _supportedCpuid;
+    private readonly int _runMmapSize;
+
+    internal KvmVirtualMachine(KvmSystem system, GuestMemory memory, int vcpuCount)
+    {
+        _system = system;
+        _vcpuCount = vcpuCount;
+        Memory = memory;
+        int maxVcpus = Math.Max(system.CheckExtension(KvmCapability.MaxVcpus), system.CheckExtension(KvmCapability.NrVcpus));
+        if (vcpuCount < 1 || (maxVcpus > 0 && vcpuCount > maxVcpus))
+            throw new AcceleratorException($"this host's KVM supports 1 to {maxVcpus} vCPUs, not {vcpuCount}");
+        foreach (int cap in (ReadOnlySpan<int>)[KvmCapability.Irqchip, KvmCapability.UserMemory, KvmCapability.SetTssAddr,
+                     KvmCapability.Pit2, KvmCapability.ImmediateExit, KvmCapability.ExtCpuid])
+            if (system.CheckExtension(cap) == 0)
+                throw new AcceleratorException($"this host's KVM lacks capability {cap}, which KvmSharp needs; use --accel emulate");
+
+        _supportedCpuid = system.GetSupportedCpuid();
+        _runMmapSize = system.VcpuMmapSize;
+        _fd = system.CreateVmDescriptor();
+        try
+        {
+            // Intel VMX needs three pages for the real-mode TSS and one for the identity-map page table,
+            // both in guest-physical space that is not RAM (Documentation/virt/kvm/api.rst, KVM_SET_TSS_ADDR).
+            Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.SetTssAddr, (nuint)MemoryMap.KvmTss), "KVM_SET_TSS_ADDR");
+            ulong identity = MemoryMap.KvmIdentityMap;
+            Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.SetIdentityMapAddr, &identity), "KVM_SET_IDENTITY_MAP_ADDR");
+            Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.CreateIrqchip, 0), "KVM_CREATE_IRQCHIP");
+            var pit = new KvmPitConfig { Flags = KvmPitConfig.SpeakerDummy };
+            Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.CreatePit2, &pit), "KVM_CREATE_PIT2");
+            RegisterMemory(memory);
+        }
+        catch
+        {
+            _fd.Dispose();
+            throw;
+        }
+    }
+
+    public GuestMemory Memory { get; }
+
+    public int VcpuCount => _vcpuCount;
+
+    private void RegisterMemory(GuestMemory memory)
+    {
+        for (int slot = 0; slot < memory.Regions.Count; slot++)
+        {
+            var region = memory.Regions[slot];
+            var slotInfo = new KvmUserspaceMemoryRegion
+            {
+                Slot = (uint)slot,
+                GuestPhysAddr = region.Start.Value,
+                MemorySize = region.Size,
+                UserspaceAddr = (ulong)region.HostAddress,
+            };
+            Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.SetUserMemoryRegion, &slotInfo), "KVM_SET_USER_MEMORY_REGION");
+        }
+    }
+
+    public IVcpu CreateVcpu(int index)
+    {
+        if (index < 0 || index >= _vcpuCount)
+            throw new ArgumentOutOfRangeException(nameof(index), $"vCPU index must be 0..{_vcpuCount - 1}");
+        int fd = LibcImports.Ioctl(_fd.Number, KvmIoctls.CreateVcpu, (nuint)index);
+        if (fd < 0) throw new NativeException($"KVM_CREATE_VCPU {index}", Marshal.GetLastPInvokeError());
+        var vcpuFd = new FileDescriptor(fd);
+        try
+        {
+            var vcpu = new KvmVcpu(this, vcpuFd, index, _runMmapSize);
+            vcpu.SetCpuid(KvmCpuidModel.ForVcpu(_supportedCpuid, index, _vcpuCount));
+            vcpu.SetMsrs(KvmBootMsrs.Indices, KvmBootMsrs.Values);
+            return vcpu;
+        }
+        catch
+        {
+            vcpuFd.Dispose();
+            throw;
+        }
+    }
+
+    public void SetInterruptLine(uint gsi, bool high)
+    {
+        var level = new KvmIrqLevel { Irq = gsi, Level = high ? 1u : 0u };
+        if (LibcImports.Ioctl(_fd.Number, KvmIoctls.IrqLine, &level) < 0)
+            ThrowIrqLine(gsi);
+    }
+
+    private static void ThrowIrqLine(uint gsi) => throw new NativeException($"KVM_IRQ_LINE {gsi}", Marshal.GetLastPInvokeError());
+
+    internal static void Check(int rc, string operation)
+    {
+        if (rc < 0) throw new NativeException(operation, Marshal.GetLastPInvokeError());
+    }
+
+    public void Dispose()
+    {
+        _fd.Dispose();
+        _system.Dispose();
+    }
+}
