@@ -1,1 +1,10 @@
-return 0;
+using System.CommandLine;
+using KvmSharp.Cli.Commands;
+
+var root = new RootCommand("KvmSharp: a virtual machine monitor and manager for Linux, in C#")
+{
+    RunCommand.Create(),
+    HostCheckCommand.Create(),
+    GuestCommand.Create(),
+};
+return root.Parse(args).Invoke();

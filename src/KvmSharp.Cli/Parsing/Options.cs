@@ -1,0 +1,59 @@
+using System.CommandLine;
+using KvmSharp.Machine.Config;
+
+namespace KvmSharp.Cli.Parsing;
+
+/// <summary>Builds System.CommandLine options whose values go through <see cref="ValueParsers"/>.</summary>
+internal static class Options
+{
+    public static Option<ulong> Size(string name, string description, ulong defaultValue) => new(name)
+    {
+        Description = description,
+        DefaultValueFactory = _ => defaultValue,
+        CustomParser = result =>
+        {
+            string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+            if (ValueParsers.TryParseSize(text, out ulong bytes)) return bytes;
+            result.AddError($"{name}: '{text}' is not a size; use a number with K, M or G (e.g. 512M, 2G, 0x10000000B)");
+            return 0;
+        },
+    };
+
+    public static Option<ulong?> OptionalNumber(string name, string description, ulong max) => new(name)
+    {
+        Description = description,
+        CustomParser = result =>
+        {
+            string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+            if (ValueParsers.TryParseNumber(text, out ulong value) && value <= max) return value;
+            result.AddError($"{name}: '{text}' is not a number from 0 to 0x{max:x} (decimal or 0x-hex)");
+            return null;
+        },
+    };
+
+    public static Option<int> Count(string name, string description, int defaultValue, int max) => new(name)
+    {
+        Description = description,
+        DefaultValueFactory = _ => defaultValue,
+        CustomParser = result =>
+        {
+            string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+            if (ValueParsers.TryParseNumber(text, out ulong value) && value >= 1 && value <= (ulong)max) return (int)value;
+            result.AddError($"{name}: '{text}' is not a number from 1 to {max}");
+            return defaultValue;
+        },
+    };
+
+    public static Option<ConsoleConfig> Console() => new("--console")
+    {
+        Description = "Where COM1 goes: stdio (default; raw mode on a terminal, Ctrl-A x quits), pty, socket:PATH, or none",
+        DefaultValueFactory = _ => ConsoleConfig.Stdio,
+        CustomParser = result =>
+        {
+            string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+            if (ValueParsers.TryParseConsole(text, out var console)) return console;
+            result.AddError($"--console: '{text}' is not one of stdio, pty, none, socket:PATH");
+            return ConsoleConfig.Stdio;
+        },
+    };
+}

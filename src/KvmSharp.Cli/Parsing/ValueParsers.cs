@@ -1,0 +1,66 @@
+using System.Globalization;
+using KvmSharp.Machine.Config;
+
+namespace KvmSharp.Cli.Parsing;
+
+/// <summary>Parses the values users type on the command line; each failure is one line that shows the expected form.</summary>
+public static class ValueParsers
+{
+    /// <summary>An unsigned number in decimal or 0x-hex.</summary>
+    public static bool TryParseNumber(string text, out ulong value)
+    {
+        text = text.Trim().Replace("_", "");
+        if (text.StartsWith("0x", StringComparison.OrdinalIgnoreCase))
+            return ulong.TryParse(text.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out value) && text.Length > 2;
+        return ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value);
+    }
+
+    /// <summary>
+    /// A size in bytes: a number (decimal or 0x-hex) with an optional K, M, G or T suffix (powers of 1024,
+    /// "KiB"/"MB" spellings accepted). A bare number means MiB, as QEMU's -m does.
+    /// </summary>
+    public static bool TryParseSize(string text, out ulong bytes)
+    {
+        bytes = 0;
+        text = text.Trim();
+        int end = text.Length;
+        while (end > 0 && char.IsLetter(text[end - 1]) && !IsHexDigitInHexNumber(text, end - 1)) end--;
+        string suffix = text[end..].ToUpperInvariant();
+        int shift = suffix switch
+        {
+            "" => 20,
+            "B" => 0,
+            "K" or "KB" or "KIB" => 10,
+            "M" or "MB" or "MIB" => 20,
+            "G" or "GB" or "GIB" => 30,
+            "T" or "TB" or "TIB" => 40,
+            _ => -1,
+        };
+        if (shift < 0 || !TryParseNumber(text[..end], out ulong number)) return false;
+        if (number > (ulong.MaxValue >> shift)) return false;
+        bytes = number << shift;
+        return true;
+    }
+
+    // In "0x1fB" the 'B' is a hex digit, not a suffix: letters a-f after "0x" belong to the number.
+    private static bool IsHexDigitInHexNumber(string text, int index) =>
+        text.StartsWith("0x", StringComparison.OrdinalIgnoreCase) && Uri.IsHexDigit(text[index]);
+
+    /// <summary>stdio | pty | none | socket:PATH</summary>
+    public static bool TryParseConsole(string text, out ConsoleConfig console)
+    {
+        console = ConsoleConfig.Stdio;
+        switch (text)
+        {
+            case "stdio": console = ConsoleConfig.Stdio; return true;
+            case "pty": console = new ConsoleConfig(ConsoleKind.Pty); return true;
+            case "none": console = new ConsoleConfig(ConsoleKind.None); return true;
+        }
+        if (text.StartsWith("socket:", StringComparison.Ordinal) && text.Length > "socket:".Length)
+        {
+            console = new ConsoleConfig(ConsoleKind.Socket, text["socket:".Length..]);
+            return true;
+        }
+        return false;
+    }
+}

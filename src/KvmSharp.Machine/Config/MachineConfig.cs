@@ -1,0 +1,72 @@
+namespace KvmSharp.Machine.Config;
+
+/// <summary>Which accelerator runs the guest.</summary>
+public enum AcceleratorChoice
+{
+    /// <summary>KVM when it is present and fast; otherwise the software CPU.</summary>
+    Auto,
+    Kvm,
+    Emulate,
+}
+
+/// <summary>Where the guest's first serial port (COM1) goes.</summary>
+public enum ConsoleKind
+{
+    /// <summary>The process's stdin/stdout (raw mode on a terminal; Ctrl-A x quits).</summary>
+    Stdio,
+    /// <summary>A new pseudo-terminal whose path is printed on stderr.</summary>
+    Pty,
+    /// <summary>A Unix socket that accepts one client at a time.</summary>
+    Socket,
+    /// <summary>Output discarded, no input.</summary>
+    None,
+}
+
+public sealed record ConsoleConfig(ConsoleKind Kind, string? SocketPath = null)
+{
+    public static ConsoleConfig Stdio { get; } = new(ConsoleKind.Stdio);
+}
+
+/// <summary>The guest kernel and what it is started with.</summary>
+public sealed record KernelConfig(string Path, string? InitrdPath = null, string CommandLine = "");
+
+/// <summary>
+/// Everything that describes one machine. Plain data: the CLI, a JSON file and the REST API all produce
+/// it; <see cref="Runtime.MachineBuilder"/> consumes it.
+/// </summary>
+public sealed record MachineConfig
+{
+    public const ulong DefaultMemorySize = 256UL << 20;
+
+    public ulong MemorySize { get; init; } = DefaultMemorySize;
+    public int VcpuCount { get; init; } = 1;
+    /// <summary>Null: the built-in demo guest.</summary>
+    public KernelConfig? Kernel { get; init; }
+    public AcceleratorChoice Accelerator { get; init; } = AcceleratorChoice.Auto;
+    /// <summary>The port of a QEMU-compatible isa-debug-exit device, when one is wanted.</summary>
+    public ushort? DebugExitPort { get; init; }
+    public ConsoleConfig Console { get; init; } = ConsoleConfig.Stdio;
+
+    /// <summary>The largest machine we build: 1 TiB of RAM, 255 vCPUs (8-bit xAPIC ids).</summary>
+    public const ulong MaxMemorySize = 1UL << 40;
+    public const int MaxVcpuCount = 255;
+
+    /// <summary>Checks the values a user can get wrong; returns one message per problem.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var problems = new List<string>();
+        if (MemorySize < Memory.MemoryMap.MinimumRam || MemorySize > MaxMemorySize)
+            problems.Add($"--memory must be between {Memory.MemoryMap.MinimumRam >> 20}M and {MaxMemorySize >> 30}G");
+        else if (MemorySize % Memory.MemoryMap.PageSize != 0)
+            problems.Add("--memory must be a multiple of 4K");
+        if (VcpuCount < 1 || VcpuCount > MaxVcpuCount)
+            problems.Add($"--cpus must be between 1 and {MaxVcpuCount}");
+        if (Kernel is not null && !File.Exists(Kernel.Path))
+            problems.Add($"kernel '{Kernel.Path}' does not exist");
+        if (Kernel?.InitrdPath is { } initrd && !File.Exists(initrd))
+            problems.Add($"initrd '{initrd}' does not exist");
+        if (Console.Kind == ConsoleKind.Socket && string.IsNullOrEmpty(Console.SocketPath))
+            problems.Add("--console socket: needs a path, as in socket:/tmp/vm.sock");
+        return problems;
+    }
+}

@@ -1,0 +1,125 @@
+using Iced.Intel;
+using KvmSharp.Memory;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace KvmSharp.Machine.Guests;
+
+/// <summary>
+/// Small multiboot guests in plain integer code and port I/O, so they run on any accelerator (a
+/// software-backed KVM included). They talk to COM1 at 0x3F8 and end through ACPI power-off or the
+/// isa-debug-exit port.
+/// </summary>
+public static class TinyGuests
+{
+    public const ushort Com1 = 0x3F8;
+
+    /// <summary>Prints <paramref name="message"/> on COM1, then writes <paramref name="exitValue"/> to the debug-exit port <paramref name="debugExitPort"/>.</summary>
+    public static byte[] Hello(string message, ushort debugExitPort, byte exitValue) => MultibootFlatImage.Build(a =>
+    {
+        var text = a.CreateLabel();
+        var puts = a.CreateLabel();
+        a.mov(esi, text);
+        a.call(puts);
+        a.mov(dx, debugExitPort);
+        a.mov(al, exitValue);
+        a.@out(dx, al);
+        EmitHaltForever(a);
+        EmitPuts(a, puts);
+        a.Label(ref text);
+        a.db(System.Text.Encoding.ASCII.GetBytes(message + "\0"));
+    });
+
+    /// <summary>
+    /// Does <paramref name="count"/> port reads from an unassigned port (each one a VM exit), prints
+    /// "done\n", and exits through the debug-exit port with value 0 (process status 1).
+    /// </summary>
+    public static byte[] PortExitLoop(int count, ushort debugExitPort) => MultibootFlatImage.Build(a =>
+    {
+        var loop = a.CreateLabel();
+        var text = a.CreateLabel();
+        var puts = a.CreateLabel();
+        a.mov(ecx, count);
+        a.mov(dx, 0x510);
+        a.Label(ref loop);
+        a.@in(al, dx);
+        a.dec(ecx);
+        a.jnz(loop);
+        a.mov(esi, text);
+        a.call(puts);
+        a.mov(dx, debugExitPort);
+        a.xor(eax, eax);
+        a.@out(dx, al);
+        EmitHaltForever(a);
+        EmitPuts(a, puts);
+        a.Label(ref text);
+        a.db("done\n"u8.ToArray().Append((byte)0).ToArray());
+    });
+
+    /// <summary>Writes the NUL-terminated string at ESI to COM1, waiting for THR empty (LSR bit 5) before each byte.</summary>
+    public static void EmitPuts(Assembler a, Label puts)
+    {
+        var next = a.CreateLabel();
+        var wait = a.CreateLabel();
+        var done = a.CreateLabel();
+        a.Label(ref puts);
+        a.Label(ref next);
+        a.lodsb();
+        a.test(al, al);
+        a.jz(done);
+        a.mov(bl, al);
+        a.mov(dx, Com1 + 5);
+        a.Label(ref wait);
+        a.@in(al, dx);
+        a.test(al, 0x20);
+        a.jz(wait);
+        a.mov(dx, Com1);
+        a.mov(al, bl);
+        a.@out(dx, al);
+        a.jmp(next);
+        a.Label(ref done);
+        a.ret();
+    }
+
+    /// <summary>Writes EAX as 8 hex digits to COM1 (clobbers EAX, ECX, EDX, EBX... saved by the caller).</summary>
+    public static void EmitPutHex(Assembler a, Label putHex)
+    {
+        var digit = a.CreateLabel();
+        var wait = a.CreateLabel();
+        var letter = a.CreateLabel();
+        var emit = a.CreateLabel();
+        a.Label(ref putHex);
+        a.mov(ecx, 8);
+        a.Label(ref digit);
+        a.rol(eax, 4);
+        a.mov(bl, al);
+        a.and(bl, 0xF);
+        a.add(bl, (byte)'0');
+        a.cmp(bl, (byte)'9');
+        a.jbe(emit);
+        a.Label(ref letter);
+        a.add(bl, 'a' - '0' - 10);
+        a.Label(ref emit);
+        a.push(eax);
+        a.mov(dx, Com1 + 5);
+        a.Label(ref wait);
+        a.@in(al, dx);
+        a.test(al, 0x20);
+        a.jz(wait);
+        a.mov(dx, Com1);
+        a.mov(al, bl);
+        a.@out(dx, al);
+        a.pop(eax);
+        a.dec(ecx);
+        a.jnz(digit);
+        a.ret();
+    }
+
+    public static void EmitHaltForever(Assembler a)
+    {
+        var halt = a.CreateLabel();
+        a.cli();
+        a.Label(ref halt);
+        a.hlt();
+        a.jmp(halt);
+    }
+}

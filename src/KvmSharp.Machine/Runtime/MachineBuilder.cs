@@ -1,0 +1,102 @@
+using KvmSharp.Accelerators;
+using KvmSharp.Boot.Acpi;
+using KvmSharp.Boot.Cpu;
+using KvmSharp.Devices.Bus;
+using KvmSharp.Machine.Accel;
+using KvmSharp.Machine.Config;
+using KvmSharp.Machine.Console;
+using KvmSharp.Machine.Guests;
+using KvmSharp.Memory;
+using KvmSharp.Native.X86;
+
+namespace KvmSharp.Machine.Runtime;
+
+/// <summary>
+/// Builds a machine from a <see cref="MachineConfig"/>: accelerator, RAM, platform devices, ACPI tables,
+/// the kernel and the vCPUs' entry state. <c>new MachineBuilder(config).Build().Start()</c>.
+/// </summary>
+public sealed class MachineBuilder(MachineConfig config)
+{
+    private ConsoleBackend? _console;
+    private IAccelerator? _accelerator;
+    private Action<string> _inform = _ => { };
+
+    /// <summary>Uses this console for COM1 instead of the one the config names (tests capture output this way).</summary>
+    public MachineBuilder WithConsole(ConsoleBackend console) { _console = console; return this; }
+
+    /// <summary>Uses this accelerator instead of the one the config names.</summary>
+    public MachineBuilder WithAccelerator(IAccelerator accelerator) { _accelerator = accelerator; return this; }
+
+    /// <summary>Where one-line notices for the user go (accelerator choice, console path).</summary>
+    public MachineBuilder WithNotices(Action<string> inform) { _inform = inform; return this; }
+
+    public RunningMachine Build()
+    {
+        var problems = config.Validate();
+        if (problems.Count > 0) throw new MachineConfigException(string.Join("; ", problems));
+
+        var owned = new List<IDisposable>();
+        var accelerator = _accelerator ?? AcceleratorSelector.Select(config.Accelerator, _inform);
+        var memory = GuestMemory.Create(config.MemorySize);
+        IVirtualMachine? vm = null;
+        var vcpus = new List<IVcpu>();
+        try
+        {
+            vm = accelerator.CreateVirtualMachine(memory, config.VcpuCount);
+            var state = new MachineRunState();
+            var ports = new IoBus("port I/O");
+            var mmio = new IoBus("MMIO");
+            var console = _console ?? CreateConsole(state);
+            owned.Add(console);
+            var platform = new PlatformDevices(vm, ports, state, config, console);
+
+            var acpi = AcpiPlatform.Default(config.VcpuCount);
+            ulong rsdp = AcpiTables.Build(memory, acpi, platform.AcpiDevices);
+            var entry = config.Kernel is { } kernel
+                ? KernelLoader.Load(memory, kernel, rsdp)
+                : KernelLoader.Load(memory, DemoGuest.Build(), [], "", rsdp);
+
+            for (int i = 0; i < config.VcpuCount; i++) vcpus.Add(vm.CreateVcpu(i));
+            ApplyEntryState(vcpus[0], entry);
+            console.Connect(platform.Com1);
+
+            var runners = vcpus.Select(v => new VcpuRunner(v, ports, mmio, state)).ToArray();
+            return new RunningMachine(accelerator.Name, vm, memory, runners, state, owned);
+        }
+        catch
+        {
+            foreach (var v in vcpus) v.Dispose();
+            foreach (var o in owned) o.Dispose();
+            vm?.Dispose();
+            memory.Dispose();
+            throw;
+        }
+    }
+
+    private ConsoleBackend CreateConsole(MachineRunState state)
+    {
+        switch (config.Console.Kind)
+        {
+            case ConsoleKind.Pty:
+                var pty = new PtyConsole();
+                _inform($"kvmsharp: console on {pty.Path}");
+                return pty;
+            case ConsoleKind.Socket:
+                _inform($"kvmsharp: console on unix socket {config.Console.SocketPath}");
+                return new SocketConsole(config.Console.SocketPath!);
+            case ConsoleKind.None:
+                return new NullConsole();
+            default:
+                return new StdioConsole(() => state.Finish(MachineExitReason.Stopped, 0, "quit from the console (Ctrl-A x)"));
+        }
+    }
+
+    /// <summary>The bootstrap processor starts at the loader's entry state; the others wait for INIT/SIPI.</summary>
+    private static void ApplyEntryState(IVcpu bsp, BootCpuState entry)
+    {
+        bsp.SetSpecialRegisters(entry.SpecialRegisters);
+        bsp.SetRegisters(entry.Registers);
+        // x87 and SSE control words as after FNINIT and at reset (Intel SDM vol 1 §8.1.5, §10.2.3.1).
+        bsp.SetFpu(new FpuState { Fcw = 0x37F, Mxcsr = 0x1F80 });
+    }
+}
