@@ -49,6 +49,15 @@ public static class MemoryMap
     public const ulong KvmTss = 0xFFFB_D000;
     public const ulong PciHoleEnd = 0x1_0000_0000;
 
+    // I/O ports that the ACPI tables point the guest at (port space, not memory, but part of the same map).
+    /// <summary>
+    /// ACPI PM register block (PM1a_EVT_BLK, PM1a_CNT_BLK, PM_TMR_BLK), at 0x600 as QEMU's ICH9 puts it; the
+    /// registers' offsets inside it are KvmSharp.Boot.Acpi.AcpiPmLayout's.
+    /// </summary>
+    public const ushort AcpiPmIoBase = 0x600;
+    /// <summary>ICH "Reset Control Register" that the FADT's RESET_REG names; it shares 0xCF8-0xCFB with PCI CONFIG_ADDRESS.</summary>
+    public const ushort ResetControlPort = 0xCF9;
+
     /// <summary>Smallest RAM we accept: room for the boot structures, a kernel and its heap.</summary>
     public const ulong MinimumRam = 2 * 1024 * 1024;
 
