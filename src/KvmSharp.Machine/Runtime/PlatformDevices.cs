@@ -1,0 +1,73 @@
+using KvmSharp.Accelerators;
+using KvmSharp.Boot.Acpi;
+using KvmSharp.Devices;
+using KvmSharp.Devices.Acpi;
+using KvmSharp.Devices.Bus;
+using KvmSharp.Devices.Legacy;
+using KvmSharp.Machine.Config;
+using KvmSharp.Memory;
+
+namespace KvmSharp.Machine.Runtime;
+
+/// <summary>
+/// The PC platform devices every machine has, on their standard ports and ISA IRQs: COM1–COM4, the
+/// i8042 keyboard controller, the CMOS RTC, the ACPI PM block and reset register, and the
+/// isa-debug-exit device when the config asks for one. The PIT and PICs live in the accelerator.
+/// </summary>
+internal sealed class PlatformDevices
+{
+    private const ushort I8042DataPort = 0x60, I8042CommandPort = 0x64;
+    private const byte KeyboardIrq = 1, MouseIrq = 12, RtcIrq = 8;
+
+    public PlatformDevices(IVirtualMachine vm, IoBus ports, IMachineControl control, MachineConfig config, ISerialOutput com1Output)
+    {
+        var acpiDevices = new List<IAcpiDevice>();
+        var discard = new DiscardingSerialOutput();
+        Serial16550? com1 = null;
+        foreach (var port in Serial16550.ComPorts)
+        {
+            var serial = new Serial16550(port, new GsiInterruptLine(vm, port.Irq), port.Number == 1 ? com1Output : discard);
+            ports.Register(port.PortBase, Serial16550.RegisterCount, serial);
+            acpiDevices.Add(serial);
+            com1 ??= serial;
+        }
+        Com1 = com1!;
+
+        var i8042 = new I8042Controller(new GsiInterruptLine(vm, KeyboardIrq), new GsiInterruptLine(vm, MouseIrq), control);
+        ports.Register(I8042DataPort, 1, i8042);
+        ports.Register(I8042CommandPort, 1, i8042);
+        acpiDevices.Add(i8042);
+        Keyboard = i8042;
+
+        ulong below4G = Math.Min(config.MemorySize, MemoryMap.PciHoleStart);
+        var rtc = new CmosRtc(below4G, config.MemorySize - below4G, config.VcpuCount, () => DateTimeOffset.UtcNow);
+        ports.Register(CmosRtc.IndexPort, 2, rtc);
+        acpiDevices.Add(rtc);
+
+        var pm = new AcpiPowerManagement(control, new GsiInterruptLine(vm, AcpiPlatform.DefaultSciIrq));
+        ports.Register(MemoryMap.AcpiPmIoBase, AcpiPmLayout.BlockLength, pm);
+        acpiDevices.Add(pm);
+        PowerManagement = pm;
+        ports.Register(MemoryMap.ResetControlPort, 1, new ResetControlRegister(control));
+
+        if (config.DebugExitPort is { } debugPort)
+            ports.Register(debugPort, IsaDebugExit.Width, new IsaDebugExit(control));
+
+        AcpiDevices = acpiDevices;
+    }
+
+    /// <summary>The first serial port: the guest console.</summary>
+    public Serial16550 Com1 { get; }
+
+    public I8042Controller Keyboard { get; }
+
+    public AcpiPowerManagement PowerManagement { get; }
+
+    /// <summary>The devices the DSDT describes, in the order they are declared.</summary>
+    public IReadOnlyList<IAcpiDevice> AcpiDevices { get; }
+
+    private sealed class DiscardingSerialOutput : ISerialOutput
+    {
+        public void Write(ReadOnlySpan<byte> bytes) { }
+    }
+}

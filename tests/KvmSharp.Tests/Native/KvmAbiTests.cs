@@ -1,0 +1,180 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using KvmSharp.Native.Kvm;
+using KvmSharp.Native.X86;
+
+namespace KvmSharp.Tests.Native;
+
+/// <summary>
+/// Our blittable KVM structures and ioctl numbers against the host kernel's own headers: a C program
+/// compiled here prints sizeof/offsetof and the ioctl numbers from linux/kvm.h.
+/// </summary>
+public class KvmAbiTests
+{
+    private static readonly Lazy<Dictionary<string, ulong>> Kernel = new(CompileAndRunProbe);
+
+    private const string ProbeSource = """
+        #include <stdio.h>
+        #include <stddef.h>
+        #include <linux/kvm.h>
+        #define P(name, value) printf("%s=%llu\n", name, (unsigned long long)(value))
+        int main(void) {
+            P("sizeof kvm_run", sizeof(struct kvm_run));
+            P("sizeof kvm_regs", sizeof(struct kvm_regs));
+            P("sizeof kvm_sregs", sizeof(struct kvm_sregs));
+            P("sizeof kvm_segment", sizeof(struct kvm_segment));
+            P("sizeof kvm_dtable", sizeof(struct kvm_dtable));
+            P("sizeof kvm_fpu", sizeof(struct kvm_fpu));
+            P("sizeof kvm_cpuid2", sizeof(struct kvm_cpuid2));
+            P("sizeof kvm_cpuid_entry2", sizeof(struct kvm_cpuid_entry2));
+            P("sizeof kvm_msrs", sizeof(struct kvm_msrs));
+            P("sizeof kvm_msr_entry", sizeof(struct kvm_msr_entry));
+            P("sizeof kvm_userspace_memory_region", sizeof(struct kvm_userspace_memory_region));
+            P("sizeof kvm_irq_level", sizeof(struct kvm_irq_level));
+            P("sizeof kvm_pit_config", sizeof(struct kvm_pit_config));
+            P("sizeof kvm_translation", sizeof(struct kvm_translation));
+            P("sizeof kvm_mp_state", sizeof(struct kvm_mp_state));
+            P("offsetof kvm_run.exit_reason", offsetof(struct kvm_run, exit_reason));
+            P("offsetof kvm_run.io", offsetof(struct kvm_run, io));
+            P("offsetof kvm_run.io.data_offset", offsetof(struct kvm_run, io.data_offset));
+            P("offsetof kvm_run.mmio.len", offsetof(struct kvm_run, mmio.len));
+            P("offsetof kvm_run.mmio.is_write", offsetof(struct kvm_run, mmio.is_write));
+            P("offsetof kvm_run.internal.data", offsetof(struct kvm_run, internal.data));
+            P("offsetof kvm_sregs.cr0", offsetof(struct kvm_sregs, cr0));
+            P("offsetof kvm_sregs.apic_base", offsetof(struct kvm_sregs, apic_base));
+            P("offsetof kvm_fpu.mxcsr", offsetof(struct kvm_fpu, mxcsr));
+            P("KVM_GET_API_VERSION", KVM_GET_API_VERSION);
+            P("KVM_CREATE_VM", KVM_CREATE_VM);
+            P("KVM_GET_MSR_INDEX_LIST", KVM_GET_MSR_INDEX_LIST);
+            P("KVM_CHECK_EXTENSION", KVM_CHECK_EXTENSION);
+            P("KVM_GET_VCPU_MMAP_SIZE", KVM_GET_VCPU_MMAP_SIZE);
+            P("KVM_GET_SUPPORTED_CPUID", KVM_GET_SUPPORTED_CPUID);
+            P("KVM_CREATE_VCPU", KVM_CREATE_VCPU);
+            P("KVM_SET_USER_MEMORY_REGION", KVM_SET_USER_MEMORY_REGION);
+            P("KVM_SET_TSS_ADDR", KVM_SET_TSS_ADDR);
+            P("KVM_SET_IDENTITY_MAP_ADDR", KVM_SET_IDENTITY_MAP_ADDR);
+            P("KVM_CREATE_IRQCHIP", KVM_CREATE_IRQCHIP);
+            P("KVM_IRQ_LINE", KVM_IRQ_LINE);
+            P("KVM_IRQFD", KVM_IRQFD);
+            P("KVM_CREATE_PIT2", KVM_CREATE_PIT2);
+            P("KVM_IOEVENTFD", KVM_IOEVENTFD);
+            P("KVM_ENABLE_CAP", KVM_ENABLE_CAP);
+            P("KVM_RUN", KVM_RUN);
+            P("KVM_GET_REGS", KVM_GET_REGS);
+            P("KVM_SET_REGS", KVM_SET_REGS);
+            P("KVM_GET_SREGS", KVM_GET_SREGS);
+            P("KVM_SET_SREGS", KVM_SET_SREGS);
+            P("KVM_TRANSLATE", KVM_TRANSLATE);
+            P("KVM_GET_MSRS", KVM_GET_MSRS);
+            P("KVM_SET_MSRS", KVM_SET_MSRS);
+            P("KVM_SET_SIGNAL_MASK", KVM_SET_SIGNAL_MASK);
+            P("KVM_GET_FPU", KVM_GET_FPU);
+            P("KVM_SET_FPU", KVM_SET_FPU);
+            P("KVM_SET_CPUID2", KVM_SET_CPUID2);
+            P("KVM_GET_MP_STATE", KVM_GET_MP_STATE);
+            P("KVM_SET_MP_STATE", KVM_SET_MP_STATE);
+            return 0;
+        }
+        """;
+
+    private static Dictionary<string, ulong> CompileAndRunProbe()
+    {
+        string dir = Directory.CreateTempSubdirectory("kvmsharp-abi").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, "probe.c"), ProbeSource);
+            var (compileStatus, compileOutput) = Run("cc", $"-o {dir}/probe {dir}/probe.c", dir);
+            Assert.True(compileStatus == 0,
+                $"compiling the KVM ABI probe against linux/kvm.h failed (install gcc and linux-libc-dev): {compileOutput}");
+            var (status, output) = Run($"{dir}/probe", "", dir);
+            Assert.Equal(0, status);
+            return output.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                .Select(line => line.Split('='))
+                .ToDictionary(parts => parts[0], parts => ulong.Parse(parts[1]));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private static (int Status, string Output) Run(string file, string arguments, string dir)
+    {
+        try
+        {
+            using var process = Process.Start(new ProcessStartInfo(file, arguments)
+            {
+                RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = dir,
+            })!;
+            string output = process.StandardOutput.ReadToEnd() + process.StandardError.ReadToEnd();
+            process.WaitForExit();
+            return (process.ExitCode, output);
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            return (-1, $"{file}: {e.Message}");
+        }
+    }
+
+    public static TheoryData<string, int> StructSizes => new()
+    {
+        { "sizeof kvm_run", Unsafe.SizeOf<KvmRun>() },
+        { "sizeof kvm_regs", Unsafe.SizeOf<Registers>() },
+        { "sizeof kvm_sregs", Unsafe.SizeOf<SpecialRegisters>() },
+        { "sizeof kvm_segment", Unsafe.SizeOf<Segment>() },
+        { "sizeof kvm_dtable", Unsafe.SizeOf<DescriptorTable>() },
+        { "sizeof kvm_fpu", Unsafe.SizeOf<FpuState>() },
+        { "sizeof kvm_cpuid2", Unsafe.SizeOf<KvmCpuid2Header>() },
+        { "sizeof kvm_cpuid_entry2", Unsafe.SizeOf<KvmCpuidEntry2>() },
+        { "sizeof kvm_msrs", Unsafe.SizeOf<KvmMsrsHeader>() },
+        { "sizeof kvm_msr_entry", Unsafe.SizeOf<KvmMsrEntry>() },
+        { "sizeof kvm_userspace_memory_region", Unsafe.SizeOf<KvmUserspaceMemoryRegion>() },
+        { "sizeof kvm_irq_level", Unsafe.SizeOf<KvmIrqLevel>() },
+        { "sizeof kvm_pit_config", Unsafe.SizeOf<KvmPitConfig>() },
+        { "sizeof kvm_translation", Unsafe.SizeOf<KvmTranslation>() },
+        { "sizeof kvm_mp_state", Unsafe.SizeOf<KvmMpState>() },
+    };
+
+    [Theory]
+    [MemberData(nameof(StructSizes))]
+    public void StructSizeMatchesTheKernel(string name, int ours) => Assert.Equal(Kernel.Value[name], (ulong)ours);
+
+    [Fact]
+    public unsafe void FieldOffsetsMatchTheKernel()
+    {
+        KvmRun run = default;
+        byte* start = (byte*)&run;
+        Assert.Equal(Kernel.Value["offsetof kvm_run.exit_reason"], (ulong)((byte*)&run.ExitReason - start));
+        Assert.Equal(Kernel.Value["offsetof kvm_run.io"], (ulong)((byte*)&run.Io - start));
+        Assert.Equal(Kernel.Value["offsetof kvm_run.io.data_offset"], (ulong)((byte*)&run.Io.DataOffset - start));
+        Assert.Equal(Kernel.Value["offsetof kvm_run.mmio.len"], (ulong)((byte*)&run.Mmio.Length - start));
+        Assert.Equal(Kernel.Value["offsetof kvm_run.mmio.is_write"], (ulong)((byte*)&run.Mmio.IsWrite - start));
+        Assert.Equal(Kernel.Value["offsetof kvm_run.internal.data"], (ulong)((byte*)run.Internal.Data - start));
+        SpecialRegisters sregs = default;
+        Assert.Equal(Kernel.Value["offsetof kvm_sregs.cr0"], (ulong)((byte*)&sregs.Cr0 - (byte*)&sregs));
+        Assert.Equal(Kernel.Value["offsetof kvm_sregs.apic_base"], (ulong)((byte*)&sregs.ApicBase - (byte*)&sregs));
+        FpuState fpu = default;
+        Assert.Equal(Kernel.Value["offsetof kvm_fpu.mxcsr"], (ulong)((byte*)&fpu.Mxcsr - (byte*)&fpu));
+    }
+
+    public static TheoryData<string, ulong> IoctlNumbers => new()
+    {
+        { "KVM_GET_API_VERSION", KvmIoctls.GetApiVersion }, { "KVM_CREATE_VM", KvmIoctls.CreateVm },
+        { "KVM_GET_MSR_INDEX_LIST", KvmIoctls.GetMsrIndexList }, { "KVM_CHECK_EXTENSION", KvmIoctls.CheckExtension },
+        { "KVM_GET_VCPU_MMAP_SIZE", KvmIoctls.GetVcpuMmapSize }, { "KVM_GET_SUPPORTED_CPUID", KvmIoctls.GetSupportedCpuid },
+        { "KVM_CREATE_VCPU", KvmIoctls.CreateVcpu }, { "KVM_SET_USER_MEMORY_REGION", KvmIoctls.SetUserMemoryRegion },
+        { "KVM_SET_TSS_ADDR", KvmIoctls.SetTssAddr }, { "KVM_SET_IDENTITY_MAP_ADDR", KvmIoctls.SetIdentityMapAddr },
+        { "KVM_CREATE_IRQCHIP", KvmIoctls.CreateIrqchip }, { "KVM_IRQ_LINE", KvmIoctls.IrqLine },
+        { "KVM_IRQFD", KvmIoctls.Irqfd }, { "KVM_CREATE_PIT2", KvmIoctls.CreatePit2 },
+        { "KVM_IOEVENTFD", KvmIoctls.Ioeventfd }, { "KVM_ENABLE_CAP", KvmIoctls.EnableCap },
+        { "KVM_RUN", KvmIoctls.Run }, { "KVM_GET_REGS", KvmIoctls.GetRegs }, { "KVM_SET_REGS", KvmIoctls.SetRegs },
+        { "KVM_GET_SREGS", KvmIoctls.GetSregs }, { "KVM_SET_SREGS", KvmIoctls.SetSregs },
+        { "KVM_TRANSLATE", KvmIoctls.Translate }, { "KVM_GET_MSRS", KvmIoctls.GetMsrs }, { "KVM_SET_MSRS", KvmIoctls.SetMsrs },
+        { "KVM_SET_SIGNAL_MASK", KvmIoctls.SetSignalMask }, { "KVM_GET_FPU", KvmIoctls.GetFpu }, { "KVM_SET_FPU", KvmIoctls.SetFpu },
+        { "KVM_SET_CPUID2", KvmIoctls.SetCpuid2 }, { "KVM_GET_MP_STATE", KvmIoctls.GetMpState }, { "KVM_SET_MP_STATE", KvmIoctls.SetMpState },
+    };
+
+    [Theory]
+    [MemberData(nameof(IoctlNumbers))]
+    public void IoctlNumberMatchesTheKernel(string name, ulong ours) => Assert.Equal(Kernel.Value[name], ours);
+}
