@@ -20,12 +20,27 @@ public sealed class MachineBuilder(MachineConfig config)
     private ConsoleBackend? _console;
     private IAccelerator? _accelerator;
     private Action<string> _inform = _ => { };
+    private readonly List<(bool Mmio, ulong Start, ulong Length, IBusDevice Device)> _extraDevices = [];
 
     /// <summary>Uses this console for COM1 instead of the one the config names (tests capture output this way).</summary>
     public MachineBuilder WithConsole(ConsoleBackend console) { _console = console; return this; }
 
     /// <summary>Uses this accelerator instead of the one the config names.</summary>
     public MachineBuilder WithAccelerator(IAccelerator accelerator) { _accelerator = accelerator; return this; }
+
+    /// <summary>Adds a device of the embedder's own at a port range.</summary>
+    public MachineBuilder WithPortDevice(ushort start, ushort length, IBusDevice device)
+    {
+        _extraDevices.Add((false, start, length, device));
+        return this;
+    }
+
+    /// <summary>Adds a device of the embedder's own at an MMIO range (outside RAM).</summary>
+    public MachineBuilder WithMmioDevice(ulong start, ulong length, IBusDevice device)
+    {
+        _extraDevices.Add((true, start, length, device));
+        return this;
+    }
 
     /// <summary>Where one-line notices for the user go (accelerator choice, console path).</summary>
     public MachineBuilder WithNotices(Action<string> inform) { _inform = inform; return this; }
@@ -49,6 +64,12 @@ public sealed class MachineBuilder(MachineConfig config)
             var console = _console ?? CreateConsole(state);
             owned.Add(console);
             var platform = new PlatformDevices(vm, ports, state, config, console);
+            foreach (var (isMmio, start, length, device) in _extraDevices)
+            {
+                if (isMmio && memory.IsValidRange(new GuestAddress(start), 1))
+                    throw new MachineConfigException($"MMIO device at 0x{start:x} overlaps guest RAM");
+                (isMmio ? mmio : ports).Register(start, length, device);
+            }
 
             var acpi = AcpiPlatform.Default(config.VcpuCount);
             ulong rsdp = AcpiTables.Build(memory, acpi, platform.AcpiDevices);
