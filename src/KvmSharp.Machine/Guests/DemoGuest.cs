@@ -22,15 +22,15 @@ public static class DemoGuest
         var putHex = a.CreateLabel();
         a.mov(esp, 0x90000);
         a.mov(edi, ebx);                   // multiboot info
-        a.mov(esi, hello);
+        a.lea(esi, __[hello]);
         a.call(puts);
-        a.mov(esi, memText);
+        a.lea(esi, __[memText]);
         a.call(puts);
         a.mov(eax, __dword_ptr[edi + 8]);  // mem_upper: KiB above 1 MiB (Multiboot §3.3)
         a.call(putHex);
-        a.mov(esi, kib);
+        a.lea(esi, __[kib]);
         a.call(puts);
-        a.mov(esi, bye);
+        a.lea(esi, __[bye]);
         a.call(puts);
         a.mov(dx, PowerOffPort);
         a.mov(ax, PowerOffValue);

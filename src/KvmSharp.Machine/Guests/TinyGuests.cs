@@ -18,7 +18,7 @@ public static class TinyGuests
     {
         var text = a.CreateLabel();
         var puts = a.CreateLabel();
-        a.mov(esi, text);
+        a.lea(esi, __[text]);
         a.call(puts);
         a.mov(dx, debugExitPort);
         a.mov(al, exitValue);
@@ -44,7 +44,7 @@ public static class TinyGuests
         a.@in(al, dx);
         a.dec(ecx);
         a.jnz(loop);
-        a.mov(esi, text);
+        a.lea(esi, __[text]);
         a.call(puts);
         a.mov(dx, debugExitPort);
         a.xor(eax, eax);

@@ -72,7 +72,7 @@ public sealed class MachineBuilder(MachineConfig config)
             }
 
             var acpi = AcpiPlatform.Default(config.VcpuCount);
-            ulong rsdp = AcpiTables.Build(memory, acpi, platform.AcpiDevices);
+            ulong rsdp = AcpiTables.Build(memory, acpi, platform.AcpiDevices).Value;
             var entry = config.Kernel is { } kernel
                 ? KernelLoader.Load(memory, kernel, rsdp)
                 : KernelLoader.Load(memory, DemoGuest.Build(), [], "", rsdp);

@@ -16,8 +16,8 @@ namespace KvmSharp.Machine.Runtime;
 /// </summary>
 internal sealed class PlatformDevices
 {
-    private const ushort I8042DataPort = 0x60, I8042CommandPort = 0x64;
-    private const byte KeyboardIrq = 1, MouseIrq = 12, RtcIrq = 8;
+    /// <summary>Ports the isa-debug-exit device decodes: a 1-, 2- or 4-byte write at its base.</summary>
+    private const ushort DebugExitWidth = 4;
 
     public PlatformDevices(IVirtualMachine vm, IoBus ports, IMachineControl control, MachineConfig config, ISerialOutput com1Output)
     {
@@ -28,21 +28,21 @@ internal sealed class PlatformDevices
         {
             var serial = new Serial16550(port, new GsiInterruptLine(vm, port.Irq), port.Number == 1 ? com1Output : discard);
             ports.Register(port.PortBase, Serial16550.RegisterCount, serial);
-            acpiDevices.Add(serial);
+            AddAcpi(acpiDevices, serial);
             com1 ??= serial;
         }
         Com1 = com1!;
 
-        var i8042 = new I8042Controller(new GsiInterruptLine(vm, KeyboardIrq), new GsiInterruptLine(vm, MouseIrq), control);
-        ports.Register(I8042DataPort, 1, i8042);
-        ports.Register(I8042CommandPort, 1, i8042);
-        acpiDevices.Add(i8042);
+        var i8042 = new I8042Controller(new GsiInterruptLine(vm, I8042Controller.KeyboardIrq), new GsiInterruptLine(vm, I8042Controller.AuxIrq), control);
+        ports.Register(I8042Controller.DataPortAddress, 1, i8042.DataPort);
+        ports.Register(I8042Controller.CommandPortAddress, 1, i8042.CommandPort);
+        AddAcpi(acpiDevices, i8042);
         Keyboard = i8042;
 
         ulong below4G = Math.Min(config.MemorySize, MemoryMap.PciHoleStart);
         var rtc = new CmosRtc(below4G, config.MemorySize - below4G, config.VcpuCount, () => DateTimeOffset.UtcNow);
-        ports.Register(CmosRtc.IndexPort, 2, rtc);
-        acpiDevices.Add(rtc);
+        ports.Register(CmosRtc.PortBase, CmosRtc.PortCount, rtc);
+        AddAcpi(acpiDevices, rtc);
 
         var pm = new AcpiPowerManagement(control, new GsiInterruptLine(vm, AcpiPlatform.DefaultSciIrq));
         ports.Register(MemoryMap.AcpiPmIoBase, AcpiPmLayout.BlockLength, pm);
@@ -51,7 +51,7 @@ internal sealed class PlatformDevices
         ports.Register(MemoryMap.ResetControlPort, 1, new ResetControlRegister(control));
 
         if (config.DebugExitPort is { } debugPort)
-            ports.Register(debugPort, IsaDebugExit.Width, new IsaDebugExit(control));
+            ports.Register(debugPort, DebugExitWidth, new IsaDebugExit(control));
 
         AcpiDevices = acpiDevices;
     }
@@ -65,6 +65,11 @@ internal sealed class PlatformDevices
 
     /// <summary>The devices the DSDT describes, in the order they are declared.</summary>
     public IReadOnlyList<IAcpiDevice> AcpiDevices { get; }
+
+    private static void AddAcpi(List<IAcpiDevice> list, object device)
+    {
+        if (device is IAcpiDevice acpi) list.Add(acpi);
+    }
 
     private sealed class DiscardingSerialOutput : ISerialOutput
     {

@@ -1,0 +1,137 @@
+using Iced.Intel;
+using KvmSharp.Devices.Bus;
+using KvmSharp.Machine.Guests;
+using KvmSharp.Machine.Runtime;
+using KvmSharp.Memory;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace KvmSharp.Tests.Machine;
+
+/// <summary>Whole machines on /dev/kvm with tiny multiboot guests assembled here.</summary>
+public class KvmMachineTests
+{
+    private const ushort DebugExit = 0xF4;
+
+    [Fact]
+    public void GuestPrintsOnCom1AndExitsThroughTheDebugPort()
+    {
+        using var vm = new TestMachine(TinyGuests.Hello("Hello, world!\n", DebugExit, 0x10));
+        var exit = vm.RunToEnd();
+        Assert.Equal(MachineExitReason.DebugExit, exit.Reason);
+        Assert.Equal((0x10 << 1) | 1, exit.ExitStatus);
+        Assert.Equal("Hello, world!\n", vm.Console.Output);
+    }
+
+    [Fact]
+    public void DemoGuestReadsItsMultibootInfoAndPowersOff()
+    {
+        using var vm = new TestMachine(DemoGuest.Build(), c => c with { MemorySize = 256UL << 20 });
+        var exit = vm.RunToEnd();
+        Assert.Equal(MachineExitReason.PowerOff, exit.Reason);
+        Assert.Equal(0, exit.ExitStatus);
+        // mem_upper is the KiB from 1 MiB to the first hole: (256 MiB - 1 MiB) / 1 KiB = 0x3fc00.
+        Assert.Contains("Multiboot says there is 0x0003fc00 KiB", vm.Console.Output);
+    }
+
+    [Fact]
+    public void PortAndMmioAccessesReachTheirDevices()
+    {
+        var portDevice = new RecordingDevice(readValue: 0x5A5A5A5A);
+        var mmioDevice = new RecordingDevice(readValue: 0x11223344);
+        const ulong MmioBase = 0xD000_0000;
+        var image = MultibootFlatImage.Build(a =>
+        {
+            a.mov(dx, 0x700);
+            a.mov(eax, 0x1234);
+            a.@out(dx, ax);                        // 2-byte port write
+            a.@in(eax, dx);                        // 4-byte port read
+            a.mov(__dword_ptr[0x2000], eax);
+            a.mov(__dword_ptr[MmioBase + 8], 0xCAFEBABE);  // MMIO write at offset 8
+            a.mov(eax, __dword_ptr[MmioBase + 4]);          // MMIO read at offset 4
+            a.mov(__dword_ptr[0x2004], eax);
+            a.mov(dx, DebugExit);
+            a.@out(dx, al);
+        });
+        using var vm = new TestMachine(image, build: b => b.WithPortDevice(0x700, 4, portDevice).WithMmioDevice(MmioBase, 0x1000, mmioDevice));
+        var exit = vm.RunToEnd();
+        Assert.Equal(MachineExitReason.DebugExit, exit.Reason);
+        Assert.Equal([(0UL, 2, 0x1234UL)], portDevice.Writes);
+        Assert.Equal([(0UL, 4)], portDevice.Reads);
+        Assert.Equal(0x5A5A5A5Au, vm.Machine.Memory.Read<uint>(new GuestAddress(0x2000)));
+        Assert.Equal([(8UL, 4, 0xCAFEBABEUL)], mmioDevice.Writes);
+        Assert.Equal(0x11223344u, vm.Machine.Memory.Read<uint>(new GuestAddress(0x2004)));
+    }
+
+    [Fact]
+    public void I8042ResetPulseEndsTheRunAsAReset()
+    {
+        var image = MultibootFlatImage.Build(a =>
+        {
+            a.mov(al, 0xFE);
+            a.@out(0x64, al);
+            TinyGuests.EmitHaltForever(a);
+        });
+        using var vm = new TestMachine(image);
+        var exit = vm.RunToEnd();
+        Assert.Equal(MachineExitReason.Reset, exit.Reason);
+    }
+
+    [Fact]
+    public async Task SpinningGuestPausesAndResumes()
+    {
+        var image = MultibootFlatImage.Build(a =>
+        {
+            var loop = a.CreateLabel();
+            a.Label(ref loop);
+            a.inc(__dword_ptr[0x2000]);
+            a.jmp(loop);
+        });
+        using var vm = new TestMachine(image);
+        var counter = new GuestAddress(0x2000);
+        vm.Machine.Start();
+        WaitUntil(() => vm.Machine.Memory.Read<uint>(counter) > 0, "the guest never started counting");
+
+        Assert.True(vm.Machine.Pause(TimeSpan.FromSeconds(10)), "the vCPU did not park within 10 s");
+        Assert.Equal(1, vm.Machine.PausedVcpus);
+        uint paused = vm.Machine.Memory.Read<uint>(counter);
+        Thread.Sleep(200);
+        Assert.Equal(paused, vm.Machine.Memory.Read<uint>(counter));
+
+        vm.Machine.Resume();
+        WaitUntil(() => vm.Machine.Memory.Read<uint>(counter) != paused, "the guest did not run again after resume");
+        Assert.False(vm.Machine.Exit.IsCompleted);
+        vm.Machine.Stop();
+        var exit = await vm.Machine.Exit.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        Assert.Equal(MachineExitReason.Stopped, exit.Reason);
+    }
+
+    private static void WaitUntil(Func<bool> condition, string failure)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, failure);
+            Thread.Sleep(5);
+        }
+    }
+
+    private sealed class RecordingDevice(uint readValue) : IBusDevice
+    {
+        public List<(ulong Offset, int Size, ulong Value)> Writes { get; } = [];
+        public List<(ulong Offset, int Size)> Reads { get; } = [];
+
+        public void Read(ulong offset, Span<byte> data)
+        {
+            lock (Reads) Reads.Add((offset, data.Length));
+            BitConverter.TryWriteBytes(data, readValue);
+            if (data.Length < 4) BitConverter.GetBytes(readValue).AsSpan(0, data.Length).CopyTo(data);
+        }
+
+        public void Write(ulong offset, ReadOnlySpan<byte> data)
+        {
+            Span<byte> value = stackalloc byte[8];
+            data.CopyTo(value);
+            lock (Writes) Writes.Add((offset, data.Length, BitConverter.ToUInt64(value)));
+        }
+    }
+}
