@@ -12,7 +12,7 @@ namespace KvmSharp.Devices.Legacy;
 /// reads zero, so a reader never waits) and the divider chain. The update-ended flag (register C bit 4)
 /// is set lazily when a read of register C finds that a second has passed since the previous read.
 /// </summary>
-public sealed class CmosRtc : IBusDevice
+public sealed partial class CmosRtc : IBusDevice
 {
     public const ushort PortBase = 0x70;
     public const int PortCount = 2;

@@ -11,7 +11,7 @@ namespace KvmSharp.Devices.Legacy;
 /// control), so it exposes two bus devices: register <see cref="DataPort"/> at 0x60 and
 /// <see cref="CommandPort"/> at 0x64, each with length 1.
 /// </summary>
-public sealed class I8042Controller
+public sealed partial class I8042Controller
 {
     public const ushort DataPortAddress = 0x60;
     public const ushort CommandPortAddress = 0x64;
