@@ -12,25 +12,21 @@ public static class DemoGuest
     private static readonly ushort PowerOffPort = (ushort)(Memory.MemoryMap.AcpiPmIoBase + Boot.Acpi.AcpiPmLayout.Pm1ControlOffset);
     private static readonly ushort PowerOffValue = (ushort)((Boot.Acpi.AcpiPmLayout.S5SleepType << 10) | (1 << 13));
 
-    public static byte[] Build() => MultibootFlatImage.Build(a =>
+    public static byte[] Build() => MultibootFlatImage.Build((a, data) =>
     {
-        var hello = a.CreateLabel();
-        var memText = a.CreateLabel();
-        var kib = a.CreateLabel();
-        var bye = a.CreateLabel();
         var puts = a.CreateLabel();
         var putHex = a.CreateLabel();
         a.mov(esp, 0x90000);
         a.mov(edi, ebx);                   // multiboot info
-        a.lea(esi, __[hello]);
+        a.mov(esi, data.AddString("Hello from the KvmSharp demo guest, running in 32-bit protected mode.\r\n"));
         a.call(puts);
-        a.lea(esi, __[memText]);
+        a.mov(esi, data.AddString("Multiboot says there is 0x"));
         a.call(puts);
         a.mov(eax, __dword_ptr[edi + 8]);  // mem_upper: KiB above 1 MiB (Multiboot §3.3)
         a.call(putHex);
-        a.lea(esi, __[kib]);
+        a.mov(esi, data.AddString(" KiB of memory above 1 MiB.\r\n"));
         a.call(puts);
-        a.lea(esi, __[bye]);
+        a.mov(esi, data.AddString("Powering off through ACPI. Run a real kernel with --kernel PATH.\r\n"));
         a.call(puts);
         a.mov(dx, PowerOffPort);
         a.mov(ax, PowerOffValue);
@@ -38,15 +34,5 @@ public static class DemoGuest
         TinyGuests.EmitHaltForever(a);
         TinyGuests.EmitPuts(a, puts);
         TinyGuests.EmitPutHex(a, putHex);
-        a.Label(ref hello);
-        a.db(Ascii("Hello from the KvmSharp demo guest, running in 32-bit protected mode.\r\n"));
-        a.Label(ref memText);
-        a.db(Ascii("Multiboot says there is 0x"));
-        a.Label(ref kib);
-        a.db(Ascii(" KiB of memory above 1 MiB.\r\n"));
-        a.Label(ref bye);
-        a.db(Ascii("Powering off through ACPI. Run a real kernel with --kernel PATH.\r\n"));
     });
-
-    private static byte[] Ascii(string s) => [.. System.Text.Encoding.ASCII.GetBytes(s), 0];
 }

@@ -14,29 +14,25 @@ public static class TinyGuests
     public const ushort Com1 = 0x3F8;
 
     /// <summary>Prints <paramref name="message"/> on COM1, then writes <paramref name="exitValue"/> to the debug-exit port <paramref name="debugExitPort"/>.</summary>
-    public static byte[] Hello(string message, ushort debugExitPort, byte exitValue) => MultibootFlatImage.Build(a =>
+    public static byte[] Hello(string message, ushort debugExitPort, byte exitValue) => MultibootFlatImage.Build((a, data) =>
     {
-        var text = a.CreateLabel();
         var puts = a.CreateLabel();
-        a.lea(esi, __[text]);
+        a.mov(esi, data.AddString(message));
         a.call(puts);
         a.mov(dx, debugExitPort);
         a.mov(al, exitValue);
         a.@out(dx, al);
         EmitHaltForever(a);
         EmitPuts(a, puts);
-        a.Label(ref text);
-        a.db(System.Text.Encoding.ASCII.GetBytes(message + "\0"));
     });
 
     /// <summary>
     /// Does <paramref name="count"/> port reads from an unassigned port (each one a VM exit), prints
     /// "done\n", and exits through the debug-exit port with value 0 (process status 1).
     /// </summary>
-    public static byte[] PortExitLoop(int count, ushort debugExitPort) => MultibootFlatImage.Build(a =>
+    public static byte[] PortExitLoop(int count, ushort debugExitPort) => MultibootFlatImage.Build((a, data) =>
     {
         var loop = a.CreateLabel();
-        var text = a.CreateLabel();
         var puts = a.CreateLabel();
         a.mov(ecx, count);
         a.mov(dx, 0x510);
@@ -44,25 +40,21 @@ public static class TinyGuests
         a.@in(al, dx);
         a.dec(ecx);
         a.jnz(loop);
-        a.lea(esi, __[text]);
+        a.mov(esi, data.AddString("done\n"));
         a.call(puts);
         a.mov(dx, debugExitPort);
         a.xor(eax, eax);
         a.@out(dx, al);
         EmitHaltForever(a);
         EmitPuts(a, puts);
-        a.Label(ref text);
-        a.db("done\n"u8.ToArray().Append((byte)0).ToArray());
     });
 
     /// <summary>Writes the NUL-terminated string at ESI to COM1, waiting for THR empty (LSR bit 5) before each byte.</summary>
     public static void EmitPuts(Assembler a, Label puts)
     {
-        var next = a.CreateLabel();
         var wait = a.CreateLabel();
         var done = a.CreateLabel();
         a.Label(ref puts);
-        a.Label(ref next);
         a.lodsb();
         a.test(al, al);
         a.jz(done);
@@ -75,7 +67,7 @@ public static class TinyGuests
         a.mov(dx, Com1);
         a.mov(al, bl);
         a.@out(dx, al);
-        a.jmp(next);
+        a.jmp(puts);
         a.Label(ref done);
         a.ret();
     }

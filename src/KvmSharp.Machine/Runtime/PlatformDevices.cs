@@ -28,7 +28,7 @@ internal sealed class PlatformDevices
         {
             var serial = new Serial16550(port, new GsiInterruptLine(vm, port.Irq), port.Number == 1 ? com1Output : discard);
             ports.Register(port.PortBase, Serial16550.RegisterCount, serial);
-            AddAcpi(acpiDevices, serial);
+            acpiDevices.Add(serial);
             com1 ??= serial;
         }
         Com1 = com1!;
@@ -36,13 +36,13 @@ internal sealed class PlatformDevices
         var i8042 = new I8042Controller(new GsiInterruptLine(vm, I8042Controller.KeyboardIrq), new GsiInterruptLine(vm, I8042Controller.AuxIrq), control);
         ports.Register(I8042Controller.DataPortAddress, 1, i8042.DataPort);
         ports.Register(I8042Controller.CommandPortAddress, 1, i8042.CommandPort);
-        AddAcpi(acpiDevices, i8042);
+        acpiDevices.Add(i8042);
         Keyboard = i8042;
 
         ulong below4G = Math.Min(config.MemorySize, MemoryMap.PciHoleStart);
         var rtc = new CmosRtc(below4G, config.MemorySize - below4G, config.VcpuCount, () => DateTimeOffset.UtcNow);
         ports.Register(CmosRtc.PortBase, CmosRtc.PortCount, rtc);
-        AddAcpi(acpiDevices, rtc);
+        acpiDevices.Add(rtc);
 
         var pm = new AcpiPowerManagement(control, new GsiInterruptLine(vm, AcpiPlatform.DefaultSciIrq));
         ports.Register(MemoryMap.AcpiPmIoBase, AcpiPmLayout.BlockLength, pm);
@@ -65,11 +65,6 @@ internal sealed class PlatformDevices
 
     /// <summary>The devices the DSDT describes, in the order they are declared.</summary>
     public IReadOnlyList<IAcpiDevice> AcpiDevices { get; }
-
-    private static void AddAcpi(List<IAcpiDevice> list, object device)
-    {
-        if (device is IAcpiDevice acpi) list.Add(acpi);
-    }
 
     private sealed class DiscardingSerialOutput : ISerialOutput
     {
