@@ -11,6 +11,9 @@ internal static class KvmCpuidModel
     /// <summary>CPUID.01H:ECX bit 31: running under a hypervisor.</summary>
     private const uint HypervisorPresent = 1u << 31;
 
+    /// <summary>CPUID.01H:EDX bit 9: an on-chip APIC. KVM leaves it to the VMM, which knows it created the in-kernel LAPIC.</summary>
+    private const uint ApicOnChip = 1u << 9;
+
     /// <summary>CPUID.01H:EDX bit 28: HTT, the logical-processor count in EBX[23:16] is valid.</summary>
     private const uint HyperThreadingField = 1u << 28;
 
@@ -28,6 +31,7 @@ internal static class KvmCpuidModel
                     // EBX[31:24] initial APIC id, EBX[23:16] logical processors per package, EBX[15:8] CLFLUSH size (8 x 8 bytes).
                     e.Ebx = (apicId << 24) | ((uint)Math.Min(vcpuCount, 255) << 16) | (8 << 8);
                     e.Ecx |= HypervisorPresent;
+                    e.Edx |= ApicOnChip;
                     if (vcpuCount > 1) e.Edx |= HyperThreadingField; else e.Edx &= ~HyperThreadingField;
                     break;
                 case 0x4:

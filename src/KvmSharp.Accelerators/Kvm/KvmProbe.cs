@@ -42,7 +42,7 @@ public static class KvmProbe
 
             var first = vcpu.Run();
             if (first.Reason == VcpuExitReason.Failed)
-                return new(false, $"{devicePath} is software-backed, not VT-x/AMD-V: it cannot run SSE instructions ({first.Message})", null);
+                return new(false, $"{devicePath} is software-backed, not VT-x/AMD-V: it failed to execute an SSE instruction (pxor)", null);
             if (first.Reason != VcpuExitReason.IoOut || first.Address != DonePort)
                 return new(false, $"{devicePath} misbehaved on the probe guest (exit {first.Reason})", null);
 

@@ -93,3 +93,20 @@ public sealed unsafe partial class KvmVcpu
         return translation.PhysicalAddress;
     }
 }
+
+// Multiprocessing state: whether the vCPU runs, halts or waits for INIT/SIPI (KVM_GET/SET_MP_STATE).
+public sealed unsafe partial class KvmVcpu
+{
+    public uint GetMpState()
+    {
+        KvmMpState state;
+        KvmVirtualMachine.Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.GetMpState, &state), "KVM_GET_MP_STATE");
+        return state.State;
+    }
+
+    public void SetMpState(uint state)
+    {
+        var value = new KvmMpState { State = state };
+        KvmVirtualMachine.Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.SetMpState, &value), "KVM_SET_MP_STATE");
+    }
+}

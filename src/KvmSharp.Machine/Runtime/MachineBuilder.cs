@@ -115,7 +115,11 @@ public sealed class MachineBuilder(MachineConfig config)
     /// <summary>The bootstrap processor starts at the loader's entry state; the others wait for INIT/SIPI.</summary>
     private static void ApplyEntryState(IVcpu bsp, BootCpuState entry)
     {
-        bsp.SetSpecialRegisters(entry.SpecialRegisters);
+        // The loader decides modes and segments; the APIC base (enabled, BSP flag) stays as the accelerator reset it.
+        bsp.GetSpecialRegisters(out var current);
+        var registers = entry.SpecialRegisters;
+        registers.ApicBase = current.ApicBase;
+        bsp.SetSpecialRegisters(registers);
         bsp.SetRegisters(entry.Registers);
         // x87 and SSE control words as after FNINIT and at reset (Intel SDM vol 1 §8.1.5, §10.2.3.1).
         bsp.SetFpu(new FpuState { Fcw = 0x37F, Mxcsr = 0x1F80 });

@@ -105,6 +105,63 @@ public class KvmMachineTests
         Assert.Equal(MachineExitReason.Stopped, exit.Reason);
     }
 
+    [Fact]
+    public void BootProcessorStartsTheSecondVcpuWithInitSipi()
+    {
+        const uint Trampoline = 0x10000, BspCounter = 0x2000, ApCounter = 0x2004, LapicIcrLow = 0xFEE00300, LapicIcrHigh = 0xFEE00310, LapicSpuriousVector = 0xFEE000F0;
+        // The AP wakes in real mode at CS:IP = (vector << 8):0 (Intel SDM vol 3 §10.4.4, §8.4.4.1) and counts in RAM.
+        var ap = new Assembler(16);
+        var apLoop = ap.CreateLabel();
+        ap.xor(ax, ax);
+        ap.mov(ds, ax);
+        ap.Label(ref apLoop);
+        ap.inc(__dword_ptr[ApCounter]);
+        ap.jmp(apLoop);
+        var apCode = new MemoryStream();
+        ap.Assemble(new StreamCodeWriter(apCode), 0);
+
+        var image = MultibootFlatImage.Build((a, data) =>
+        {
+            uint apSource = data.Add(apCode.ToArray());
+            var bspLoop = a.CreateLabel();
+            a.mov(esi, apSource);
+            a.mov(edi, Trampoline);
+            a.mov(ecx, (uint)apCode.Length);
+            a.rep.movsb();
+            a.mov(__dword_ptr[LapicSpuriousVector], 0x1FFu);   // software-enable the local APIC, as firmware does before IPIs
+            a.mov(__dword_ptr[LapicIcrHigh], 1u << 24);       // destination: APIC id 1
+            // INIT, then STARTUP twice with the vector = page of the trampoline, with pauses between (SDM vol 3 §8.4.4.1).
+            a.mov(__dword_ptr[LapicIcrLow], 0x0000_4500u);
+            EmitDelay(a);
+            a.mov(__dword_ptr[LapicIcrLow], 0x0000_4600u | (Trampoline >> 12));
+            EmitDelay(a);
+            a.mov(__dword_ptr[LapicIcrLow], 0x0000_4600u | (Trampoline >> 12));
+            a.Label(ref bspLoop);
+            a.inc(__dword_ptr[BspCounter]);
+            a.jmp(bspLoop);
+        });
+        using var vm = new TestMachine(image, c => c with { VcpuCount = 2 });
+        vm.Machine.Start();
+        WaitUntil(() => vm.Machine.Memory.Read<uint>(new GuestAddress(BspCounter)) > 0, "the bootstrap vCPU never ran");
+        WaitUntil(() => vm.Machine.Memory.Read<uint>(new GuestAddress(ApCounter)) > 0 || vm.Machine.Exit.IsCompleted, "the second vCPU never started after INIT/SIPI");
+        Assert.False(vm.Machine.Exit.IsCompleted, $"the machine stopped: {(vm.Machine.Exit.IsCompleted ? vm.Machine.Exit.Result : null)}");
+        uint bsp = vm.Machine.Memory.Read<uint>(new GuestAddress(BspCounter)), apCount = vm.Machine.Memory.Read<uint>(new GuestAddress(ApCounter));
+        WaitUntil(() => vm.Machine.Memory.Read<uint>(new GuestAddress(BspCounter)) != bsp
+                        && vm.Machine.Memory.Read<uint>(new GuestAddress(ApCounter)) != apCount, "both vCPUs did not keep running together");
+        Assert.True(vm.Machine.Pause(TimeSpan.FromSeconds(10)));
+        Assert.Equal(2, vm.Machine.PausedVcpus);
+        vm.Machine.Stop();
+    }
+
+    private static void EmitDelay(Assembler a)
+    {
+        var loop = a.CreateLabel();
+        a.mov(ecx, 10_000);
+        a.Label(ref loop);
+        a.dec(ecx);
+        a.jnz(loop);
+    }
+
     private static void WaitUntil(Func<bool> condition, string failure)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
