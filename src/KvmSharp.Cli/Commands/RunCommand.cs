@@ -13,7 +13,7 @@ internal static class RunCommand
         var kernel = new Option<FileInfo?>("--kernel") { Description = "Kernel to boot: a Linux bzImage or a multiboot kernel (ELF or flat). Without it, a built-in demo guest runs" };
         var initrd = new Option<FileInfo?>("--initrd") { Description = "Initial ramdisk (Linux) or first module (multiboot)" };
         var cmdline = new Option<string>("--cmdline") { Description = "Kernel command line", DefaultValueFactory = _ => "" };
-        var memory = Options.Size("--memory", "Guest RAM, e.g. 512M or 2G (a bare number means MiB)", MachineConfig.DefaultMemorySize);
+        var memory = Options.Size("--memory", "Guest RAM, e.g. 512M or 2G (a bare decimal number means MiB, a bare 0x number bytes)", MachineConfig.DefaultMemorySize);
         var cpus = Options.Count("--cpus", "Number of vCPUs", 1, MachineConfig.MaxVcpuCount);
         var accel = new Option<AcceleratorChoice>("--accel")
         {

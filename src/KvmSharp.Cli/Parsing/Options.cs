@@ -14,7 +14,7 @@ internal static class Options
         {
             string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
             if (ValueParsers.TryParseSize(text, out ulong bytes)) return bytes;
-            result.AddError($"{name}: '{text}' is not a size; use a number with K, M or G (e.g. 512M, 2G, 0x10000000B)");
+            result.AddError($"{name}: '{text}' is not a size; use a number with K, M or G (e.g. 512M, 2G, 0x10000000)");
             return 0;
         },
     };

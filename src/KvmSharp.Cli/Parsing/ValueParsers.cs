@@ -16,19 +16,22 @@ public static class ValueParsers
     }
 
     /// <summary>
-    /// A size in bytes: a number (decimal or 0x-hex) with an optional K, M, G or T suffix (powers of 1024,
-    /// "KiB"/"MB" spellings accepted). A bare number means MiB, as QEMU's -m does.
+    /// A size in bytes. Decimal: a number with an optional K, M, G or T suffix (powers of 1024; "KiB",
+    /// "MB" spellings and "B" accepted); a bare decimal number means MiB, as QEMU's -m does.
+    /// Hex: 0x-prefixed bytes, optionally followed by one of K, M, G, T.
     /// </summary>
     public static bool TryParseSize(string text, out ulong bytes)
     {
         bytes = 0;
         text = text.Trim();
+        bool hex = text.StartsWith("0x", StringComparison.OrdinalIgnoreCase);
         int end = text.Length;
-        while (end > 0 && char.IsLetter(text[end - 1]) && !IsHexDigitInHexNumber(text, end - 1)) end--;
+        // In a hex number, trailing hex digits belong to the number, so only K/M/G/T can follow it.
+        while (end > 0 && char.IsLetter(text[end - 1]) && !(hex && Uri.IsHexDigit(text[end - 1]))) end--;
         string suffix = text[end..].ToUpperInvariant();
         int shift = suffix switch
         {
-            "" => 20,
+            "" => hex ? 0 : 20,
             "B" => 0,
             "K" or "KB" or "KIB" => 10,
             "M" or "MB" or "MIB" => 20,
@@ -41,10 +44,6 @@ public static class ValueParsers
         bytes = number << shift;
         return true;
     }
-
-    // In "0x1fB" the 'B' is a hex digit, not a suffix: letters a-f after "0x" belong to the number.
-    private static bool IsHexDigitInHexNumber(string text, int index) =>
-        text.StartsWith("0x", StringComparison.OrdinalIgnoreCase) && Uri.IsHexDigit(text[index]);
 
     /// <summary>stdio | pty | none | socket:PATH</summary>
     public static bool TryParseConsole(string text, out ConsoleConfig console)

@@ -1,0 +1,106 @@
+using KvmSharp.Machine.Guests;
+using KvmSharp.Tests.Kvm;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace KvmSharp.Tests.Cli;
+
+/// <summary>`kvmsharp run` as a process: exit statuses, console output and one-line errors for user mistakes.</summary>
+public class RunCommandTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("kvmsharp-cli").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string WriteGuest(string name, byte[] image)
+    {
+        string path = Path.Combine(_dir, name);
+        File.WriteAllBytes(path, image);
+        return path;
+    }
+
+    [Fact]
+    public void FlatMultibootGuestPrintsAndExitsThroughTheDebugPort()
+    {
+        KvmRequirement.Ensure();
+        string hello = WriteGuest("hello.bin", TinyGuests.Hello("Hello, world!\n", 0xF4, 0x10));
+        var (code, stdout, stderr) = CliProcess.Run("run", "--kernel", hello, "--debug-exit", "0xf4", "--accel", "kvm");
+        Assert.True(code == 0x21, $"exit status {code}, stderr: {stderr}");
+        Assert.Equal("Hello, world!\n", stdout);
+        Assert.Equal("", stderr.Trim());
+    }
+
+    [Fact]
+    public void DemoGuestRunsWithoutAKernelAndPowersOff()
+    {
+        KvmRequirement.Ensure();
+        var (code, stdout, stderr) = CliProcess.Run("run", "--accel", "kvm", "--memory", "128M");
+        Assert.True(code == 0, $"exit status {code}, stderr: {stderr}");
+        Assert.Contains("Multiboot says there is 0x0001fc00 KiB", stdout);
+    }
+
+    [Fact]
+    public void AnInstructionKvmCannotRunIsReportedAsOneLineWithItsBytes()
+    {
+        KvmRequirement.Ensure();
+        string sse = WriteGuest("sse.bin", MultibootFlatImage.Build(a =>
+        {
+            a.mov(eax, cr4);
+            a.or(eax, 0x600);            // OSFXSR | OSXMMEXCPT: SSE allowed
+            a.mov(cr4, eax);
+            a.pxor(xmm0, xmm0);
+            a.mov(dx, 0xF4);
+            a.mov(al, 0x11);
+            a.@out(dx, al);
+        }));
+        var (code, _, stderr) = CliProcess.Run("run", "--kernel", sse, "--debug-exit", "0xf4", "--accel", "kvm");
+        if (code == 0x23) return; // hardware KVM ran the SSE instruction: nothing to report
+        Assert.Equal(1, code);
+        var lines = stderr.Trim().Split('\n');
+        Assert.Single(lines);
+        Assert.Contains("bytes 66 0f ef c0: pxor xmm0,xmm0", lines[0]);
+        Assert.StartsWith("kvmsharp: error:", lines[0]);
+    }
+
+    [Theory]
+    [InlineData("--memory", "banana", "--memory: 'banana' is not a size")]
+    [InlineData("--cpus", "0", "--cpus: '0' is not a number from 1 to 255")]
+    [InlineData("--debug-exit", "0x10000", "--debug-exit: '0x10000' is not a number")]
+    [InlineData("--console", "serial", "--console: 'serial' is not one of")]
+    [InlineData("--accel", "tcg", "tcg")]
+    public void BadFlagValuesGetAClearErrorAndNoStackTrace(string flag, string value, string expected)
+    {
+        var (code, _, stderr) = CliProcess.Run("run", flag, value);
+        Assert.NotEqual(0, code);
+        Assert.Contains(expected, stderr);
+        Assert.DoesNotContain("   at ", stderr);
+    }
+
+    [Fact]
+    public void MissingKernelIsOneLine()
+    {
+        var (code, _, stderr) = CliProcess.Run("run", "--kernel", "/nonexistent/vmlinuz", "--accel", "kvm");
+        Assert.Equal(1, code);
+        Assert.Equal("kvmsharp: error: kernel '/nonexistent/vmlinuz' does not exist", stderr.Trim());
+    }
+
+    [Fact]
+    public void AFileThatIsNoKernelIsRejectedClearly()
+    {
+        KvmRequirement.Ensure();
+        string junk = WriteGuest("junk.bin", new byte[8192]);
+        var (code, _, stderr) = CliProcess.Run("run", "--kernel", junk, "--accel", "kvm");
+        Assert.Equal(1, code);
+        var lines = stderr.Trim().Split('\n');
+        Assert.Single(lines);
+        Assert.Contains("bzImage", lines[0]);
+        Assert.DoesNotContain("   at ", stderr);
+    }
+
+    [Fact]
+    public void TooMuchMemoryForTheMachineIsRefused()
+    {
+        var (code, _, stderr) = CliProcess.Run("run", "--memory", "2T", "--accel", "kvm");
+        Assert.Equal(1, code);
+        Assert.Contains("--memory must be between", stderr);
+    }
+}
