@@ -6,6 +6,12 @@ namespace KvmSharp.Tests.Kvm;
 /// </summary>
 internal static class KvmRequirement
 {
+    /// <summary>
+    /// True where /dev/kvm is kvm_pvm (see shared/docs/host-facts.md): ioctls work, but an unmodified guest is
+    /// emulated instruction by instruction and cannot take interrupts or run SSE.
+    /// </summary>
+    public static bool IsSoftwareBacked => Directory.Exists("/sys/module/kvm_pvm");
+
     public static void Ensure()
     {
         if (File.Exists("/dev/kvm")) return;
