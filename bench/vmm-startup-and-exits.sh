@@ -39,8 +39,9 @@ if [ -z "$bin" ]; then
   bin="$root/.build/cli/kvmsharp"
 fi
 [ -x "$bin" ] || die "no kvmsharp binary at $bin"
-"$bin" guest build hello --out "$tmp/hello.bin" --debug-exit 0xf4 >/dev/null
-"$bin" guest build port-loop --out "$tmp/loop.bin" --count "$count" --debug-exit 0xf4 >/dev/null
+"$bin" guest build hello --out "$tmp/hello.bin" --debug-exit 0xf4 >/dev/null || die "kvmsharp guest build hello failed"
+"$bin" guest build port-loop --out "$tmp/loop.bin" --count "$count" --debug-exit 0xf4 >/dev/null \
+  || die "kvmsharp guest build port-loop failed"
 
 # One measured run. Prints "wall_s first_byte_s peak_rss_kib"; fails with a message if the output
 # lacks the expected text or the exit status is wrong. Peak RSS is GNU time's %M (wait4 ru_maxrss
@@ -73,7 +74,7 @@ qemu_cmd() {
 one() {  # one VMM GUEST EXPECT RC -> appends "wall first rss" to $tmp/VMM.GUEST
   local r
   r="$(python3 "$tmp/one.py" "$3" "$4" "$tmp/rss" $("${1}_cmd" "$tmp/$2.bin") 2>&1)" \
-    || die "$1 run of the $2 guest failed: $r"
+    || die "$([ "$1" = kvm ] && echo KvmSharp || echo QEMU) run of the $2 guest failed: $r"
   echo "$r" >>"$tmp/$1.$2"
 }
 # agg FILE COLUMN median|max
@@ -84,7 +85,7 @@ agg() { awk -v c="$2" '{print $c}' "$1" | sort -g | awk -v m="$3" '{a[NR]=$1} EN
 qemu_note="QEMU machine: -M microvm (multiboot kernel loaded directly, no firmware)"
 if ! python3 "$tmp/one.py" "Hello, world!" 33 "$tmp/rss" $(qemu_cmd "$tmp/hello.bin") >/dev/null 2>&1; then
   qemu_m="pc,accel=kvm"
-  qemu_note="QEMU machine: -M pc (microvm could not boot the multiboot guest; SeaBIOS runs first, so QEMU is slower)"
+  qemu_note="QEMU machine: -M pc (microvm could not boot the multiboot guest; SeaBIOS runs first: QEMU is slower and its first byte is SeaBIOS output)"
 fi
 
 echo "Warm-up (not counted), then $runs hello runs and $loop_runs port-loop runs per VMM, interleaved..." >&2
@@ -102,11 +103,12 @@ done
 
 row() {  # row LABEL KVM QEMU FORMAT SCALE TARGET-TEXT TARGET-TEST(r=ratio,k=KvmSharp value, scaled)
   awk -v l="$1" -v k="$2" -v q="$3" -v f="$4" -v s="$5" -v t="$6" -v test="$7" 'BEGIN {
-    k *= s; q *= s; r = q ? k / q : 0
+    k *= s; q *= s; r = q > 0 ? k / q : 0
     res = "-"; if (test == "ratio<=0.25") res = r <= 0.25 ? "PASS" : "MISS"
     else if (test == "ratio<=1") res = r <= 1 ? "PASS" : "MISS"
     else if (test == "k<=10") res = k <= 10 ? "PASS" : "MISS"
-    printf "%-38s %10s %10s %7.2f   %-22s %s\n", l, sprintf(f, k), sprintf(f, q), r, t, res }'
+    rs = sprintf("%.2f", r); if (k <= 0 || q <= 0) { rs = "n/a"; if (res != "-") res = "n/a (noise)" }
+    printf "%-40s %10s %10s %7s   %-22s %s\n", l, sprintf(f, k), sprintf(f, q), rs, t, res }'
 }
 
 cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
@@ -117,12 +119,12 @@ echo "KvmSharp: $bin ($("$bin" --version))"
 echo "QEMU: $(qemu-system-x86_64 --version | head -1)"
 echo "$qemu_note; both VMMs: 256 MiB guest RAM, 1 vCPU, COM1 on stdout, debug-exit port 0xf4"
 echo
-printf "%-38s %10s %10s %7s   %-22s %s\n" metric KvmSharp QEMU ratio "target (KvmSharp)" result
-printf "%-38s %10s %10s %7s   %-22s %s\n" "(a) hello, $runs runs" "" "" "" "" ""
+printf "%-40s %10s %10s %7s   %-22s %s\n" metric KvmSharp QEMU ratio "target (KvmSharp)" result
+printf "%-40s %10s %10s %7s   %-22s %s\n" "(a) hello, $runs runs" "" "" "" "" ""
 row "  start->exit wall, median (ms)"        "${v[kvm.hw]}"  "${v[qemu.hw]}"  "%.1f" 1000 "<= 1/4 of QEMU" "ratio<=0.25"
 row "  start->first serial byte, median (ms)" "${v[kvm.hf]}" "${v[qemu.hf]}" "%.1f" 1000 "" ""
 row "  peak RSS, max of runs (MiB)"          "${v[kvm.rss]}" "${v[qemu.rss]}" "%.1f" 0.0009765625 "<= 10 MiB" "k<=10"
-printf "%-38s\n" "(b) port-loop, $count exits, $loop_runs runs"
+printf "%-40s\n" "(b) port-loop, $count exits, $loop_runs runs"
 row "  wall, median (ms)"                    "${v[kvm.lw]}"  "${v[qemu.lw]}"  "%.0f" 1000 "" ""
 row "  per exit, derived (µs)"               "${v[kvm.us]}"  "${v[qemu.us]}"  "%.2f" 1 "no slower than QEMU" "ratio<=1"
 row "  peak RSS, max of runs (MiB)"          "${v[kvm.lrss]}" "${v[qemu.lrss]}" "%.1f" 0.0009765625 "" ""

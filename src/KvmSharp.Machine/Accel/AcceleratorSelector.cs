@@ -14,7 +14,7 @@ public static class AcceleratorSelector
     public const string SoftwareCpuMissing =
         "the software x86-64 CPU (--accel emulate) is not part of this build yet";
 
-    public static IAccelerator Select(AcceleratorChoice choice, Action<string> inform)
+    public static IAccelerator Select(AcceleratorChoice choice)
     {
         switch (choice)
         {
@@ -25,8 +25,9 @@ public static class AcceleratorSelector
             default:
                 var probe = KvmProbe.Run();
                 if (probe.Usable) return new KvmAccelerator();
-                inform($"kvmsharp: {probe.Summary}; falling back to the software CPU");
-                throw new AcceleratorException($"{SoftwareCpuMissing}; use --accel kvm to run on this /dev/kvm anyway (tiny guests only)");
+                // Where the software CPU exists, this becomes a one-line notice and the fallback to it.
+                throw new AcceleratorException(
+                    $"{probe.Summary}, and {SoftwareCpuMissing}: use --accel kvm to run a tiny guest on this /dev/kvm anyway");
         }
     }
 }

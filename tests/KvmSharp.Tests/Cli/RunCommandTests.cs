@@ -61,6 +61,23 @@ public class RunCommandTests : IDisposable
         Assert.StartsWith("kvmsharp: error:", lines[0]);
     }
 
+    [Fact]
+    public void AutoAcceleratorProbesKvmAndExplainsItsChoiceInOneLine()
+    {
+        KvmRequirement.Ensure();
+        var (code, stdout, stderr) = CliProcess.Run("run");
+        if (!KvmRequirement.IsSoftwareBacked && code == 0)
+        {
+            Assert.Contains("KvmSharp demo guest", stdout); // hardware KVM: auto picked it
+            return;
+        }
+        Assert.Equal(1, code);
+        var lines = stderr.Trim().Split('\n');
+        Assert.Single(lines);
+        Assert.Contains("/dev/kvm is software-backed", lines[0]);
+        Assert.Contains("--accel emulate", lines[0]);
+    }
+
     [Theory]
     [InlineData("--memory", "banana", "--memory: 'banana' is not a size")]
     [InlineData("--cpus", "0", "--cpus: '0' is not a number from 1 to 255")]
