@@ -65,15 +65,16 @@ rss = open(rssf).read().split()[-1]
 print(f"{t2 - t0:.6f} {t1 - t0:.6f} {rss}")
 EOF
 
-kvm_cmd() { echo "$bin" run --kernel "$1" --memory 256M --debug-exit 0xf4 --accel kvm --console stdio; }
+cmd=()  # the command line of one VMM run, set by kvm_cmd / qemu_cmd GUEST-FILE
+kvm_cmd() { cmd=("$bin" run --kernel "$1" --memory 256M --debug-exit 0xf4 --accel kvm --console stdio); }
 qemu_m="microvm,accel=kvm"
 qemu_cmd() {
-  echo qemu-system-x86_64 -M "$qemu_m" -cpu kvm64 -m 256M -nodefaults -no-user-config -nographic \
-       -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=4 -kernel "$1"
+  cmd=(qemu-system-x86_64 -M "$qemu_m" -cpu kvm64 -m 256M -nodefaults -no-user-config -nographic \
+       -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=4 -kernel "$1")
 }
 one() {  # one VMM GUEST EXPECT RC -> appends "wall first rss" to $tmp/VMM.GUEST
-  local r
-  r="$(python3 "$tmp/one.py" "$3" "$4" "$tmp/rss" $("${1}_cmd" "$tmp/$2.bin") 2>&1)" \
+  local r; "${1}_cmd" "$tmp/$2.bin"
+  r="$(python3 "$tmp/one.py" "$3" "$4" "$tmp/rss" "${cmd[@]}" 2>&1)" \
     || die "$([ "$1" = kvm ] && echo KvmSharp || echo QEMU) run of the $2 guest failed: $r"
   echo "$r" >>"$tmp/$1.$2"
 }
@@ -83,7 +84,8 @@ agg() { awk -v c="$2" '{print $c}' "$1" | sort -g | awk -v m="$3" '{a[NR]=$1} EN
 
 # QEMU with -M microvm loads a multiboot (a.out kludge) kernel; fall back to -M pc if that ever fails.
 qemu_note="QEMU machine: -M microvm (multiboot kernel loaded directly, no firmware)"
-if ! python3 "$tmp/one.py" "Hello, world!" 33 "$tmp/rss" $(qemu_cmd "$tmp/hello.bin") >/dev/null 2>&1; then
+qemu_cmd "$tmp/hello.bin"
+if ! python3 "$tmp/one.py" "Hello, world!" 33 "$tmp/rss" "${cmd[@]}" >/dev/null 2>&1; then
   qemu_m="pc,accel=kvm"
   qemu_note="QEMU machine: -M pc (microvm could not boot the multiboot guest; SeaBIOS runs first: QEMU is slower and its first byte is SeaBIOS output)"
 fi

@@ -10,13 +10,14 @@ internal static class RunCommand
 {
     public static Command Create()
     {
-        var kernel = new Option<FileInfo?>("--kernel") { Description = "Kernel to boot: a Linux bzImage or a multiboot kernel (ELF or flat). Without it, a built-in demo guest runs" };
-        var initrd = new Option<FileInfo?>("--initrd") { Description = "Initial ramdisk (Linux) or first module (multiboot)" };
-        var cmdline = new Option<string>("--cmdline") { Description = "Kernel command line", DefaultValueFactory = _ => "" };
-        var memory = Options.Size("--memory", "Guest RAM, e.g. 512M or 2G (a bare decimal number means MiB, a bare 0x number bytes)", MachineConfig.DefaultMemorySize);
+        var kernel = new Option<FileInfo?>("--kernel") { HelpName = "PATH", Description = "Kernel to boot: a Linux bzImage or a multiboot kernel (ELF or flat). Without it, a built-in demo guest runs" };
+        var initrd = new Option<FileInfo?>("--initrd") { HelpName = "PATH", Description = "Initial ramdisk (Linux) or first module (multiboot)" };
+        var cmdline = new Option<string>("--cmdline") { HelpName = "TEXT", Description = "Kernel command line" };
+        var memory = Options.Size("--memory", "Guest RAM, e.g. 512M or 2G (default 256M; a bare decimal number means MiB, a bare 0x number bytes)");
         var cpus = Options.Count("--cpus", "Number of vCPUs", 1, MachineConfig.MaxVcpuCount);
         var accel = new Option<AcceleratorChoice>("--accel")
         {
+            HelpName = "auto|kvm|emulate",
             Description = "auto (probe /dev/kvm, fall back to the software CPU), kvm, or emulate",
             DefaultValueFactory = _ => AcceleratorChoice.Auto,
         };
@@ -33,11 +34,11 @@ internal static class RunCommand
             var config = new MachineConfig
             {
                 Kernel = kernelPath is null ? null : new KernelConfig(kernelPath, initrdPath, result.GetValue(cmdline) ?? ""),
-                MemorySize = result.GetValue(memory),
+                MemorySize = result.GetValue(memory) ?? MachineConfig.DefaultMemorySize,
                 VcpuCount = result.GetValue(cpus),
                 Accelerator = result.GetValue(accel),
                 DebugExitPort = (ushort?)result.GetValue(debugExit),
-                Console = result.GetValue(console)!,
+                Console = result.GetValue(console) ?? ConsoleConfig.Stdio,
             };
             return Run(config);
         }));

@@ -6,22 +6,24 @@ namespace KvmSharp.Cli.Parsing;
 /// <summary>Builds System.CommandLine options whose values go through <see cref="ValueParsers"/>.</summary>
 internal static class Options
 {
-    public static Option<ulong> Size(string name, string description, ulong defaultValue) => new(name)
+    /// <summary>A size option; absent means the caller's default (named in the description, not printed as bytes).</summary>
+    public static Option<ulong?> Size(string name, string description) => new(name)
     {
         Description = description,
-        DefaultValueFactory = _ => defaultValue,
+        HelpName = "SIZE",
         CustomParser = result =>
         {
             string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
             if (ValueParsers.TryParseSize(text, out ulong bytes)) return bytes;
             result.AddError($"{name}: '{text}' is not a size; use a number with K, M or G (e.g. 512M, 2G, 0x10000000)");
-            return 0;
+            return null;
         },
     };
 
     public static Option<ulong?> OptionalNumber(string name, string description, ulong max) => new(name)
     {
         Description = description,
+        HelpName = "N",
         CustomParser = result =>
         {
             string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
@@ -34,6 +36,7 @@ internal static class Options
     public static Option<int> Count(string name, string description, int defaultValue, int max) => new(name)
     {
         Description = description,
+        HelpName = "N",
         DefaultValueFactory = _ => defaultValue,
         CustomParser = result =>
         {
@@ -44,16 +47,16 @@ internal static class Options
         },
     };
 
-    public static Option<ConsoleConfig> Console() => new("--console")
+    public static Option<ConsoleConfig?> Console() => new("--console")
     {
-        Description = "Where COM1 goes: stdio (default; raw mode on a terminal, Ctrl-A x quits), pty, socket:PATH, or none",
-        DefaultValueFactory = _ => ConsoleConfig.Stdio,
+        Description = "Where COM1 goes: stdio (the default; raw mode on a terminal, Ctrl-A x quits), pty, socket:PATH, or none",
+        HelpName = "stdio|pty|socket:PATH|none",
         CustomParser = result =>
         {
             string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
             if (ValueParsers.TryParseConsole(text, out var console)) return console;
             result.AddError($"--console: '{text}' is not one of stdio, pty, none, socket:PATH");
-            return ConsoleConfig.Stdio;
+            return null;
         },
     };
 }
