@@ -12,8 +12,16 @@ public interface IAccelerator : IDisposable
     string Name { get; }
 
     /// <summary>Creates a VM whose RAM is <paramref name="memory"/> (mapped in full) with the platform interrupt controllers.</summary>
-    IVirtualMachine CreateVirtualMachine(GuestMemory memory, int vcpuCount);
+    IVirtualMachine CreateVirtualMachine(GuestMemory memory, VirtualMachineOptions options);
 }
+
+/// <summary>What the accelerator builds into a VM besides RAM and the interrupt controllers.</summary>
+/// <param name="VcpuCount">vCPUs the VM will have.</param>
+/// <param name="LegacyTimer">
+/// An i8254 PIT at ports 0x40–0x43 (and 0x61). Every PC has one and Linux's boot-time timer check uses
+/// it; a guest that needs no PIT can leave it out (on KVM its kernel thread makes VM teardown slower).
+/// </param>
+public sealed record VirtualMachineOptions(int VcpuCount, bool LegacyTimer = true);
 
 /// <summary>One guest: its memory slots, its vCPUs and its interrupt lines.</summary>
 public interface IVirtualMachine : IDisposable

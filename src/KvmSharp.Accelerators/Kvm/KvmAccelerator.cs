@@ -11,13 +11,13 @@ public sealed class KvmAccelerator : IAccelerator
 
     public string Name => "kvm";
 
-    public IVirtualMachine CreateVirtualMachine(GuestMemory memory, int vcpuCount)
+    public IVirtualMachine CreateVirtualMachine(GuestMemory memory, VirtualMachineOptions options)
     {
         // Each VM owns its own /dev/kvm descriptor, so VMs are independent and close everything they opened.
         var system = KvmSystem.Open(_devicePath);
         try
         {
-            return new KvmVirtualMachine(system, memory, vcpuCount);
+            return new KvmVirtualMachine(system, memory, options);
         }
         catch
         {

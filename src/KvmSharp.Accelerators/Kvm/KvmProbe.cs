@@ -35,7 +35,7 @@ public static class KvmProbe
             using var memory = GuestMemory.Create(MemoryMap.MinimumRam);
             memory.Write(new GuestAddress(CodeAddress), ProbeCode());
             using var accelerator = new KvmAccelerator(devicePath);
-            using var vm = accelerator.CreateVirtualMachine(memory, 1);
+            using var vm = accelerator.CreateVirtualMachine(memory, new VirtualMachineOptions(1, LegacyTimer: false));
             using var vcpu = vm.CreateVcpu(0);
             using var attachment = vcpu.AttachToCurrentThread();
             StartFlat32WithSse(vcpu);

@@ -17,8 +17,9 @@ public sealed unsafe class KvmVirtualMachine : IVirtualMachine
     private readonly KvmCpuidEntry2[] _supportedCpuid;
     private readonly int _runMmapSize;
 
-    internal KvmVirtualMachine(KvmSystem system, GuestMemory memory, int vcpuCount)
+    internal KvmVirtualMachine(KvmSystem system, GuestMemory memory, VirtualMachineOptions options)
     {
+        int vcpuCount = options.VcpuCount;
         _system = system;
         _vcpuCount = vcpuCount;
         Memory = memory;
@@ -41,8 +42,11 @@ public sealed unsafe class KvmVirtualMachine : IVirtualMachine
             ulong identity = MemoryMap.KvmIdentityMap;
             Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.SetIdentityMapAddr, &identity), "KVM_SET_IDENTITY_MAP_ADDR");
             Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.CreateIrqchip, 0), "KVM_CREATE_IRQCHIP");
-            var pit = new KvmPitConfig { Flags = KvmPitConfig.SpeakerDummy };
-            Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.CreatePit2, &pit), "KVM_CREATE_PIT2");
+            if (options.LegacyTimer)
+            {
+                var pit = new KvmPitConfig { Flags = KvmPitConfig.SpeakerDummy };
+                Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.CreatePit2, &pit), "KVM_CREATE_PIT2");
+            }
             RegisterMemory(memory);
         }
         catch

@@ -43,6 +43,8 @@ public sealed record MachineConfig
     /// <summary>Null: the built-in demo guest.</summary>
     public KernelConfig? Kernel { get; init; }
     public AcceleratorChoice Accelerator { get; init; } = AcceleratorChoice.Auto;
+    /// <summary>An i8254 PIT (the PC default). Guests that need none may leave it out: see <see cref="Accelerators.VirtualMachineOptions"/>.</summary>
+    public bool LegacyTimer { get; init; } = true;
     /// <summary>The port of a QEMU-compatible isa-debug-exit device, when one is wanted.</summary>
     public ushort? DebugExitPort { get; init; }
     public ConsoleConfig Console { get; init; } = ConsoleConfig.Stdio;

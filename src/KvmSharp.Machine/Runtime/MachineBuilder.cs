@@ -57,7 +57,7 @@ public sealed class MachineBuilder(MachineConfig config)
         var vcpus = new List<IVcpu>();
         try
         {
-            vm = accelerator.CreateVirtualMachine(memory, config.VcpuCount);
+            vm = accelerator.CreateVirtualMachine(memory, new VirtualMachineOptions(config.VcpuCount, config.LegacyTimer));
             var state = new MachineRunState();
             var ports = new IoBus("port I/O");
             var mmio = new IoBus("MMIO");

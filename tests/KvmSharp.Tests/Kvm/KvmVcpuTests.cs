@@ -48,7 +48,7 @@ public class KvmVcpuTests
             a.@out(dx, al);
         }, CodeAddress));
         using var accel = new KvmAccelerator();
-        using var vm = accel.CreateVirtualMachine(memory, 1);
+        using var vm = accel.CreateVirtualMachine(memory, new VirtualMachineOptions(1));
         using var vcpu = vm.CreateVcpu(0);
         using var attachment = vcpu.AttachToCurrentThread();
         StartFlat32(vcpu, CodeAddress);
@@ -85,7 +85,7 @@ public class KvmVcpuTests
             a.jmp(loop);
         }, CodeAddress));
         using var accel = new KvmAccelerator();
-        using var vm = accel.CreateVirtualMachine(memory, 1);
+        using var vm = accel.CreateVirtualMachine(memory, new VirtualMachineOptions(1));
         using var vcpu = vm.CreateVcpu(0);
         StartFlat32(vcpu, CodeAddress);
 

@@ -62,6 +62,37 @@ public class KvmMachineTests
         Assert.Equal(0x11223344u, vm.Machine.Memory.Read<uint>(new GuestAddress(0x2004)));
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void ThePitIsThereUnlessLeftOut(bool legacyTimer)
+    {
+        var image = MultibootFlatImage.Build(a =>
+        {
+            a.mov(al, 0xB4);          // counter 2, low then high byte, mode 2, binary (8254 datasheet, control word)
+            a.@out(0x43, al);
+            a.mov(al, 0x34);
+            a.@out(0x42, al);
+            a.mov(al, 0x12);
+            a.@out(0x42, al);
+            a.mov(al, 0x80);          // latch counter 2
+            a.@out(0x43, al);
+            a.@in(al, 0x42);
+            a.mov(__byte_ptr[0x2000], al);
+            a.@in(al, 0x42);
+            a.mov(__byte_ptr[0x2001], al);
+            a.mov(dx, DebugExit);
+            a.@out(dx, al);
+        });
+        using var vm = new TestMachine(image, c => c with { LegacyTimer = legacyTimer });
+        Assert.Equal(MachineExitReason.DebugExit, vm.RunToEnd().Reason);
+        ushort count = vm.Machine.Memory.Read<ushort>(new GuestAddress(0x2000));
+        if (legacyTimer)
+            Assert.InRange(count, (ushort)1, (ushort)0x1234);
+        else
+            Assert.Equal(0xFFFF, count);   // nothing decodes the PIT's ports: an unclaimed read is all ones
+    }
+
     [Fact]
     public void I8042ResetPulseEndsTheRunAsAReset()
     {
