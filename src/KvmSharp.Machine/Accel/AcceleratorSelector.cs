@@ -1,4 +1,5 @@
 using KvmSharp.Accelerators;
+using KvmSharp.Accelerators.Emulate;
 using KvmSharp.Accelerators.Kvm;
 using KvmSharp.Machine.Config;
 
@@ -11,23 +12,19 @@ namespace KvmSharp.Machine.Accel;
 /// </summary>
 public static class AcceleratorSelector
 {
-    public const string SoftwareCpuMissing =
-        "the software x86-64 CPU (--accel emulate) is not part of this build yet";
-
-    public static IAccelerator Select(AcceleratorChoice choice)
+    public static IAccelerator Select(AcceleratorChoice choice, Action<string> inform)
     {
         switch (choice)
         {
             case AcceleratorChoice.Kvm:
                 return new KvmAccelerator();
             case AcceleratorChoice.Emulate:
-                throw new AcceleratorException($"{SoftwareCpuMissing}; use --accel kvm on a host with /dev/kvm");
+                return new EmulatorAccelerator(inform);
             default:
                 var probe = KvmProbe.Run();
                 if (probe.Usable) return new KvmAccelerator();
-                // Where the software CPU exists, this becomes a one-line notice and the fallback to it.
-                throw new AcceleratorException(
-                    $"{probe.Summary}, and {SoftwareCpuMissing}: use --accel kvm to run a tiny guest on this /dev/kvm anyway");
+                inform($"kvmsharp: {probe.Summary}; using the software CPU (--accel emulate)");
+                return new EmulatorAccelerator(inform);
         }
     }
 }

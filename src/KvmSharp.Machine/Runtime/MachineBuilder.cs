@@ -51,7 +51,7 @@ public sealed class MachineBuilder(MachineConfig config)
         if (problems.Count > 0) throw new MachineConfigException(string.Join("; ", problems));
 
         var owned = new List<IDisposable>();
-        var accelerator = _accelerator ?? AcceleratorSelector.Select(config.Accelerator);
+        var accelerator = _accelerator ?? AcceleratorSelector.Select(config.Accelerator, _inform);
         var memory = GuestMemory.Create(config.MemorySize);
         IVirtualMachine? vm = null;
         var vcpus = new List<IVcpu>();

@@ -1,3 +1,5 @@
+using KvmSharp.Accelerators;
+using KvmSharp.Accelerators.Emulate;
 using KvmSharp.Accelerators.Kvm;
 using KvmSharp.Machine.Config;
 using KvmSharp.Machine.Runtime;
@@ -10,19 +12,24 @@ internal sealed class TestMachine : IDisposable
 {
     private readonly string _imagePath;
 
-    public TestMachine(byte[] image, Func<MachineConfig, MachineConfig>? configure = null, Action<MachineBuilder>? build = null)
+    public TestMachine(byte[] image, Func<MachineConfig, MachineConfig>? configure = null, Action<MachineBuilder>? build = null,
+        string accelerator = "kvm")
     {
-        KvmRequirement.Ensure();
+        if (accelerator == "kvm") KvmRequirement.Ensure();
         _imagePath = Path.Combine(Path.GetTempPath(), $"kvmsharp-test-{Guid.NewGuid():N}.bin");
         File.WriteAllBytes(_imagePath, image);
         var config = new MachineConfig { Kernel = new KernelConfig(_imagePath), MemorySize = 64UL << 20, DebugExitPort = 0xF4 };
         if (configure is not null) config = configure(config);
-        var builder = new MachineBuilder(config).WithConsole(Console).WithAccelerator(new KvmAccelerator());
+        IAccelerator backend = accelerator == "kvm" ? new KvmAccelerator() : new EmulatorAccelerator(Notices.Add);
+        var builder = new MachineBuilder(config).WithConsole(Console).WithAccelerator(backend);
         build?.Invoke(builder);
         Machine = builder.Build();
     }
 
     public CapturingConsole Console { get; } = new();
+
+    /// <summary>One-line notices from the accelerator (e.g. the software CPU's unimplemented instructions).</summary>
+    public List<string> Notices { get; } = [];
 
     public RunningMachine Machine { get; }
 

@@ -7,25 +7,29 @@ using static Iced.Intel.AssemblerRegisters;
 
 namespace KvmSharp.Tests.Machine;
 
-/// <summary>Whole machines on /dev/kvm with tiny multiboot guests assembled here.</summary>
-public class KvmMachineTests
+/// <summary>Whole machines with tiny multiboot guests assembled here, on KVM and (where the test names it) the software CPU.</summary>
+public class MachineTests
 {
     private const ushort DebugExit = 0xF4;
 
-    [Fact]
-    public void GuestPrintsOnCom1AndExitsThroughTheDebugPort()
+    [Theory]
+    [InlineData("kvm")]
+    [InlineData("emulate")]
+    public void GuestPrintsOnCom1AndExitsThroughTheDebugPort(string accelerator)
     {
-        using var vm = new TestMachine(TinyGuests.Hello("Hello, world!\n", DebugExit, 0x10));
+        using var vm = new TestMachine(TinyGuests.Hello("Hello, world!\n", DebugExit, 0x10), accelerator: accelerator);
         var exit = vm.RunToEnd();
         Assert.Equal(MachineExitReason.DebugExit, exit.Reason);
         Assert.Equal((0x10 << 1) | 1, exit.ExitStatus);
         Assert.Equal("Hello, world!\n", vm.Console.Output);
     }
 
-    [Fact]
-    public void DemoGuestReadsItsMultibootInfoAndPowersOff()
+    [Theory]
+    [InlineData("kvm")]
+    [InlineData("emulate")]
+    public void DemoGuestReadsItsMultibootInfoAndPowersOff(string accelerator)
     {
-        using var vm = new TestMachine(DemoGuest.Build(), c => c with { MemorySize = 256UL << 20 });
+        using var vm = new TestMachine(DemoGuest.Build(), c => c with { MemorySize = 256UL << 20 }, accelerator: accelerator);
         var exit = vm.RunToEnd();
         Assert.Equal(MachineExitReason.PowerOff, exit.Reason);
         Assert.Equal(0, exit.ExitStatus);
@@ -33,8 +37,10 @@ public class KvmMachineTests
         Assert.Contains("Multiboot says there is 0x0003fc00 KiB", vm.Console.Output);
     }
 
-    [Fact]
-    public void PortAndMmioAccessesReachTheirDevices()
+    [Theory]
+    [InlineData("kvm")]
+    [InlineData("emulate")]
+    public void PortAndMmioAccessesReachTheirDevices(string accelerator)
     {
         var portDevice = new RecordingDevice(readValue: 0x5A5A5A5A);
         var mmioDevice = new RecordingDevice(readValue: 0x11223344);
@@ -52,7 +58,7 @@ public class KvmMachineTests
             a.mov(dx, DebugExit);
             a.@out(dx, al);
         });
-        using var vm = new TestMachine(image, build: b => b.WithPortDevice(0x700, 4, portDevice).WithMmioDevice(MmioBase, 0x1000, mmioDevice));
+        using var vm = new TestMachine(image, build: b => b.WithPortDevice(0x700, 4, portDevice).WithMmioDevice(MmioBase, 0x1000, mmioDevice), accelerator: accelerator);
         var exit = vm.RunToEnd();
         Assert.Equal(MachineExitReason.DebugExit, exit.Reason);
         Assert.Equal([(0UL, 2, 0x1234UL)], portDevice.Writes);
@@ -93,8 +99,10 @@ public class KvmMachineTests
             Assert.Equal(0xFFFF, count);   // nothing decodes the PIT's ports: an unclaimed read is all ones
     }
 
-    [Fact]
-    public void I8042ResetPulseEndsTheRunAsAReset()
+    [Theory]
+    [InlineData("kvm")]
+    [InlineData("emulate")]
+    public void I8042ResetPulseEndsTheRunAsAReset(string accelerator)
     {
         var image = MultibootFlatImage.Build(a =>
         {
@@ -102,13 +110,15 @@ public class KvmMachineTests
             a.@out(0x64, al);
             TinyGuests.EmitHaltForever(a);
         });
-        using var vm = new TestMachine(image);
+        using var vm = new TestMachine(image, accelerator: accelerator);
         var exit = vm.RunToEnd();
         Assert.Equal(MachineExitReason.Reset, exit.Reason);
     }
 
-    [Fact]
-    public async Task SpinningGuestPausesAndResumes()
+    [Theory]
+    [InlineData("kvm")]
+    [InlineData("emulate")]
+    public async Task SpinningGuestPausesAndResumes(string accelerator)
     {
         var image = MultibootFlatImage.Build(a =>
         {
@@ -117,7 +127,7 @@ public class KvmMachineTests
             a.inc(__dword_ptr[0x2000]);
             a.jmp(loop);
         });
-        using var vm = new TestMachine(image);
+        using var vm = new TestMachine(image, accelerator: accelerator);
         var counter = new GuestAddress(0x2000);
         vm.Machine.Start();
         WaitUntil(() => vm.Machine.Memory.Read<uint>(counter) > 0, "the guest never started counting");

@@ -1,0 +1,96 @@
+using System.Collections.Concurrent;
+using Iced.Intel;
+
+namespace KvmSharp.Accelerators.Emulate.Cpu;
+
+/// <summary>A run of decoded instructions that ends at a control transfer or a page boundary.</summary>
+public sealed class DecodedBlock
+{
+    public required Instruction[] Instructions { get; init; }
+    public required ulong StartRip { get; init; }
+    public required ulong PhysicalStart { get; init; }
+    public required int Bitness { get; init; }
+    /// <summary>The physical pages its bytes came from (two when the last instruction crosses a page).</summary>
+    public required ulong[] Pages { get; init; }
+    public bool Valid { get; set; } = true;
+}
+
+/// <summary>
+/// Decoded blocks of one vCPU, keyed by physical address (and checked against RIP and bitness, since
+/// the same code can run at two virtual addresses or in two modes). A write to a page that holds
+/// decoded code drops that page's blocks (<see cref="PhysicalMemory.CodePageWritten"/>); writes by other
+/// threads are queued and applied by the owner before its next block.
+/// </summary>
+public sealed class BlockCache
+{
+    private const int MaxInstructionsPerBlock = 64;
+    private readonly Dictionary<ulong, DecodedBlock> _blocks = [];
+    private readonly Dictionary<ulong, List<DecodedBlock>> _byPage = [];
+    private readonly ConcurrentQueue<ulong> _stalePages = new();
+    private readonly PhysicalMemory _physical;
+    private volatile bool _hasStalePages;
+
+    public BlockCache(PhysicalMemory physical)
+    {
+        _physical = physical;
+        physical.CodePageWritten += page =>
+        {
+            _stalePages.Enqueue(page);
+            _hasStalePages = true;
+        };
+    }
+
+    /// <summary>True when some page's code was overwritten since the last <see cref="ApplyInvalidations"/>.</summary>
+    public bool HasStalePages => _hasStalePages;
+
+    public void ApplyInvalidations()
+    {
+        _hasStalePages = false;
+        while (_stalePages.TryDequeue(out ulong page))
+        {
+            if (!_byPage.Remove(page, out var blocks)) continue;
+            foreach (var block in blocks)
+            {
+                block.Valid = false;
+                _blocks.Remove(block.PhysicalStart);
+            }
+        }
+    }
+
+    public DecodedBlock? Find(ulong physical, ulong rip, int bitness) =>
+        _blocks.TryGetValue(physical, out var block) && block.StartRip == rip && block.Bitness == bitness ? block : null;
+
+    /// <summary>Decodes a block from <paramref name="bytes"/> (the code from RIP to the page end, plus up to 15 bytes of the next page when mapped).</summary>
+    public DecodedBlock Decode(ReadOnlySpan<byte> bytes, int bytesInFirstPage, ulong rip, ulong physical, ulong? nextPagePhysical, int bitness)
+    {
+        var decoder = Decoder.Create(bitness, new ByteArrayCodeReader(bytes.ToArray()), rip, DecoderOptions.None);
+        var list = new List<Instruction>(16);
+        bool crossesPage = false;
+        while (list.Count < MaxInstructionsPerBlock)
+        {
+            ulong offset = decoder.IP - rip;
+            if (offset >= (ulong)bytesInFirstPage) break;
+            decoder.Decode(out var instruction);
+            if (instruction.IsInvalid && list.Count > 0 && offset + 15 > (ulong)bytesInFirstPage && nextPagePhysical is null)
+                break;   // possibly cut off by an unmapped next page: end the block and fetch again from here
+            list.Add(instruction);
+            if (offset + (ulong)instruction.Length > (ulong)bytesInFirstPage) crossesPage = true;
+            if (instruction.IsInvalid || instruction.FlowControl != FlowControl.Next || crossesPage) break;
+        }
+        ulong firstPage = physical >> 12;
+        ulong[] pages = crossesPage && nextPagePhysical is { } next ? [firstPage, next >> 12] : [firstPage];
+        var block = new DecodedBlock
+        {
+            Instructions = list.ToArray(), StartRip = rip, PhysicalStart = physical, Bitness = bitness, Pages = pages,
+        };
+        if (_blocks.Remove(physical, out var replaced)) replaced.Valid = false;
+        _blocks[physical] = block;
+        foreach (ulong page in pages)
+        {
+            _physical.MarkCodePage(page);
+            if (!_byPage.TryGetValue(page, out var onPage)) _byPage[page] = onPage = [];
+            onPage.Add(block);
+        }
+        return block;
+    }
+}

@@ -1,0 +1,205 @@
+using Iced.Intel;
+
+namespace KvmSharp.Accelerators.Emulate.Cpu;
+
+/// <summary>Why <see cref="CpuCore.Run"/> stopped.</summary>
+public enum CoreStop : byte { PortIo, MmioRead, MmioWrite, Halt, Shutdown, Kicked, Failed }
+
+/// <summary>
+/// The fetch–decode–execute loop of one emulated CPU: looks up (or decodes) the block at RIP, executes
+/// it instruction by instruction, delivers faults through the IDT, and stops for anything the VMM must
+/// handle. Nothing here allocates per instruction.
+/// </summary>
+public sealed class CpuCore : IMmioPort
+{
+    private readonly CpuState _cpu;
+    private readonly PhysicalMemory _physical;
+    private readonly BlockCache _blocks;
+    private readonly byte[] _fetchBuffer = new byte[4096 + 15];
+    private volatile bool _kickRequested;
+
+    // MMIO: a read is recorded, the instruction abandoned, and retried once the VMM supplied the value.
+    private bool _mmioReadReady;
+    private ulong _mmioReadAddress, _mmioReadValue;
+    private int _mmioReadSize;
+    private readonly Queue<(ulong Address, int Size, ulong Value)> _mmioWrites = new();
+
+    public CpuCore(CpuState cpu, PhysicalMemory physical, ICpuPlatform platform)
+    {
+        _cpu = cpu;
+        _physical = physical;
+        Mmu = new Mmu(cpu, physical, this);
+        Executor = new Executor(cpu, Mmu, platform);
+        _blocks = new BlockCache(physical);
+    }
+
+    public Mmu Mmu { get; }
+
+    public Executor Executor { get; }
+
+    /// <summary>Instructions retired so far (the clock of deterministic mode).</summary>
+    public ulong InstructionsRetired { get; private set; }
+
+    /// <summary>The MMIO access that stopped the run: address, size and (for writes) value.</summary>
+    public (ulong Address, int Size, ulong Value) MmioAccess { get; private set; }
+
+    public string? FailureMessage { get; private set; }
+
+    public void Kick() => _kickRequested = true;
+
+    /// <summary>Supplies the value of the MMIO read that stopped the run; the instruction is retried.</summary>
+    public void CompleteMmioRead(ulong value)
+    {
+        _mmioReadValue = value;
+        _mmioReadReady = true;
+    }
+
+    public CoreStop Run()
+    {
+        if (_mmioWrites.TryDequeue(out var pendingWrite))
+        {
+            MmioAccess = pendingWrite;
+            return CoreStop.MmioWrite;
+        }
+        while (true)
+        {
+            if (_kickRequested)
+            {
+                _kickRequested = false;
+                return CoreStop.Kicked;
+            }
+            if (_blocks.HasStalePages) _blocks.ApplyInvalidations();
+            DecodedBlock block;
+            try
+            {
+                block = FetchBlock();
+            }
+            catch (CpuException fault)
+            {
+                if (!Deliver(fault.Vector, _cpu.Rip, ExceptionVector.HasErrorCode(fault.Vector) ? fault.ErrorCode : null, fault.FaultAddress))
+                    return CoreStop.Shutdown;
+                continue;
+            }
+            var instructions = block.Instructions;
+            for (int n = 0; n < instructions.Length; n++)
+            {
+                ref readonly var instruction = ref instructions[n];
+                StepResult result;
+                try
+                {
+                    if (instruction.IsInvalid) throw CpuException.InvalidOpcode();
+                    result = Executor.Step(in instruction);
+                }
+                catch (CpuException fault)
+                {
+                    if (!Deliver(fault.Vector, _cpu.Rip, ExceptionVector.HasErrorCode(fault.Vector) ? fault.ErrorCode : null, fault.FaultAddress))
+                        return CoreStop.Shutdown;
+                    break;
+                }
+                catch (SoftwareInterrupt interrupt)
+                {
+                    try { Executor.DeliverInterrupt(interrupt.Vector, interrupt.ReturnRip, null, software: true); }
+                    catch (CpuException fault)
+                    {
+                        if (!Deliver(fault.Vector, _cpu.Rip, ExceptionVector.HasErrorCode(fault.Vector) ? fault.ErrorCode : null, fault.FaultAddress))
+                            return CoreStop.Shutdown;
+                    }
+                    break;
+                }
+                catch (MmioReadPending)
+                {
+                    return CoreStop.MmioRead;   // RIP still names the instruction: it runs again with the value
+                }
+                InstructionsRetired++;
+                if (_mmioWrites.TryDequeue(out var write))
+                {
+                    MmioAccess = write;
+                    return CoreStop.MmioWrite;
+                }
+                if (result == StepResult.PortIo) return CoreStop.PortIo;
+                if (result == StepResult.Halt) return CoreStop.Halt;
+                if (result == StepResult.EndBlock || !block.Valid) break;
+                if (_blocks.HasStalePages)
+                {
+                    _blocks.ApplyInvalidations();
+                    if (!block.Valid) break;
+                }
+                if (_cpu.Rip != (n + 1 < instructions.Length ? instructions[n + 1].IP : ulong.MaxValue)) break;
+            }
+        }
+    }
+
+    /// <summary>Delivers a fault; a fault while delivering one becomes #DF, and a fault during #DF shuts the CPU down (SDM §6.15, vector 8).</summary>
+    private bool Deliver(byte vector, ulong returnRip, uint? errorCode, ulong faultAddress)
+    {
+        if (vector == ExceptionVector.PageFault) _cpu.Cr2 = faultAddress;
+        for (int attempt = 0; attempt < 3; attempt++)
+        {
+            try
+            {
+                Executor.DeliverInterrupt(vector, returnRip, errorCode, software: false);
+                return true;
+            }
+            catch (CpuException nested)
+            {
+                if (vector == ExceptionVector.DoubleFault || attempt == 2) return false;
+                if (nested.Vector == ExceptionVector.PageFault) _cpu.Cr2 = nested.FaultAddress;
+                vector = ExceptionVector.DoubleFault;
+                errorCode = 0;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>The block at CS:RIP, decoded on first use.</summary>
+    private DecodedBlock FetchBlock()
+    {
+        ulong rip = _cpu.Rip;
+        ulong linear = _cpu.Segments[CpuState.Cs].Base + rip;
+        if (!_cpu.LongModeActive) linear &= 0xFFFF_FFFF;
+        ulong physical = Mmu.Translate(linear, AccessKind.Execute);
+        int bitness = _cpu.CodeSize * 8;
+        var block = _blocks.Find(physical, rip, bitness);
+        if (block is not null) return block;
+
+        int inPage = (int)(0x1000 - (linear & 0xFFF));
+        if (!ReadCode(physical, _fetchBuffer.AsSpan(0, inPage)))
+            throw new CpuException(ExceptionVector.GeneralProtection);   // executing from MMIO is not supported
+        ulong? nextPhysical = null;
+        int total = inPage;
+        try
+        {
+            ulong next = Mmu.Translate(linear + (ulong)inPage, AccessKind.Execute);
+            if (ReadCode(next, _fetchBuffer.AsSpan(inPage, 15))) { nextPhysical = next; total += 15; }
+        }
+        catch (CpuException)
+        {
+            // The next page is not mapped: an instruction that needs it faults when it is fetched on its own.
+        }
+        return _blocks.Decode(_fetchBuffer.AsSpan(0, total), inPage, rip, physical, nextPhysical, bitness);
+    }
+
+    private unsafe bool ReadCode(ulong physical, Span<byte> destination)
+    {
+        byte* source = _physical.HostPointer(physical, destination.Length);
+        if (source == null) return false;
+        new ReadOnlySpan<byte>(source, destination.Length).CopyTo(destination);
+        return true;
+    }
+
+    ulong IMmioPort.Read(ulong physical, int size)
+    {
+        if (_mmioReadReady && _mmioReadAddress == physical && _mmioReadSize == size)
+        {
+            _mmioReadReady = false;
+            return _mmioReadValue;
+        }
+        _mmioReadReady = false;
+        _mmioReadAddress = physical;
+        _mmioReadSize = size;
+        MmioAccess = (physical, size, 0);
+        throw MmioReadPending.Instance;
+    }
+
+    void IMmioPort.Write(ulong physical, int size, ulong value) => _mmioWrites.Enqueue((physical, size, value));
+}

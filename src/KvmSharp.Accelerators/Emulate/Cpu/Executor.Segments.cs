@@ -1,0 +1,85 @@
+using Iced.Intel;
+using KvmSharp.Native.X86;
+
+namespace KvmSharp.Accelerators.Emulate.Cpu;
+
+// Segment register loads (SDM vol 3 §3.4: real mode base = selector × 16; protected mode descriptors
+// from the GDT or LDT with the hidden cache filled from the descriptor).
+public sealed partial class Executor
+{
+    private void LoadSegment(Register segment, ushort selector)
+    {
+        int index = SegmentIndex(segment);
+        if (!_cpu.ProtectedMode || (_cpu.SystemFlags & CpuState.FlagVm86) != 0)
+        {
+            ref var s = ref _cpu.Segments[index];
+            s.Selector = selector;
+            s.Base = (ulong)selector << 4;
+            return;
+        }
+        if ((selector & ~3) == 0)
+        {
+            // A null selector: allowed in DS/ES/FS/GS (and SS in 64-bit mode at CPL < 3); the segment becomes unusable.
+            if (index == CpuState.Ss && !(_cpu.Is64BitCode && _cpu.Cpl < 3)) throw CpuException.GeneralProtection();
+            ref var s = ref _cpu.Segments[index];
+            s = default;
+            s.Selector = selector;
+            s.Unusable = 1;
+            return;
+        }
+        var descriptor = ReadDescriptor(selector);
+        if (descriptor.Present == 0)
+            throw new CpuException(index == CpuState.Ss ? ExceptionVector.StackFault : ExceptionVector.SegmentNotPresent, (uint)(selector & ~3));
+        // Loading FS/GS keeps the 64-bit base only through MSRs; a selector load sets the 32-bit base.
+        _cpu.Segments[index] = descriptor;
+    }
+
+    private void LoadCodeSegment(ushort selector)
+    {
+        if (!_cpu.ProtectedMode || (_cpu.SystemFlags & CpuState.FlagVm86) != 0)
+        {
+            ref var cs = ref _cpu.Segments[CpuState.Cs];
+            cs.Selector = selector;
+            cs.Base = (ulong)selector << 4;
+            return;
+        }
+        if ((selector & ~3) == 0) throw CpuException.GeneralProtection();
+        var descriptor = ReadDescriptor(selector);
+        if (descriptor.Present == 0) throw new CpuException(ExceptionVector.SegmentNotPresent, (uint)(selector & ~3));
+        if ((descriptor.Type & 8) == 0) throw CpuException.GeneralProtection((uint)(selector & ~3));
+        descriptor.Dpl = (byte)(selector & 3);
+        _cpu.Segments[CpuState.Cs] = descriptor;
+    }
+
+    /// <summary>Reads the descriptor a selector names into a hidden-cache <see cref="Segment"/> (SDM vol 3 §3.4.5).</summary>
+    private Segment ReadDescriptor(ushort selector)
+    {
+        bool local = (selector & 4) != 0;
+        ulong tableBase = local ? _cpu.Ldt.Base : _cpu.Gdt.Base;
+        ulong limit = local ? _cpu.Ldt.Limit : _cpu.Gdt.Limit;
+        ulong offset = (ulong)(selector & ~7);
+        if (offset + 7 > limit) throw CpuException.GeneralProtection((uint)(selector & ~3));
+        ulong raw = _mmu.Read(tableBase + offset, 8);
+        ulong baseAddress = ((raw >> 16) & 0xFF_FFFF) | ((raw >> 32) & 0xFF00_0000);
+        uint segmentLimit = (uint)((raw & 0xFFFF) | ((raw >> 32) & 0xF_0000));
+        bool granular = ((raw >> 55) & 1) != 0;
+        if (granular) segmentLimit = (segmentLimit << 12) | 0xFFF;
+        byte system = (byte)((raw >> 44) & 1);
+        if (system == 0 && _cpu.LongModeActive)
+            baseAddress |= _mmu.Read(tableBase + offset + 8, 4) << 32;   // 16-byte system descriptors in long mode (LDT, TSS)
+        return new Segment
+        {
+            Base = baseAddress,
+            Limit = segmentLimit,
+            Selector = selector,
+            Type = (byte)((raw >> 40) & 0xF),
+            System = system,
+            Dpl = (byte)((raw >> 45) & 3),
+            Present = (byte)((raw >> 47) & 1),
+            Available = (byte)((raw >> 52) & 1),
+            Long = (byte)((raw >> 53) & 1),
+            DefaultSize = (byte)((raw >> 54) & 1),
+            Granularity = (byte)(granular ? 1 : 0),
+        };
+    }
+}

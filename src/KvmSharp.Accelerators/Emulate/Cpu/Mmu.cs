@@ -1,0 +1,148 @@
+using System.Runtime.CompilerServices;
+using KvmSharp.Memory;
+using KvmSharp.Native.X86;
+
+namespace KvmSharp.Accelerators.Emulate.Cpu;
+
+public enum AccessKind : byte { Read, Write, Execute }
+
+/// <summary>
+/// Linear → physical translation for one vCPU (Intel SDM vol 3 §4: 32-bit, PAE and 4-level paging; 4 KiB,
+/// 2/4 MiB and 1 GiB pages; U/S, R/W with CR0.WP, NX; accessed and dirty bits) with a direct-mapped
+/// software TLB, and data access to RAM through host pointers or to MMIO through <see cref="IMmioPort"/>.
+/// </summary>
+public sealed unsafe partial class Mmu
+{
+    private const int TlbSize = 1024;
+    private const ulong PageMask = ~0xFFFUL;
+
+    private readonly CpuState _cpu;
+    private readonly PhysicalMemory _physical;
+    private readonly IMmioPort _mmio;
+    private readonly TlbEntry[] _tlb = new TlbEntry[TlbSize];
+
+    private struct TlbEntry
+    {
+        public ulong LinearPage;       // page | 1 when valid
+        public ulong PhysicalPage;
+        public nint HostPage;          // 0 for MMIO
+        public bool Writable, User, Executable, Dirty;
+    }
+
+    public Mmu(CpuState cpu, PhysicalMemory physical, IMmioPort mmio)
+    {
+        _cpu = cpu;
+        _physical = physical;
+        _mmio = mmio;
+    }
+
+    /// <summary>Drops every cached translation (CR3 load, CR0/CR4 paging bit changes).</summary>
+    public void FlushTlb() => Array.Clear(_tlb);
+
+    /// <summary>INVLPG.</summary>
+    public void FlushPage(ulong linear) => _tlb[(linear >> 12) % TlbSize] = default;
+
+    private bool UserAccess => _cpu.Cpl == 3;
+
+    /// <summary>The physical address of <paramref name="linear"/> for an access of this kind; raises #PF when not allowed.</summary>
+    public ulong Translate(ulong linear, AccessKind kind)
+    {
+        if (!_cpu.Paging) return _cpu.LongModeActive ? linear : linear & 0xFFFF_FFFF;
+        ref var entry = ref Lookup(linear, kind);
+        return entry.PhysicalPage | (linear & 0xFFF);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ref TlbEntry Lookup(ulong linear, AccessKind kind)
+    {
+        ref var entry = ref _tlb[(linear >> 12) % TlbSize];
+        ulong page = linear & PageMask;
+        if (entry.LinearPage == (page | 1) && Allowed(entry, kind)) return ref entry;
+        Walk(linear, kind, ref entry);
+        return ref entry;
+    }
+
+    private bool Allowed(in TlbEntry entry, AccessKind kind)
+    {
+        if (UserAccess && !entry.User) return false;
+        return kind switch
+        {
+            AccessKind.Write => entry.Dirty && (entry.Writable || (!UserAccess && (_cpu.Cr0 & SpecialRegisters.Cr0WriteProtect) == 0)),
+            AccessKind.Execute => entry.Executable,
+            _ => true,
+        };
+    }
+
+    /// <summary>A host pointer to <paramref name="size"/> bytes at a linear address, or 0 when the access is MMIO or crosses a page.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private byte* HostPointer(ulong linear, int size, AccessKind kind, out ulong physical)
+    {
+        if (!_cpu.Paging)
+        {
+            physical = _cpu.LongModeActive ? linear : linear & 0xFFFF_FFFF;
+            return (linear & 0xFFF) + (ulong)size <= 0x1000 ? _physical.HostPointer(physical, size) : null;
+        }
+        ref var entry = ref Lookup(linear, kind);
+        physical = entry.PhysicalPage | (linear & 0xFFF);
+        if (entry.HostPage == 0 || (linear & 0xFFF) + (ulong)size > 0x1000) return null;
+        return (byte*)entry.HostPage + (linear & 0xFFF);
+    }
+
+    public ulong Read(ulong linear, int size)
+    {
+        byte* p = HostPointer(linear, size, AccessKind.Read, out ulong physical);
+        if (p != null)
+            return size switch { 1 => *p, 2 => *(ushort*)p, 4 => *(uint*)p, _ => *(ulong*)p };
+        return ReadSlow(linear, physical, size);
+    }
+
+    public void Write(ulong linear, int size, ulong value)
+    {
+        byte* p = HostPointer(linear, size, AccessKind.Write, out ulong physical);
+        if (p != null)
+        {
+            switch (size)
+            {
+                case 1: *p = (byte)value; break;
+                case 2: *(ushort*)p = (ushort)value; break;
+                case 4: *(uint*)p = (uint)value; break;
+                default: *(ulong*)p = value; break;
+            }
+            _physical.NoteWrite(physical, size);
+            return;
+        }
+        WriteSlow(linear, physical, size, value);
+    }
+
+    private ulong ReadSlow(ulong linear, ulong physical, int size)
+    {
+        if ((linear & 0xFFF) + (ulong)size > 0x1000)
+        {
+            ulong value = 0;
+            for (int i = 0; i < size; i++) value |= Read(linear + (ulong)i, 1) << (8 * i);
+            return value;
+        }
+        return _mmio.Read(physical, size);
+    }
+
+    private void WriteSlow(ulong linear, ulong physical, int size, ulong value)
+    {
+        if ((linear & 0xFFF) + (ulong)size > 0x1000)
+        {
+            // Translate both pages first so a fault on the second leaves memory untouched.
+            Translate(linear, AccessKind.Write);
+            Translate(linear + (ulong)size - 1, AccessKind.Write);
+            for (int i = 0; i < size; i++) Write(linear + (ulong)i, 1, value >> (8 * i));
+            return;
+        }
+        _mmio.Write(physical, size, value);
+    }
+}
+
+/// <summary>Where the CPU sends accesses to physical addresses that are not RAM.</summary>
+public interface IMmioPort
+{
+    /// <summary>Returns the value read, or throws <see cref="MmioReadPending"/> after recording the access for an exit.</summary>
+    ulong Read(ulong physical, int size);
+    void Write(ulong physical, int size, ulong value);
+}

@@ -1,0 +1,77 @@
+using KvmSharp.Memory;
+
+namespace KvmSharp.Accelerators.Emulate.Cpu;
+
+/// <summary>
+/// Guest-physical RAM as the emulator sees it: host pointers for the fast path, and a bitmap of pages
+/// that hold decoded code so a write to one invalidates what was decoded from it (self-modifying code,
+/// kernel alternatives patching).
+/// </summary>
+public sealed unsafe class PhysicalMemory
+{
+    private readonly (ulong Start, ulong End, nint Host)[] _ranges;
+    private readonly ulong[] _codePageBits;
+    private readonly ulong _highestPage;
+
+    /// <summary>Called with a physical page number whose decoded code is now stale.</summary>
+    public event Action<ulong>? CodePageWritten;
+
+    public PhysicalMemory(GuestMemory memory)
+    {
+        Memory = memory;
+        _ranges = memory.Regions.Select(r => (r.Start.Value, r.End, r.HostAddress)).ToArray();
+        _highestPage = _ranges.Max(r => r.End) >> 12;
+        _codePageBits = new ulong[(_highestPage + 64) / 64];
+    }
+
+    public GuestMemory Memory { get; }
+
+    /// <summary>A host pointer to [physical, physical+size) when it is all RAM in one region; null otherwise.</summary>
+    public byte* HostPointer(ulong physical, int size)
+    {
+        foreach (var (start, end, host) in _ranges)
+            if (physical >= start && physical < end && (ulong)size <= end - physical)
+                return (byte*)host + (physical - start);
+        return null;
+    }
+
+    public bool IsRam(ulong physical) => HostPointer(physical, 1) != null;
+
+    public void MarkCodePage(ulong page)
+    {
+        if (page < _highestPage) _codePageBits[page / 64] |= 1UL << (int)(page % 64);
+    }
+
+    /// <summary>Called after every emulated write to RAM: invalidates decoded code on the written page(s).</summary>
+    public void NoteWrite(ulong physical, int size)
+    {
+        ulong first = physical >> 12, last = (physical + (ulong)size - 1) >> 12;
+        for (ulong page = first; page <= last && page < _highestPage; page++)
+        {
+            ref ulong word = ref _codePageBits[page / 64];
+            ulong bit = 1UL << (int)(page % 64);
+            if ((word & bit) == 0) continue;
+            word &= ~bit;
+            CodePageWritten?.Invoke(page);
+        }
+    }
+
+    public uint ReadPhysical32(ulong physical) =>
+        HostPointer(physical, 4) is var p && p != null ? *(uint*)p : throw new CpuException(ExceptionVector.GeneralProtection);
+
+    public ulong ReadPhysical64(ulong physical) =>
+        HostPointer(physical, 8) is var p && p != null ? *(ulong*)p : throw new CpuException(ExceptionVector.GeneralProtection);
+
+    /// <summary>Sets bits in a paging-structure entry atomically: other vCPUs may walk or update the same entry.</summary>
+    public void OrPhysical32(ulong physical, uint bits)
+    {
+        uint* p = (uint*)HostPointer(physical, 4);
+        if (p != null && (*p & bits) != bits) Interlocked.Or(ref *p, bits);
+    }
+
+    public void OrPhysical64(ulong physical, ulong bits)
+    {
+        ulong* p = (ulong*)HostPointer(physical, 8);
+        if (p != null && (*p & bits) != bits) Interlocked.Or(ref *p, bits);
+    }
+}

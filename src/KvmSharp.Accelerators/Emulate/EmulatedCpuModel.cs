@@ -1,0 +1,54 @@
+using KvmSharp.Accelerators.Emulate.Cpu;
+
+namespace KvmSharp.Accelerators.Emulate;
+
+/// <summary>
+/// The CPUID the software CPU shows (Intel SDM vol 2A "CPUID"): it advertises exactly what is
+/// implemented, and no more. x87, SSE and later extensions are not advertised until they exist.
+/// </summary>
+public sealed class EmulatedCpuModel(int vcpuIndex, int vcpuCount) : ICpuPlatform
+{
+    private static readonly long StartTicks = System.Diagnostics.Stopwatch.GetTimestamp();
+
+    /// <summary>The TSC frequency reported to the guest and used to advance the TSC with host time.</summary>
+    public const ulong TscHz = 1_000_000_000;
+
+    // "KvmSharpCPU " as EBX, EDX, ECX (vendor string order).
+    private const uint VendorEbx = 0x536D764B, VendorEdx = 0x70726168, VendorEcx = 0x20555043;
+
+    private const uint Leaf1EdxFeatures =
+        (1u << 3)     // PSE: 4 MiB pages
+        | (1u << 4)   // TSC
+        | (1u << 5)   // MSR
+        | (1u << 6)   // PAE
+        | (1u << 8)   // CX8
+        | (1u << 13)  // PGE
+        | (1u << 15)  // CMOV
+        | (1u << 16)  // PAT
+        | (1u << 17); // PSE-36
+
+    private const uint Leaf1EcxFeatures =
+        (1u << 13)    // CMPXCHG16B
+        | (1u << 23)  // POPCNT
+        | (1u << 31); // running under a hypervisor
+
+    private const uint Extended1EdxFeatures = (1u << 11) | (1u << 20) | (1u << 26) | (1u << 29); // SYSCALL, NX, 1 GiB pages, LM
+    private const uint Extended1EcxFeatures = (1u << 0) | (1u << 5);                           // LAHF in 64-bit mode, LZCNT
+
+    public ulong ReadTsc()
+    {
+        long elapsed = System.Diagnostics.Stopwatch.GetTimestamp() - StartTicks;
+        return (ulong)((UInt128)(ulong)elapsed * TscHz / (ulong)System.Diagnostics.Stopwatch.Frequency);
+    }
+
+    public (uint Eax, uint Ebx, uint Ecx, uint Edx) Cpuid(uint leaf, uint subleaf) => leaf switch
+    {
+        0 => (0x1, VendorEbx, VendorEcx, VendorEdx),
+        // Family 6, model 0x0F; EBX: APIC id, logical processor count, CLFLUSH line size 64.
+        1 => (0x0006_06F1, ((uint)vcpuIndex << 24) | ((uint)vcpuCount << 16) | (8 << 8), Leaf1EcxFeatures, Leaf1EdxFeatures),
+        0x8000_0000 => (0x8000_0008, 0, 0, 0),
+        0x8000_0001 => (0, 0, Extended1EcxFeatures, Extended1EdxFeatures),
+        0x8000_0008 => (0x3028, 0, 0, 0),   // 40 physical, 48 linear address bits
+        _ => (0, 0, 0, 0),
+    };
+}

@@ -1,0 +1,172 @@
+using KvmSharp.Accelerators.Emulate.Cpu;
+using KvmSharp.Native.X86;
+
+namespace KvmSharp.Accelerators.Emulate;
+
+/// <summary>
+/// A vCPU run by the software CPU. Exits look like KVM's: port I/O and MMIO carry their data in a small
+/// buffer owned by the vCPU; an IN or MMIO read completes when <see cref="Run"/> is called again.
+/// </summary>
+public sealed class EmulatedVcpu : IVcpu
+{
+    private readonly CpuState _cpu = new();
+    private readonly CpuCore _core;
+    private readonly byte[] _exitData = new byte[8];
+    private PendingExit _pending;
+
+    private enum PendingExit : byte { None, PortIn, PortOut, MmioRead }
+
+    internal EmulatedVcpu(EmulatedVirtualMachine vm, int index, int vcpuCount)
+    {
+        Index = index;
+        _core = new CpuCore(_cpu, vm.Physical, new EmulatedCpuModel(index, vcpuCount));
+        _core.Executor.Unimplemented.FirstSeen = vm.ReportUnimplemented;
+        ResetToRealMode();
+    }
+
+    public int Index { get; }
+
+    /// <summary>Instructions this vCPU has retired.</summary>
+    public ulong InstructionsRetired => _core.InstructionsRetired;
+
+    public IDisposable AttachToCurrentThread() => new NoAttachment();
+
+    public void Kick() => _core.Kick();
+
+    public VcpuExit Run()
+    {
+        CompletePendingExit();
+        var stop = _core.Run();
+        switch (stop)
+        {
+            case CoreStop.PortIo:
+            {
+                var io = _core.Executor.PendingIo;
+                var data = _exitData.AsSpan(0, io.Size);
+                if (io.IsWrite)
+                {
+                    BitConverter.TryWriteBytes(_exitData, io.Data);
+                    _pending = PendingExit.PortOut;
+                    return new VcpuExit { Reason = VcpuExitReason.IoOut, Address = io.Port, Size = io.Size, Count = 1, Data = data };
+                }
+                data.Clear();
+                _pending = PendingExit.PortIn;
+                return new VcpuExit { Reason = VcpuExitReason.IoIn, Address = io.Port, Size = io.Size, Count = 1, Data = data };
+            }
+            case CoreStop.MmioRead:
+            {
+                var (address, size, _) = _core.MmioAccess;
+                _exitData.AsSpan().Clear();
+                _pending = PendingExit.MmioRead;
+                return new VcpuExit { Reason = VcpuExitReason.MmioRead, Address = address, Size = size, Count = 1, Data = _exitData.AsSpan(0, size) };
+            }
+            case CoreStop.MmioWrite:
+            {
+                var (address, size, value) = _core.MmioAccess;
+                BitConverter.TryWriteBytes(_exitData, value);
+                return new VcpuExit { Reason = VcpuExitReason.MmioWrite, Address = address, Size = size, Count = 1, Data = _exitData.AsSpan(0, size) };
+            }
+            case CoreStop.Halt: return new VcpuExit { Reason = VcpuExitReason.Halt };
+            case CoreStop.Shutdown: return new VcpuExit { Reason = VcpuExitReason.Shutdown };
+            case CoreStop.Kicked: return new VcpuExit { Reason = VcpuExitReason.Kicked };
+            default: return new VcpuExit { Reason = VcpuExitReason.Failed, Message = _core.FailureMessage ?? "the software CPU stopped" };
+        }
+    }
+
+    private void CompletePendingExit()
+    {
+        switch (_pending)
+        {
+            case PendingExit.PortIn: _core.Executor.CompletePortIn(BitConverter.ToUInt64(_exitData)); break;
+            case PendingExit.PortOut: _core.Executor.CompletePortOut(); break;
+            case PendingExit.MmioRead: _core.CompleteMmioRead(BitConverter.ToUInt64(_exitData)); break;
+        }
+        _pending = PendingExit.None;
+    }
+
+    /// <summary>The state after RESET (SDM vol 3 §9.1.1): real mode, CS:IP = F000:FFF0.</summary>
+    private void ResetToRealMode()
+    {
+        for (int i = 0; i < 6; i++)
+            _cpu.Segments[i] = new Segment { Limit = 0xFFFF, Type = 3, Present = 1, System = 1 };
+        _cpu.Segments[CpuState.Cs] = new Segment { Selector = 0xF000, Base = 0xFFFF0000, Limit = 0xFFFF, Type = 0xB, Present = 1, System = 1 };
+        _cpu.Rip = 0xFFF0;
+        _cpu.Gdt = new DescriptorTable { Limit = 0xFFFF };
+        _cpu.Idt = new DescriptorTable { Limit = 0xFFFF };
+        _cpu.Ldt = new Segment { Limit = 0xFFFF, Type = 2, Present = 1 };
+        _cpu.Tr = new Segment { Limit = 0xFFFF, Type = 0xB, Present = 1 };
+        if (Index == 0) _cpu.ApicBase |= 1 << 8;   // the bootstrap processor flag
+    }
+
+    public void GetRegisters(out Registers registers)
+    {
+        var g = _cpu.Gpr;
+        registers = new Registers
+        {
+            Rax = g[0], Rcx = g[1], Rdx = g[2], Rbx = g[3], Rsp = g[4], Rbp = g[5], Rsi = g[6], Rdi = g[7],
+            R8 = g[8], R9 = g[9], R10 = g[10], R11 = g[11], R12 = g[12], R13 = g[13], R14 = g[14], R15 = g[15],
+            Rip = _cpu.Rip, Rflags = _cpu.Rflags,
+        };
+    }
+
+    public void SetRegisters(in Registers r)
+    {
+        var g = _cpu.Gpr;
+        (g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7]) = (r.Rax, r.Rcx, r.Rdx, r.Rbx, r.Rsp, r.Rbp, r.Rsi, r.Rdi);
+        (g[8], g[9], g[10], g[11], g[12], g[13], g[14], g[15]) = (r.R8, r.R9, r.R10, r.R11, r.R12, r.R13, r.R14, r.R15);
+        _cpu.Rip = r.Rip;
+        _cpu.Rflags = r.Rflags;
+    }
+
+    public void GetSpecialRegisters(out SpecialRegisters s)
+    {
+        s = new SpecialRegisters
+        {
+            Es = _cpu.Segments[CpuState.Es], Cs = _cpu.Segments[CpuState.Cs], Ss = _cpu.Segments[CpuState.Ss],
+            Ds = _cpu.Segments[CpuState.Ds], Fs = _cpu.Segments[CpuState.Fs], Gs = _cpu.Segments[CpuState.Gs],
+            Ldt = _cpu.Ldt, Tr = _cpu.Tr, Gdt = _cpu.Gdt, Idt = _cpu.Idt,
+            Cr0 = _cpu.Cr0, Cr2 = _cpu.Cr2, Cr3 = _cpu.Cr3, Cr4 = _cpu.Cr4, Cr8 = _cpu.Cr8, Efer = _cpu.Efer, ApicBase = _cpu.ApicBase,
+        };
+    }
+
+    public void SetSpecialRegisters(in SpecialRegisters s)
+    {
+        (_cpu.Segments[CpuState.Es], _cpu.Segments[CpuState.Cs], _cpu.Segments[CpuState.Ss]) = (s.Es, s.Cs, s.Ss);
+        (_cpu.Segments[CpuState.Ds], _cpu.Segments[CpuState.Fs], _cpu.Segments[CpuState.Gs]) = (s.Ds, s.Fs, s.Gs);
+        (_cpu.Ldt, _cpu.Tr, _cpu.Gdt, _cpu.Idt) = (s.Ldt, s.Tr, s.Gdt, s.Idt);
+        (_cpu.Cr0, _cpu.Cr2, _cpu.Cr3, _cpu.Cr4, _cpu.Cr8, _cpu.Efer, _cpu.ApicBase) = (s.Cr0, s.Cr2, s.Cr3, s.Cr4, s.Cr8, s.Efer, s.ApicBase);
+        _core.Mmu.FlushTlb();
+    }
+
+    public void GetFpu(out FpuState fpu) => fpu = new FpuState { Fcw = _cpu.FpuControl, Fsw = _cpu.FpuStatus, Mxcsr = _cpu.Mxcsr };
+
+    public void SetFpu(in FpuState fpu)
+    {
+        _cpu.FpuControl = fpu.Fcw;
+        _cpu.FpuStatus = fpu.Fsw;
+        _cpu.Mxcsr = fpu.Mxcsr;
+    }
+
+    public void GetMsrs(ReadOnlySpan<uint> indices, Span<ulong> values)
+    {
+        for (int i = 0; i < indices.Length; i++) values[i] = _core.Executor.ReadMsr(indices[i]);
+    }
+
+    public void SetMsrs(ReadOnlySpan<uint> indices, ReadOnlySpan<ulong> values)
+    {
+        for (int i = 0; i < indices.Length; i++) _core.Executor.WriteMsr(indices[i], values[i]);
+    }
+
+    public ulong? TranslateLinearAddress(ulong linear)
+    {
+        try { return _core.Mmu.Translate(linear, AccessKind.Read); }
+        catch (CpuException) { return null; }
+    }
+
+    public void Dispose() { }
+
+    private sealed class NoAttachment : IDisposable
+    {
+        public void Dispose() { }
+    }
+}
