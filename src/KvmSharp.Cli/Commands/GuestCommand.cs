@@ -9,10 +9,10 @@ internal static class GuestCommand
 {
     public static Command Create()
     {
-        var name = new Argument<string>("name") { Description = "hello | port-loop | demo" };
+        var name = new Argument<string>("name") { Description = "hello | port-loop | cpu-loop | demo" };
         var output = new Option<FileInfo>("--out") { Description = "File to write", Required = true };
         var port = Options.OptionalNumber("--debug-exit", "Debug-exit port the guest writes to at the end (default 0xf4)", 0xFFFF);
-        var count = Options.Count("--count", "Port exits for port-loop", 100_000, int.MaxValue);
+        var count = Options.Count("--count", "Port exits for port-loop, loop iterations for cpu-loop", 100_000, int.MaxValue);
         var build = new Command("build", "Write a built-in tiny guest to a file") { name, output, port, count };
         build.SetAction(result => UserErrors.Guard(() =>
         {
@@ -21,8 +21,9 @@ internal static class GuestCommand
             {
                 "hello" => TinyGuests.Hello("Hello, world!\n", exitPort, 0x10),
                 "port-loop" => TinyGuests.PortExitLoop(result.GetValue(count), exitPort),
+                "cpu-loop" => TinyGuests.CpuLoop(result.GetValue(count), exitPort),
                 "demo" => DemoGuest.Build(),
-                var other => throw new Machine.Config.MachineConfigException($"no built-in guest named '{other}' (hello, port-loop, demo)"),
+                var other => throw new Machine.Config.MachineConfigException($"no built-in guest named '{other}' (hello, port-loop, cpu-loop, demo)"),
             };
             File.WriteAllBytes(result.GetValue(output)!.FullName, image);
             return 0;

@@ -49,6 +49,51 @@ public static class TinyGuests
         EmitPuts(a, puts);
     });
 
+    /// <summary>Instructions the loop of <see cref="CpuLoop"/> retires per iteration (for instructions-per-second figures).</summary>
+    public const int CpuLoopInstructionsPerIteration = 12;
+
+    /// <summary>
+    /// A CPU-bound guest: <paramref name="iterations"/> rounds of xorshift32 and multiply–add mixing in
+    /// registers and memory, then "checksum XXXXXXXX\n" on COM1 and a debug-exit write of 0 (status 1).
+    /// The checksum depends on every round, so any accelerator that gets an instruction wrong prints another one.
+    /// </summary>
+    public static byte[] CpuLoop(int iterations, ushort debugExitPort) => MultibootFlatImage.Build((a, data) =>
+    {
+        var loop = a.CreateLabel();
+        var puts = a.CreateLabel();
+        var putHex = a.CreateLabel();
+        a.mov(esp, 0x90000);
+        a.mov(eax, 0x12345678u);          // xorshift state
+        a.xor(edi, edi);                  // accumulator
+        a.mov(ecx, iterations);
+        a.Label(ref loop);
+        a.mov(edx, eax);                  // x ^= x << 13
+        a.shl(edx, 13);
+        a.xor(eax, edx);
+        a.mov(edx, eax);                  // x ^= x >> 17
+        a.shr(edx, 17);
+        a.xor(eax, edx);
+        a.mov(edx, eax);                  // x ^= x << 5
+        a.shl(edx, 5);
+        a.xor(eax, edx);
+        a.imul(edi, edi, 31);             // acc = acc * 31 + x
+        a.add(edi, eax);
+        a.dec(ecx);
+        a.jnz(loop);
+        a.mov(esi, data.AddString("checksum "));
+        a.call(puts);
+        a.mov(eax, edi);
+        a.call(putHex);
+        a.mov(esi, data.AddString("\n"));
+        a.call(puts);
+        a.mov(dx, debugExitPort);
+        a.xor(eax, eax);
+        a.@out(dx, al);
+        EmitHaltForever(a);
+        EmitPuts(a, puts);
+        EmitPutHex(a, putHex);
+    });
+
     /// <summary>Writes the NUL-terminated string at ESI to COM1, waiting for THR empty (LSR bit 5) before each byte.</summary>
     public static void EmitPuts(Assembler a, Label puts)
     {
