@@ -24,6 +24,9 @@ public static class MultibootFlatImage
     {
         private readonly MemoryStream _bytes = new();
 
+        /// <summary>The address the next <see cref="Add"/> places its bytes at (to assemble code that will live there).</summary>
+        public uint NextAddress => DataAddress + (uint)_bytes.Length;
+
         public uint Add(ReadOnlySpan<byte> bytes)
         {
             uint address = DataAddress + (uint)_bytes.Length;

@@ -94,12 +94,15 @@ public static class TinyGuests
         EmitPutHex(a, putHex);
     });
 
-    /// <summary>Writes the NUL-terminated string at ESI to COM1, waiting for THR empty (LSR bit 5) before each byte.</summary>
+    /// <summary>Writes the NUL-terminated string at ESI to COM1, waiting for THR empty (LSR bit 5) before each byte; keeps EBX.</summary>
     public static void EmitPuts(Assembler a, Label puts)
     {
+        var next = a.CreateLabel();
         var wait = a.CreateLabel();
         var done = a.CreateLabel();
         a.Label(ref puts);
+        a.push(ebx);
+        a.Label(ref next);
         a.lodsb();
         a.test(al, al);
         a.jz(done);
@@ -112,8 +115,9 @@ public static class TinyGuests
         a.mov(dx, Com1);
         a.mov(al, bl);
         a.@out(dx, al);
-        a.jmp(puts);
+        a.jmp(next);
         a.Label(ref done);
+        a.pop(ebx);
         a.ret();
     }
 

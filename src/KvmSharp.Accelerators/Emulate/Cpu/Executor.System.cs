@@ -67,7 +67,7 @@ public sealed partial class Executor
                 (_cpu.Segments[CpuState.Gs].Base, _cpu.KernelGsBase) = (_cpu.KernelGsBase, _cpu.Segments[CpuState.Gs].Base);
                 break;
             case Mnemonic.Syscall: Syscall(in i); return StepResult.EndBlock;
-            case Mnemonic.Sysret: Sysret(in i); return StepResult.EndBlock;
+            case Mnemonic.Sysret: case Mnemonic.Sysretq: Sysret(in i); return StepResult.EndBlock;
 
             default:
                 Unimplemented.Record(in i);
