@@ -13,6 +13,14 @@ public sealed class DecodedBlock
     /// <summary>The physical pages its bytes came from (two when the last instruction crosses a page).</summary>
     public required ulong[] Pages { get; init; }
     public bool Valid { get; set; } = true;
+
+    // A one-entry link to the block that ran after this one last time (the loop back-edge or the
+    // fall-through), so a hot loop skips the translation and the dictionary lookup. Valid only while
+    // the translation epoch, CS base and the target block itself are unchanged.
+    public DecodedBlock? Next;
+    public ulong NextRip;
+    public ulong NextCsBase;
+    public uint NextEpoch;
 }
 
 /// <summary>

@@ -61,6 +61,7 @@ public sealed class CpuCore : IMmioPort
             MmioAccess = pendingWrite;
             return CoreStop.MmioWrite;
         }
+        DecodedBlock? previous = null;
         while (true)
         {
             if (_kickRequested)
@@ -72,7 +73,8 @@ public sealed class CpuCore : IMmioPort
             DecodedBlock block;
             try
             {
-                block = FetchBlock();
+                block = ChainedBlock(previous) ?? FetchBlock();
+                if (previous is not null && previous.Next != block) Link(previous, block);
             }
             catch (CpuException fault)
             {
@@ -80,6 +82,7 @@ public sealed class CpuCore : IMmioPort
                     return CoreStop.Shutdown;
                 continue;
             }
+            previous = block;
             var instructions = block.Instructions;
             for (int n = 0; n < instructions.Length; n++)
             {
@@ -111,7 +114,7 @@ public sealed class CpuCore : IMmioPort
                     return CoreStop.MmioRead;   // RIP still names the instruction: it runs again with the value
                 }
                 InstructionsRetired++;
-                if (_mmioWrites.TryDequeue(out var write))
+                if (_mmioWrites.Count != 0 && _mmioWrites.TryDequeue(out var write))
                 {
                     MmioAccess = write;
                     return CoreStop.MmioWrite;
@@ -149,6 +152,24 @@ public sealed class CpuCore : IMmioPort
             }
         }
         return false;
+    }
+
+    /// <summary>The block linked from <paramref name="previous"/> when it still is the one at CS:RIP.</summary>
+    private DecodedBlock? ChainedBlock(DecodedBlock? previous)
+    {
+        if (previous?.Next is not { Valid: true } next) return null;
+        if (previous.NextRip != _cpu.Rip || previous.NextEpoch != Mmu.TranslationEpoch
+            || previous.NextCsBase != _cpu.Segments[CpuState.Cs].Base || next.Bitness != _cpu.CodeSize * 8)
+            return null;
+        return next;
+    }
+
+    private void Link(DecodedBlock previous, DecodedBlock block)
+    {
+        previous.Next = block;
+        previous.NextRip = _cpu.Rip;
+        previous.NextCsBase = _cpu.Segments[CpuState.Cs].Base;
+        previous.NextEpoch = Mmu.TranslationEpoch;
     }
 
     /// <summary>The block at CS:RIP, decoded on first use.</summary>

@@ -36,11 +36,25 @@ public sealed unsafe partial class Mmu
         _mmio = mmio;
     }
 
+    /// <summary>
+    /// Changes whenever a cached translation may have become wrong: anything that caches a
+    /// linear→physical result (the block chain links of <see cref="CpuCore"/>) checks it.
+    /// </summary>
+    public uint TranslationEpoch { get; private set; }
+
     /// <summary>Drops every cached translation (CR3 load, CR0/CR4 paging bit changes).</summary>
-    public void FlushTlb() => Array.Clear(_tlb);
+    public void FlushTlb()
+    {
+        Array.Clear(_tlb);
+        TranslationEpoch++;
+    }
 
     /// <summary>INVLPG.</summary>
-    public void FlushPage(ulong linear) => _tlb[(linear >> 12) % TlbSize] = default;
+    public void FlushPage(ulong linear)
+    {
+        _tlb[(linear >> 12) % TlbSize] = default;
+        TranslationEpoch++;
+    }
 
     private bool UserAccess => _cpu.Cpl == 3;
 

@@ -1,73 +1,60 @@
+using System.Runtime.CompilerServices;
 using Iced.Intel;
 
 namespace KvmSharp.Accelerators.Emulate.Cpu;
 
 /// <summary>
-/// Where each Iced <see cref="Register"/> lives in <see cref="CpuState.Gpr"/>: index, width and whether it
-/// is one of AH/CH/DH/BH (bits 8–15). Built once, so an operand access is a table lookup.
+/// Where each Iced <see cref="Register"/> lives in <see cref="CpuState.Gpr"/>. Iced numbers the general
+/// registers in blocks (AL–BL, AH–BH, SPL–R15L, AX–R15W, EAX–R15D, RAX–R15, in hardware order), so the
+/// slot is computed from the number: no table, no static state on the hot path.
 /// </summary>
 public static class RegisterFile
 {
     public readonly record struct Slot(sbyte Index, byte Size, bool HighByte);
 
-    private static readonly Slot[] Slots = Build();
-
-    private static Slot[] Build()
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Slot Of(Register register)
     {
-        var slots = new Slot[Enum.GetValues<Register>().Length + 1];
-        for (int i = 0; i < slots.Length; i++) slots[i] = new Slot(-1, 0, false);
-        Register[] r8 = [Register.AL, Register.CL, Register.DL, Register.BL, Register.SPL, Register.BPL, Register.SIL, Register.DIL,
-            Register.R8L, Register.R9L, Register.R10L, Register.R11L, Register.R12L, Register.R13L, Register.R14L, Register.R15L];
-        Register[] r16 = [Register.AX, Register.CX, Register.DX, Register.BX, Register.SP, Register.BP, Register.SI, Register.DI,
-            Register.R8W, Register.R9W, Register.R10W, Register.R11W, Register.R12W, Register.R13W, Register.R14W, Register.R15W];
-        Register[] r32 = [Register.EAX, Register.ECX, Register.EDX, Register.EBX, Register.ESP, Register.EBP, Register.ESI, Register.EDI,
-            Register.R8D, Register.R9D, Register.R10D, Register.R11D, Register.R12D, Register.R13D, Register.R14D, Register.R15D];
-        Register[] r64 = [Register.RAX, Register.RCX, Register.RDX, Register.RBX, Register.RSP, Register.RBP, Register.RSI, Register.RDI,
-            Register.R8, Register.R9, Register.R10, Register.R11, Register.R12, Register.R13, Register.R14, Register.R15];
-        for (int i = 0; i < 16; i++)
-        {
-            slots[(int)r8[i]] = new Slot((sbyte)i, 1, false);
-            slots[(int)r16[i]] = new Slot((sbyte)i, 2, false);
-            slots[(int)r32[i]] = new Slot((sbyte)i, 4, false);
-            slots[(int)r64[i]] = new Slot((sbyte)i, 8, false);
-        }
-        slots[(int)Register.AH] = new Slot(0, 1, true);
-        slots[(int)Register.CH] = new Slot(1, 1, true);
-        slots[(int)Register.DH] = new Slot(2, 1, true);
-        slots[(int)Register.BH] = new Slot(3, 1, true);
-        return slots;
+        int r = (int)register;
+        if (r >= (int)Register.RAX && r <= (int)Register.R15) return new Slot((sbyte)(r - (int)Register.RAX), 8, false);
+        if (r >= (int)Register.EAX) return r <= (int)Register.R15D ? new Slot((sbyte)(r - (int)Register.EAX), 4, false) : new Slot(-1, 0, false);
+        if (r >= (int)Register.AX) return new Slot((sbyte)(r - (int)Register.AX), 2, false);
+        if (r >= (int)Register.SPL) return new Slot((sbyte)(r - (int)Register.SPL + 4), 1, false);
+        if (r >= (int)Register.AH) return new Slot((sbyte)(r - (int)Register.AH), 1, true);
+        if (r >= (int)Register.AL) return new Slot((sbyte)(r - (int)Register.AL), 1, false);
+        return new Slot(-1, 0, false);
     }
 
-    public static Slot Of(Register register) => Slots[(int)register];
+    public static bool IsGeneral(Register register) => Of(register).Index >= 0;
 
-    public static bool IsGeneral(Register register) => Slots[(int)register].Index >= 0;
-
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ulong Read(ulong[] gpr, Register register)
     {
-        var slot = Slots[(int)register];
+        var slot = Of(register);
         ulong value = gpr[slot.Index];
         return slot.Size switch
         {
-            1 => slot.HighByte ? (value >> 8) & 0xFF : value & 0xFF,
-            2 => value & 0xFFFF,
+            8 => value,
             4 => value & 0xFFFF_FFFF,
-            _ => value,
+            2 => value & 0xFFFF,
+            _ => slot.HighByte ? (value >> 8) & 0xFF : value & 0xFF,
         };
     }
 
     /// <summary>Writes with x86-64 semantics: 32-bit writes zero the upper half, 8/16-bit writes merge (SDM vol 1 §3.4.1.1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Write(ulong[] gpr, Register register, ulong value)
     {
-        var slot = Slots[(int)register];
+        var slot = Of(register);
         ref ulong target = ref gpr[slot.Index];
         switch (slot.Size)
         {
-            case 1:
+            case 8: target = value; break;
+            case 4: target = value & 0xFFFF_FFFF; break;
+            case 2: target = (target & ~0xFFFFUL) | (value & 0xFFFF); break;
+            default:
                 target = slot.HighByte ? (target & ~0xFF00UL) | ((value & 0xFF) << 8) : (target & ~0xFFUL) | (value & 0xFF);
                 break;
-            case 2: target = (target & ~0xFFFFUL) | (value & 0xFFFF); break;
-            case 4: target = value & 0xFFFF_FFFF; break;
-            default: target = value; break;
         }
     }
 }
