@@ -47,6 +47,12 @@ public sealed class CpuCore : IMmioPort
 
     public void Kick() => _kickRequested = true;
 
+    /// <summary>
+    /// After HLT the CPU stays halted until an interrupt wakes it (SDM vol 2 "HLT"); until this backend
+    /// has interrupt controllers (issue 4) nothing does, so a halted CPU only reports Halt.
+    /// </summary>
+    public bool Halted { get; private set; }
+
     /// <summary>Supplies the value of the MMIO read that stopped the run; the instruction is retried.</summary>
     public void CompleteMmioRead(ulong value)
     {
@@ -69,6 +75,7 @@ public sealed class CpuCore : IMmioPort
                 _kickRequested = false;
                 return CoreStop.Kicked;
             }
+            if (Halted) return CoreStop.Halt;
             if (_blocks.HasStalePages) _blocks.ApplyInvalidations();
             DecodedBlock block;
             try
@@ -120,7 +127,11 @@ public sealed class CpuCore : IMmioPort
                     return CoreStop.MmioWrite;
                 }
                 if (result == StepResult.PortIo) return CoreStop.PortIo;
-                if (result == StepResult.Halt) return CoreStop.Halt;
+                if (result == StepResult.Halt)
+                {
+                    Halted = true;
+                    return CoreStop.Halt;
+                }
                 if (result == StepResult.EndBlock || !block.Valid) break;
                 if (_blocks.HasStalePages)
                 {
