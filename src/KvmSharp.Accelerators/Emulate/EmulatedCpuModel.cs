@@ -3,8 +3,9 @@ using KvmSharp.Accelerators.Emulate.Cpu;
 namespace KvmSharp.Accelerators.Emulate;
 
 /// <summary>
-/// The CPUID the software CPU shows (Intel SDM vol 2A "CPUID"): it advertises exactly what is
-/// implemented, and no more. x87, SSE and later extensions are not advertised until they exist.
+/// The CPUID the software CPU shows (Intel SDM vol 2A "CPUID"): it advertises what is implemented.
+/// SSE/SSE2 are advertised with a subset implemented (x86-64 code assumes them); x87 arithmetic, SSE3
+/// and later are not advertised until they exist.
 /// </summary>
 public sealed class EmulatedCpuModel(int vcpuIndex, int vcpuCount) : ICpuPlatform
 {
@@ -25,7 +26,11 @@ public sealed class EmulatedCpuModel(int vcpuIndex, int vcpuCount) : ICpuPlatfor
         | (1u << 13)  // PGE
         | (1u << 15)  // CMOV
         | (1u << 16)  // PAT
-        | (1u << 17); // PSE-36
+        | (1u << 17)  // PSE-36
+        | (1u << 19)  // CLFLUSH
+        | (1u << 24)  // FXSAVE/FXRSTOR
+        | (1u << 25)  // SSE (the subset in Executor.Sse.cs; the rest raises #UD and is reported)
+        | (1u << 26); // SSE2
 
     private const uint Leaf1EcxFeatures =
         (1u << 13)    // CMPXCHG16B

@@ -29,4 +29,15 @@ public class SystemGuestTests
         Assert.Equal(SystemTourGuest.ExpectedOutput, vm.Console.Output);
         Assert.Empty(vm.Notices);
     }
+
+    [Fact]
+    public void Sse2StringWorkMatchesQemu()
+    {
+        using var vm = new TestMachine(Image("sse2-strings", Sse2StringGuest.Build()), accelerator: "emulate");
+        var exit = vm.RunToEnd();
+        Assert.True(exit.Reason == MachineExitReason.DebugExit, $"{exit}; console:\n{vm.Console.Output}\nnotices: {string.Join("; ", vm.Notices)}");
+        Assert.Equal((0x21 << 1) | 1, exit.ExitStatus);
+        Assert.Equal(Sse2StringGuest.ExpectedOutput, vm.Console.Output);
+        Assert.Empty(vm.Notices);
+    }
 }

@@ -32,8 +32,9 @@ public sealed partial class Executor
             case Mnemonic.Cmpsb: case Mnemonic.Cmpsw: case Mnemonic.Cmpsq:
             case Mnemonic.Scasb: case Mnemonic.Scasw: case Mnemonic.Scasd: case Mnemonic.Scasq:
                 return StringInstruction(in i);
-            case Mnemonic.Movsd when i.Op0Kind != OpKind.Register:
-            case Mnemonic.Cmpsd when i.Op0Kind != OpKind.Register:
+            // MOVSD and CMPSD name both a string instruction and an SSE2 one: the string forms have rDI/rSI operands.
+            case Mnemonic.Movsd when i.Op0Kind is OpKind.MemoryESDI or OpKind.MemoryESEDI or OpKind.MemoryESRDI:
+            case Mnemonic.Cmpsd when i.Op0Kind is OpKind.MemorySegSI or OpKind.MemorySegESI or OpKind.MemorySegRSI:
                 return StringInstruction(in i);
             case Mnemonic.Insb: case Mnemonic.Insw: case Mnemonic.Insd: return StringPortIo(in i, output: false);
             case Mnemonic.Outsb: case Mnemonic.Outsw: case Mnemonic.Outsd: return StringPortIo(in i, output: true);
@@ -70,6 +71,7 @@ public sealed partial class Executor
             case Mnemonic.Sysret: case Mnemonic.Sysretq: Sysret(in i); return StepResult.EndBlock;
 
             default:
+                if (TryExecuteSse(in i) || TryExecuteFpu(in i)) break;
                 Unimplemented.Record(in i);
                 throw CpuException.InvalidOpcode();
         }
