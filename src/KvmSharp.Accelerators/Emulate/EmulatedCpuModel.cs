@@ -4,8 +4,8 @@ namespace KvmSharp.Accelerators.Emulate;
 
 /// <summary>
 /// The CPUID the software CPU shows (Intel SDM vol 2A "CPUID"): it advertises what is implemented.
-/// SSE/SSE2 are advertised with a subset implemented (x86-64 code assumes them); x87 arithmetic, SSE3
-/// and later are not advertised until they exist.
+/// FPU, SSE and SSE2 are advertised with a subset implemented (x86-64 code assumes them, and Linux
+/// refuses to boot without an FPU); SSE3 and later are not advertised until they exist.
 /// </summary>
 public sealed class EmulatedCpuModel(int vcpuIndex, int vcpuCount) : ICpuPlatform
 {
@@ -18,7 +18,8 @@ public sealed class EmulatedCpuModel(int vcpuIndex, int vcpuCount) : ICpuPlatfor
     private const uint VendorEbx = 0x536D764B, VendorEdx = 0x70726168, VendorEcx = 0x20555043;
 
     private const uint Leaf1EdxFeatures =
-        (1u << 3)     // PSE: 4 MiB pages
+        (1u << 0)     // FPU: the control/status words and FXSAVE state exist; x87 arithmetic raises #UD and is reported
+        | (1u << 3)   // PSE: 4 MiB pages
         | (1u << 4)   // TSC
         | (1u << 5)   // MSR
         | (1u << 6)   // PAE
