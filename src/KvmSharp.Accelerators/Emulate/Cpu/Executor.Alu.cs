@@ -157,7 +157,15 @@ public sealed partial class Executor
         {
             case Mnemonic.Bsf:
             case Mnemonic.Bsr:
-                if (value == 0) { _cpu.Flags.Store(_cpu.Flags.ToBits() | LazyFlags.ZF); return; } // destination unchanged
+                if (value == 0)
+                {
+                    // The SDM leaves the destination undefined; hardware keeps its value but, for a 32-bit
+                    // register, still writes it and so clears bits 63:32 (Intel's architects, as quoted in
+                    // Linux's ffs(); AMD APM "BSF"), as QEMU does.
+                    ZeroExtendUnchanged(in i, size);
+                    _cpu.Flags.Store(_cpu.Flags.ToBits() | LazyFlags.ZF);
+                    return;
+                }
                 ulong index = i.Mnemonic == Mnemonic.Bsf ? (ulong)BitOperations.TrailingZeroCount(value) : (ulong)(63 - BitOperations.LeadingZeroCount(value));
                 WriteOperand(in i, 0, size, index);
                 _cpu.Flags.Store(_cpu.Flags.ToBits() & ~LazyFlags.ZF);

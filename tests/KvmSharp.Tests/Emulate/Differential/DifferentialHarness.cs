@@ -29,8 +29,11 @@ public sealed class DifferentialHarness : IDisposable
 
     public int Bitness => _mode == DiffMode.Long64 ? 64 : 32;
 
-    /// <summary>Runs every case; fails with the first differences (and how many cases differed in all).</summary>
-    public static void Verify(DiffMode mode, IEnumerable<DiffCase> cases)
+    /// <summary>Cases checked so far whose run ended in a fault on both CPUs.</summary>
+    public int Faults { get; private set; }
+
+    /// <summary>Runs every case; fails with the first differences (and how many cases differed in all). Returns how many faulted.</summary>
+    public static int Verify(DiffMode mode, IEnumerable<DiffCase> cases)
     {
         using var harness = new DifferentialHarness(mode);
         var failures = new List<string>();
@@ -46,6 +49,7 @@ public sealed class DifferentialHarness : IDisposable
         Assert.True(total > 0, "no cases were generated");
         if (failed > 0)
             Assert.Fail($"{failed} of {total} cases differ from the reference CPU (seed {DiffRandom.Seed}):\n\n" + string.Join("\n", failures));
+        return harness.Faults;
     }
 
     /// <summary>Runs one case on both CPUs; null when they agree, else a description of the case and the differences.</summary>
@@ -53,6 +57,7 @@ public sealed class DifferentialHarness : IDisposable
     {
         var (expectedOutcome, expected, actualOutcome, actual) = RunBoth(c, out ulong start, out byte[] code);
         string? difference = null;
+        if (expectedOutcome == actualOutcome && actualOutcome.Kind == "fault") Faults++;
         if (expectedOutcome != actualOutcome)
             difference = $"outcome: reference {expectedOutcome}, actual {actualOutcome}\n";
         // A fault leaves the faulting instruction without effect, so every flag is as it was before it.
