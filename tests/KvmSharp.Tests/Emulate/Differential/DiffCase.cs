@@ -35,6 +35,12 @@ public sealed class DiffCase
     /// <summary>Bytes placed in the data region before the run (over the harness' fixed pattern).</summary>
     public List<(ulong Address, byte[] Bytes)> Memory { get; } = [];
 
+    /// <summary>
+    /// Corrects Unicorn's result where Unicorn is known to deviate from the SDM (each use is listed in
+    /// Reference/README.md), so the comparison holds our CPU to the architectural result.
+    /// </summary>
+    public Action<ReferenceState>? ReferenceFix { get; set; }
+
     public ulong this[Gpr register]
     {
         get => Gprs[(int)register];

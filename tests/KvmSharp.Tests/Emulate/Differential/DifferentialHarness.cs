@@ -101,6 +101,7 @@ public sealed class DifferentialHarness : IDisposable
             _ => new DiffOutcome(run.Outcome.ToString()),
         };
         if (run.Outcome == ReferenceOutcome.CpuException) DropReference();
+        if (expectedOutcome == DiffOutcome.Halted) c.ReferenceFix?.Invoke(expected);
 
         _ours.WriteMemory(start, code);
         ResetMemory(c, (a, b) => _ours.WriteMemory(a, b));

@@ -67,7 +67,7 @@ public static class Forms
         int registers = legacy ? 32 : bitness;
         int baseIndex = r.GprIndex(registers, exclude);
         ulong address = DataMiddle + (ulong)(r.Rng.Next(-1024, 1024 - size));
-        if (r.Chance(50)) address &= ~(ulong)(Math.Min(size, 8) - 1);   // aligned half the time
+        if (r.Chance(50)) address &= ~(ulong)(Math.Min(size, 16) - 1);   // aligned half the time
         int displacement = r.Chance(30) ? 0 : r.Chance(50) ? r.Rng.Next(-128, 128) : r.Rng.Next(-4096, 4096);
         bool address32 = bitness == 64 && r.Chance(20);
         ulong baseValue = address - (ulong)(long)displacement;
