@@ -1,5 +1,6 @@
 using System.Text;
 using Iced.Intel;
+using KvmSharp.Accelerators.Emulate.Cpu;
 using KvmSharp.Tests.Reference;
 using static KvmSharp.Tests.Emulate.Differential.DiffLayout;
 
@@ -55,6 +56,8 @@ public sealed class DifferentialHarness : IDisposable
     /// <summary>Runs one case on both CPUs; null when they agree, else a description of the case and the differences.</summary>
     public string? Check(DiffCase c)
     {
+        // Below long mode our CPU delivers a fault on the case's own stack (no IST): ESP must point at RAM.
+        if (_mode == DiffMode.Protected32 && (c.Gprs[CpuState.Rsp] & 0xFFFF_FFFF) - Stack >= StackSize) c.Gprs[CpuState.Rsp] = StackTop;
         var (expectedOutcome, expected, actualOutcome, actual) = RunBoth(c, out ulong start, out byte[] code);
         string? difference = null;
         if (expectedOutcome == actualOutcome && actualOutcome.Kind == "fault") Faults++;
@@ -106,6 +109,14 @@ public sealed class DifferentialHarness : IDisposable
         _ours.WriteMemory(start, code);
         ResetMemory(c, (a, b) => _ours.WriteMemory(a, b));
         var (actualOutcome, actual, frame) = _ours.Run(c, start, rflags);
+        if (actualOutcome.Kind is not ("halted" or "fault"))
+        {
+            // A run stopped for something else (MMIO, shutdown, runaway) leaves our CPU mid-instruction: start afresh.
+            _ours.Dispose();
+            _ours = new EmulatedSide(_mode);
+            _nextSlot = 0;
+            DropReference();
+        }
         CaptureMemory(actual, _ours.ReadMemory);
         if (frame.Length > 0) CopyFrameBytes(expected, actual, frame);
         return (expectedOutcome, expected, actualOutcome, actual);

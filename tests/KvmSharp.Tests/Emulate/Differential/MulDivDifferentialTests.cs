@@ -110,7 +110,7 @@ public class MulDivDifferentialTests
             }
             else
             {
-                int s = r.GprIndex(size == 1 ? 32 : bitness, 0, 2);
+                int s = size == 1 ? r.GprIndex(32, 0, 2, 5, 6, 7) : r.GprIndex(bitness, 0, 2);   // byte registers without REX: CL, BL
                 if (size == 1) c.Gprs[s] = (c.Gprs[s] & ~0xFFUL) | divisor;
                 else c.Gprs[s] = (c.Gprs[s] & ~mask) | divisor;
                 source = DiffRandom.Gpr(s, size);
