@@ -116,7 +116,7 @@ public class AluDifferentialTests
     /// <summary>A copy of <paramref name="c"/> (state and memory) with other code.</summary>
     internal static DiffCase Rebuild(DiffCase c, Action<Assembler> emit)
     {
-        var copy = new DiffCase(c.Name, emit) { Rflags = c.Rflags, FlagsMask = c.FlagsMask, ReferenceFix = c.ReferenceFix };
+        var copy = new DiffCase(c.Name, emit) { Rflags = c.Rflags, FlagsMask = c.FlagsMask, ReferenceFix = c.ReferenceFix, SdmFault = c.SdmFault };
         c.Gprs.CopyTo(copy.Gprs, 0);
         copy.Memory.AddRange(c.Memory);
         return copy;

@@ -41,6 +41,12 @@ public sealed class DiffCase
     /// </summary>
     public Action<ReferenceState>? ReferenceFix { get; set; }
 
+    /// <summary>
+    /// Set when Unicorn cannot run the case at all (it would crash the test process, see
+    /// Reference/README.md): the SDM's outcome is this fault, with every register and flag unchanged.
+    /// </summary>
+    public int? SdmFault { get; set; }
+
     public ulong this[Gpr register]
     {
         get => Gprs[(int)register];

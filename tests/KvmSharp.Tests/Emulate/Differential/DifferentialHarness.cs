@@ -85,6 +85,20 @@ public sealed class DifferentialHarness : IDisposable
     {
         (start, code) = Place(c);
         ulong rflags = InitialFlags(c);
+        if (c.SdmFault is { } vector)
+        {
+            // Unicorn cannot run this one: the expected state is the initial one, stopped at a fault on the first instruction.
+            var sdm = new ReferenceState { Rip = start, Rflags = rflags };
+            for (int i = 0; i < (_mode == DiffMode.Long64 ? 16 : 8); i++)
+                sdm.Gprs[i] = _mode == DiffMode.Long64 ? c.Gprs[i] : c.Gprs[i] & 0xFFFF_FFFF;
+            _ours.WriteMemory(start, code);
+            ResetMemory(c, (a, b) => _ours.WriteMemory(a, b));
+            CaptureMemory(sdm, _ours.ReadMemory);
+            var (oursOutcome, ours, oursFrame) = _ours.Run(c, start, rflags);
+            CaptureMemory(ours, _ours.ReadMemory);
+            if (oursFrame.Length > 0) CopyFrameBytes(ours, sdm, oursFrame);
+            return (DiffOutcome.Fault(vector), sdm, oursOutcome, ours);
+        }
 
         var reference = Reference();
         reference.WriteMemory(start, code);
