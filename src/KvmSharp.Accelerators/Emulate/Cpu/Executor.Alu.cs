@@ -157,7 +157,15 @@ public sealed partial class Executor
         {
             case Mnemonic.Bsf:
             case Mnemonic.Bsr:
-                if (value == 0) { _cpu.Flags.Store(_cpu.Flags.ToBits() | LazyFlags.ZF); return; } // destination unchanged
+                if (value == 0)
+                {
+                    // The SDM leaves the destination undefined; hardware keeps its value but, for a 32-bit
+                    // register, still writes it and so clears bits 63:32 (Intel's architects, as quoted in
+                    // Linux's ffs(); AMD APM "BSF"), as QEMU does.
+                    ZeroExtendUnchanged(in i, size);
+                    _cpu.Flags.Store(_cpu.Flags.ToBits() | LazyFlags.ZF);
+                    return;
+                }
                 ulong index = i.Mnemonic == Mnemonic.Bsf ? (ulong)BitOperations.TrailingZeroCount(value) : (ulong)(63 - BitOperations.LeadingZeroCount(value));
                 WriteOperand(in i, 0, size, index);
                 _cpu.Flags.Store(_cpu.Flags.ToBits() & ~LazyFlags.ZF);
@@ -185,8 +193,18 @@ public sealed partial class Executor
         int size = OperandSize(in i, 0);
         ulong destination = ReadOperand(in i, 0, size), source = ReadOperand(in i, 1, size);
         ulong sum = (destination + source) & Mask(size);
-        WriteOperand(in i, 0, size, sum);
-        WriteOperand(in i, 1, size, destination);
+        // SDM "XADD": SRC ← DEST, then DEST ← SUM, so XADD r, r with one register leaves the sum. A memory
+        // destination is written first so that a fault leaves the register as it was.
+        if (i.Op0Kind == OpKind.Memory)
+        {
+            WriteOperand(in i, 0, size, sum);
+            WriteOperand(in i, 1, size, destination);
+        }
+        else
+        {
+            WriteOperand(in i, 1, size, destination);
+            WriteOperand(in i, 0, size, sum);
+        }
         _cpu.Flags.Set(FlagOp.Add, size, sum, destination, source);
     }
 
@@ -195,10 +213,13 @@ public sealed partial class Executor
         int size = OperandSize(in i, 0);
         ulong destination = ReadOperand(in i, 0, size), accumulator = _gpr[0] & Mask(size);
         _cpu.Flags.Set(FlagOp.Sub, size, (accumulator - destination) & Mask(size), accumulator, destination);
+        // SDM "CMPXCHG": the accumulator is written only when the comparison fails (so a 32-bit one keeps
+        // bits 63:32 on success). A memory destination always gets a write cycle; a register destination
+        // is left alone on failure, not even zero-extended (as QEMU since 8.1 and hardware).
         if (accumulator == destination) WriteOperand(in i, 0, size, ReadOperand(in i, 1, size));
         else
         {
-            WriteOperand(in i, 0, size, destination);   // the processor always writes the destination (SDM "CMPXCHG")
+            if (i.Op0Kind == OpKind.Memory) WriteOperand(in i, 0, size, destination);
             RegisterFile.Write(_gpr, size switch { 1 => Register.AL, 2 => Register.AX, 4 => Register.EAX, _ => Register.RAX }, destination);
         }
     }

@@ -113,7 +113,8 @@ public sealed partial class Executor
 
     private void Leave(in Instruction i)
     {
-        int size = i.StackPointerIncrement > 0 ? i.StackPointerIncrement : 8;
+        // The operand size is in the code: Iced reports no stack increment for LEAVE (RSP comes from RBP).
+        int size = i.Code switch { Code.Leavew => 2, Code.Leaved => 4, _ => 8 };
         StackPointer = _gpr[CpuState.Rbp] & Mask(StackAddressSize);
         ulong rbp = Pop(size);
         RegisterFile.Write(_gpr, size == 8 ? Register.RBP : size == 4 ? Register.EBP : Register.BP, rbp);

@@ -10,7 +10,13 @@ public sealed partial class Executor
         int size = OperandSize(in i, 0), bits = size * 8;
         ulong value = ReadOperand(in i, 0, size);
         int count = (int)((i.OpCount > 1 ? ReadOperand(in i, 1, 1) : 1) & (size == 8 ? 0x3FUL : 0x1FUL));
-        if (count == 0) return;   // no flags change either
+        if (count == 0)
+        {
+            // No flags change, but a 32-bit register destination is still written, so its upper half is
+            // cleared (SDM vol 1 §3.4.1.1), as hardware and QEMU do.
+            ZeroExtendUnchanged(in i, size);
+            return;
+        }
         ulong mask = Mask(size), sign = 1UL << (bits - 1);
         ulong result;
         bool carry, overflow;
@@ -79,6 +85,12 @@ public sealed partial class Executor
         _cpu.Flags.Materialized = (carry ? LazyFlags.CF : 0) | (overflow ? LazyFlags.OF : 0);
     }
 
+    /// <summary>A 32-bit register operand written with its own value: clears bits 63:32 (count-0 shifts, false CMOV).</summary>
+    private void ZeroExtendUnchanged(in Instruction i, int size)
+    {
+        if (size == 4 && i.Op0Kind == OpKind.Register) WriteOperand(in i, 0, 4, ReadOperand(in i, 0, 4));
+    }
+
     /// <summary>Rotates change only CF and OF (SDM "RCL/RCR/ROL/ROR": SF, ZF, AF, PF unaffected).</summary>
     private void SetRotateFlags(bool carry, bool overflow)
     {
@@ -91,7 +103,11 @@ public sealed partial class Executor
         int size = OperandSize(in i, 0), bits = size * 8;
         ulong destination = ReadOperand(in i, 0, size), source = ReadOperand(in i, 1, size);
         int count = (int)((i.Op2Kind == OpKind.Register ? _gpr[CpuState.Rcx] : i.GetImmediate(2)) & (size == 8 ? 0x3FUL : 0x1FUL));
-        if (count == 0) return;
+        if (count == 0)
+        {
+            ZeroExtendUnchanged(in i, size);
+            return;
+        }
         if (count > bits) count %= bits;   // undefined result for 16-bit operands with count > 16; this matches common CPUs closely enough
         ulong mask = Mask(size), sign = 1UL << (bits - 1);
         ulong result;
