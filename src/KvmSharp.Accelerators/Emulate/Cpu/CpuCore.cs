@@ -53,6 +53,9 @@ public sealed class CpuCore : IMmioPort
     /// </summary>
     public bool Halted { get; private set; }
 
+    /// <summary>Leaves the halt state, as an interrupt, NMI or INIT does.</summary>
+    public void Wake() => Halted = false;
+
     /// <summary>Supplies the value of the MMIO read that stopped the run; the instruction is retried.</summary>
     public void CompleteMmioRead(ulong value)
     {

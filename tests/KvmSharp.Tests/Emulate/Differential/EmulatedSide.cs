@@ -104,6 +104,7 @@ public sealed class EmulatedSide : IDisposable
         _cpu.Rflags = rflags;
 
         long run = Interlocked.Increment(ref _runNumber);
+        _core.Wake();   // the previous case ended in HLT
         var stop = _core.Run();
         Interlocked.Exchange(ref _runNumber, run + 1);   // the watchdog's run is over
         var state = new ReferenceState();
