@@ -26,13 +26,15 @@ public sealed partial class Executor
         _cpu.Flags.Set(FlagOp.Sub, size, (left - right) & Mask(size), left, right);
     }
 
-    private void Logic(in Instruction i, Func<ulong, ulong, ulong> operation, bool store)
+    /// <summary>AND, OR, XOR, TEST: CF and OF cleared, SF/ZF/PF from the result, AF undefined (SDM "AND").</summary>
+    private void Logic(in Instruction i)
     {
         int size = OperandSize(in i, 0);
         ulong left = ReadOperand(in i, 0, size);
         ulong right = i.Op1Kind is OpKind.Register or OpKind.Memory ? ReadOperand(in i, 1, size) : i.GetImmediate(1) & Mask(size);
-        ulong result = operation(left, right) & Mask(size);
-        if (store) WriteOperand(in i, 0, size, result);
+        var mnemonic = i.Mnemonic;
+        ulong result = (mnemonic == Mnemonic.Or ? left | right : mnemonic == Mnemonic.Xor ? left ^ right : left & right) & Mask(size);
+        if (mnemonic != Mnemonic.Test) WriteOperand(in i, 0, size, result);
         _cpu.Flags.Set(FlagOp.Logic, size, result, left, right);
     }
 

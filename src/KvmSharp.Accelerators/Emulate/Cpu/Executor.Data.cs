@@ -8,6 +8,15 @@ public sealed partial class Executor
 {
     private void Mov(in Instruction i)
     {
+        // The common case first: general register or memory destination, general register/immediate/memory source.
+        var kind0 = i.Op0Kind;
+        var kind1 = i.Op1Kind;
+        if ((kind0 != OpKind.Register || RegisterFile.IsGeneral(i.Op0Register)) && (kind1 != OpKind.Register || RegisterFile.IsGeneral(i.Op1Register)))
+        {
+            int width = kind0 == OpKind.Register ? i.Op0Register.GetSize() : i.MemorySize.GetSize();
+            WriteOperand(in i, 0, width, ReadOperand(in i, 1, width));
+            return;
+        }
         var destination = i.Op0Kind == OpKind.Register ? i.Op0Register : Register.None;
         var source = i.Op1Kind == OpKind.Register ? i.Op1Register : Register.None;
         if (destination.IsCR() || destination.IsDR() || source.IsCR() || source.IsDR())

@@ -46,10 +46,7 @@ public sealed partial class Executor
             case Mnemonic.Sub: Arithmetic(in i, FlagOp.Sub); break;
             case Mnemonic.Sbb: Arithmetic(in i, FlagOp.Sbb); break;
             case Mnemonic.Cmp: Compare(in i); break;
-            case Mnemonic.And: Logic(in i, (a, b) => a & b, store: true); break;
-            case Mnemonic.Or: Logic(in i, (a, b) => a | b, store: true); break;
-            case Mnemonic.Xor: Logic(in i, (a, b) => a ^ b, store: true); break;
-            case Mnemonic.Test: Logic(in i, (a, b) => a & b, store: false); break;
+            case Mnemonic.And: case Mnemonic.Or: case Mnemonic.Xor: case Mnemonic.Test: Logic(in i); break;
             case Mnemonic.Inc: IncDec(in i, FlagOp.Inc); break;
             case Mnemonic.Dec: IncDec(in i, FlagOp.Dec); break;
             case Mnemonic.Neg: Neg(in i); break;
