@@ -94,11 +94,10 @@ public static class TinyGuests
         EmitPutHex(a, putHex);
     });
 
-    /// <summary>Writes the NUL-terminated string at ESI to COM1, waiting for THR empty (LSR bit 5) before each byte; keeps EBX.</summary>
+    /// <summary>Writes the NUL-terminated string at ESI to COM1; keeps EBX.</summary>
     public static void EmitPuts(Assembler a, Label puts)
     {
         var next = a.CreateLabel();
-        var wait = a.CreateLabel();
         var done = a.CreateLabel();
         a.Label(ref puts);
         a.push(ebx);
@@ -107,26 +106,17 @@ public static class TinyGuests
         a.test(al, al);
         a.jz(done);
         a.mov(bl, al);
-        a.mov(dx, Com1 + 5);
-        a.Label(ref wait);
-        a.@in(al, dx);
-        a.test(al, 0x20);
-        a.jz(wait);
-        a.mov(dx, Com1);
-        a.mov(al, bl);
-        a.@out(dx, al);
+        EmitSendBl(a);
         a.jmp(next);
         a.Label(ref done);
         a.pop(ebx);
         a.ret();
     }
 
-    /// <summary>Writes EAX as 8 hex digits to COM1 (clobbers EAX, ECX, EDX, EBX... saved by the caller).</summary>
+    /// <summary>Writes EAX as 8 hex digits to COM1 (clobbers EAX, EBX, ECX, EDX).</summary>
     public static void EmitPutHex(Assembler a, Label putHex)
     {
         var digit = a.CreateLabel();
-        var wait = a.CreateLabel();
-        var letter = a.CreateLabel();
         var emit = a.CreateLabel();
         a.Label(ref putHex);
         a.mov(ecx, 8);
@@ -137,10 +127,20 @@ public static class TinyGuests
         a.add(bl, (byte)'0');
         a.cmp(bl, (byte)'9');
         a.jbe(emit);
-        a.Label(ref letter);
         a.add(bl, 'a' - '0' - 10);
         a.Label(ref emit);
         a.push(eax);
+        EmitSendBl(a);
+        a.pop(eax);
+        a.dec(ecx);
+        a.jnz(digit);
+        a.ret();
+    }
+
+    /// <summary>Sends BL on COM1 once the transmitter holding register is empty (LSR bit 5); clobbers AL, DX.</summary>
+    private static void EmitSendBl(Assembler a)
+    {
+        var wait = a.CreateLabel();
         a.mov(dx, Com1 + 5);
         a.Label(ref wait);
         a.@in(al, dx);
@@ -149,10 +149,6 @@ public static class TinyGuests
         a.mov(dx, Com1);
         a.mov(al, bl);
         a.@out(dx, al);
-        a.pop(eax);
-        a.dec(ecx);
-        a.jnz(digit);
-        a.ret();
     }
 
     public static void EmitHaltForever(Assembler a)
