@@ -88,63 +88,74 @@ public sealed class CpuCore : IMmioPort
             }
             catch (CpuException fault)
             {
-                if (!Deliver(fault.Vector, _cpu.Rip, ExceptionVector.HasErrorCode(fault.Vector) ? fault.ErrorCode : null, fault.FaultAddress))
-                    return CoreStop.Shutdown;
+                if (!DeliverFault(fault)) return CoreStop.Shutdown;
                 continue;
             }
             previous = block;
-            var instructions = block.Instructions;
+            if (ExecuteBlock(block) is { } stop) return stop;
+        }
+    }
+
+    /// <summary>
+    /// Runs one block until it ends, branches away or something needs the run loop; null means go on
+    /// with the block at RIP. One exception handler per block keeps the per-instruction path short.
+    /// </summary>
+    private CoreStop? ExecuteBlock(DecodedBlock block)
+    {
+        var instructions = block.Instructions;
+        try
+        {
             for (int n = 0; n < instructions.Length; n++)
             {
                 ref readonly var instruction = ref instructions[n];
-                StepResult result;
-                try
-                {
-                    if (instruction.IsInvalid) throw CpuException.InvalidOpcode();
-                    result = Executor.Step(in instruction);
-                }
-                catch (CpuException fault)
-                {
-                    if (!Deliver(fault.Vector, _cpu.Rip, ExceptionVector.HasErrorCode(fault.Vector) ? fault.ErrorCode : null, fault.FaultAddress))
-                        return CoreStop.Shutdown;
-                    break;
-                }
-                catch (SoftwareInterrupt interrupt)
-                {
-                    try { Executor.DeliverInterrupt(interrupt.Vector, interrupt.ReturnRip, null, software: true); }
-                    catch (CpuException fault)
-                    {
-                        if (!Deliver(fault.Vector, _cpu.Rip, ExceptionVector.HasErrorCode(fault.Vector) ? fault.ErrorCode : null, fault.FaultAddress))
-                            return CoreStop.Shutdown;
-                    }
-                    break;
-                }
-                catch (MmioReadPending)
-                {
-                    return CoreStop.MmioRead;   // RIP still names the instruction: it runs again with the value
-                }
+                if (instruction.IsInvalid) throw CpuException.InvalidOpcode();
+                var result = Executor.Step(in instruction);
                 InstructionsRetired++;
-                if (_mmioWrites.Count != 0 && _mmioWrites.TryDequeue(out var write))
+                if (result != StepResult.Continue || _mmioWrites.Count != 0 || _blocks.HasStalePages)
                 {
-                    MmioAccess = write;
-                    return CoreStop.MmioWrite;
+                    if (_mmioWrites.TryDequeue(out var write))
+                    {
+                        MmioAccess = write;
+                        return CoreStop.MmioWrite;
+                    }
+                    if (result == StepResult.PortIo) return CoreStop.PortIo;
+                    if (result == StepResult.Halt)
+                    {
+                        Halted = true;
+                        return CoreStop.Halt;
+                    }
+                    if (result == StepResult.EndBlock) return null;
+                    if (_blocks.HasStalePages) _blocks.ApplyInvalidations();
+                    if (!block.Valid) return null;
                 }
-                if (result == StepResult.PortIo) return CoreStop.PortIo;
-                if (result == StepResult.Halt)
-                {
-                    Halted = true;
-                    return CoreStop.Halt;
-                }
-                if (result == StepResult.EndBlock || !block.Valid) break;
-                if (_blocks.HasStalePages)
-                {
-                    _blocks.ApplyInvalidations();
-                    if (!block.Valid) break;
-                }
-                if (_cpu.Rip != (n + 1 < instructions.Length ? instructions[n + 1].IP : ulong.MaxValue)) break;
+                if (n + 1 == instructions.Length || _cpu.Rip != instructions[n + 1].IP) return null;
+            }
+            return null;
+        }
+        catch (CpuException fault)
+        {
+            return DeliverFault(fault) ? null : CoreStop.Shutdown;
+        }
+        catch (SoftwareInterrupt interrupt)
+        {
+            try
+            {
+                Executor.DeliverInterrupt(interrupt.Vector, interrupt.ReturnRip, null, software: true);
+                return null;
+            }
+            catch (CpuException fault)
+            {
+                return DeliverFault(fault) ? null : CoreStop.Shutdown;
             }
         }
+        catch (MmioReadPending)
+        {
+            return CoreStop.MmioRead;   // RIP still names the instruction: it runs again with the value
+        }
     }
+
+    private bool DeliverFault(CpuException fault) =>
+        Deliver(fault.Vector, _cpu.Rip, ExceptionVector.HasErrorCode(fault.Vector) ? fault.ErrorCode : null, fault.FaultAddress);
 
     /// <summary>Delivers a fault; a fault while delivering one becomes #DF, and a fault during #DF shuts the CPU down (SDM §6.15, vector 8).</summary>
     private bool Deliver(byte vector, ulong returnRip, uint? errorCode, ulong faultAddress)
