@@ -95,10 +95,22 @@ public sealed partial class Executor
             case Mnemonic.Cvtsi2sd: ConvertIntegerToDouble(in i); return true;
             case Mnemonic.Cvttsd2si: ConvertDoubleToInteger(in i); return true;
             case Mnemonic.Ucomisd: case Mnemonic.Comisd: CompareDouble(in i); return true;
-            case Mnemonic.Ldmxcsr: RequireSse(); _cpu.Mxcsr = (uint)_mmu.Read(MemoryLinear(in i), 4); return true;
+            case Mnemonic.Ldmxcsr: LoadMxcsr(in i); return true;
             case Mnemonic.Stmxcsr: RequireSse(); _mmu.Write(MemoryLinear(in i), 4, _cpu.Mxcsr); return true;
             default: return false;
         }
+    }
+
+    /// <summary>MXCSR_MASK as FXSAVE reports it: every defined bit, DAZ included (SDM vol 1 §11.6.6).</summary>
+    private const uint MxcsrMask = 0xFFFF;
+
+    /// <summary>LDMXCSR: setting a reserved bit (outside MXCSR_MASK) raises #GP(0) (SDM "LDMXCSR").</summary>
+    private void LoadMxcsr(in Instruction i)
+    {
+        RequireSse();
+        uint value = (uint)_mmu.Read(MemoryLinear(in i), 4);
+        if ((value & ~MxcsrMask) != 0) throw CpuException.GeneralProtection();
+        _cpu.Mxcsr = value;
     }
 
     private void MoveVector(in Instruction i, bool aligned)
