@@ -130,6 +130,7 @@ public sealed unsafe class ReferenceCpu : IDisposable
     public ulong Cr2 { get => ReadU64(Reg.Cr2); set => WriteU64(Reg.Cr2, value); }
     public ulong Cr3 { get => ReadU64(Reg.Cr3); set => WriteU64(Reg.Cr3, value); }
     public ulong Cr4 { get => ReadU64(Reg.Cr4); set => WriteU64(Reg.Cr4, value); }
+    public uint Mxcsr { get => (uint)ReadU64(Reg.Mxcsr); set => WriteU64(Reg.Mxcsr, value); }
     public ulong FsBase { get => ReadU64(Reg.FsBase); set => WriteU64(Reg.FsBase, value); }
     public ulong GsBase { get => ReadU64(Reg.GsBase); set => WriteU64(Reg.GsBase, value); }
     public DescriptorTable Gdtr { get => ReadTable(Reg.Gdtr); set => WriteTable(Reg.Gdtr, value); }

@@ -51,13 +51,20 @@ public sealed partial class Executor
     private void FxSave(in Instruction i)
     {
         ulong area = FxArea(in i);
-        // Abridged tag word: one bit per register, 1 = valid (SDM vol 1 §10.5.1.1); all empty here.
+        // Abridged tag word: one bit per register, 1 = not empty (SDM vol 1 §10.5.1.1).
         ulong abridgedTag = 0;
+        for (int n = 0; n < 8; n++) if ((_cpu.FpuTag >> (2 * n) & 3) != 3) abridgedTag |= 1UL << n;
         _mmu.Write(area, 8, _cpu.FpuControl | ((ulong)_cpu.FpuStatus << 16) | (abridgedTag << 32));
         _mmu.Write(area + 8, 8, 0);                                    // FIP
         _mmu.Write(area + 16, 8, 0);                                   // FDP
         _mmu.Write(area + 24, 8, _cpu.Mxcsr | (0xFFFFUL << 32));       // MXCSR, MXCSR_MASK
-        for (ulong offset = 32; offset < 160; offset += 8) _mmu.Write(area + offset, 8, 0);   // ST0–ST7
+        // ST0–ST7 (MM0–MM7): 10 bytes each in a 16-byte slot; bytes 10–15 are reserved and left as they were
+        // (SDM vol 2 "FXSAVE", Table 3-43; Unicorn and hardware do not write them either).
+        for (ulong offset = 32; offset < 160; offset += 16)
+        {
+            _mmu.Write(area + offset, 8, 0);
+            _mmu.Write(area + offset + 8, 2, 0);
+        }
         bool wide = _cpu.Is64BitCode;
         for (int n = 0; n < 16; n++)
         {
@@ -76,6 +83,11 @@ public sealed partial class Executor
         ulong head = _mmu.Read(area, 8);
         _cpu.FpuControl = (ushort)head;
         _cpu.FpuStatus = (ushort)(head >> 16);
+        // The abridged tag byte expands to the full tag word: 0 = empty (11b), 1 = in use (SDM vol 1 §10.5.1.1;
+        // the registers hold zeros here, so "valid" 00b).
+        ushort tag = 0;
+        for (int n = 0; n < 8; n++) if ((head >> (32 + n) & 1) == 0) tag |= (ushort)(3 << (2 * n));
+        _cpu.FpuTag = tag;
         _cpu.Mxcsr = (uint)mxcsr;
         int count = _cpu.Is64BitCode ? 16 : 8;
         for (int n = 0; n < count; n++)

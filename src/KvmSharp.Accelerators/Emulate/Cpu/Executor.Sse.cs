@@ -95,10 +95,22 @@ public sealed partial class Executor
             case Mnemonic.Cvtsi2sd: ConvertIntegerToDouble(in i); return true;
             case Mnemonic.Cvttsd2si: ConvertDoubleToInteger(in i); return true;
             case Mnemonic.Ucomisd: case Mnemonic.Comisd: CompareDouble(in i); return true;
-            case Mnemonic.Ldmxcsr: RequireSse(); _cpu.Mxcsr = (uint)_mmu.Read(MemoryLinear(in i), 4); return true;
+            case Mnemonic.Ldmxcsr: LoadMxcsr(in i); return true;
             case Mnemonic.Stmxcsr: RequireSse(); _mmu.Write(MemoryLinear(in i), 4, _cpu.Mxcsr); return true;
             default: return false;
         }
+    }
+
+    /// <summary>MXCSR_MASK as FXSAVE reports it: every defined bit, DAZ included (SDM vol 1 §11.6.6).</summary>
+    private const uint MxcsrMask = 0xFFFF;
+
+    /// <summary>LDMXCSR: setting a reserved bit (outside MXCSR_MASK) raises #GP(0) (SDM "LDMXCSR").</summary>
+    private void LoadMxcsr(in Instruction i)
+    {
+        RequireSse();
+        uint value = (uint)_mmu.Read(MemoryLinear(in i), 4);
+        if ((value & ~MxcsrMask) != 0) throw CpuException.GeneralProtection();
+        _cpu.Mxcsr = value;
     }
 
     private void MoveVector(in Instruction i, bool aligned)
@@ -176,7 +188,8 @@ public sealed partial class Executor
     private void ShiftLanes(in Instruction i)
     {
         RequireSse();
-        ulong count = i.Op1Kind is OpKind.Register or OpKind.Memory ? ReadVector(in i, 1).GetElement(0) : i.Immediate8;
+        // The count operand xmm/m128 is a 128-bit legacy-SSE operand: misaligned memory raises #GP (SDM vol 1 §11.6.6).
+        ulong count = i.Op1Kind is OpKind.Register or OpKind.Memory ? ReadVector(in i, 1, aligned: true).GetElement(0) : i.Immediate8;
         var value = ReadXmm(i.Op0Register);
         bool left = i.Mnemonic is Mnemonic.Psllq or Mnemonic.Pslld or Mnemonic.Psllw;
         int laneBits = i.Mnemonic is Mnemonic.Psllq or Mnemonic.Psrlq ? 64 : i.Mnemonic is Mnemonic.Pslld or Mnemonic.Psrld ? 32 : 16;
@@ -215,7 +228,23 @@ public sealed partial class Executor
         var destination = ReadXmm(i.Op0Register);
         double a = BitConverter.UInt64BitsToDouble(destination.GetElement(0));
         double b = BitConverter.UInt64BitsToDouble(i.Op1Kind == OpKind.Register ? ReadXmm(i.Op1Register).GetElement(0) : _mmu.Read(MemoryLinear(in i), 8));
-        WriteXmm(i.Op0Register, destination.WithElement(0, BitConverter.DoubleToUInt64Bits(operation(a, b))));
+        WriteXmm(i.Op0Register, destination.WithElement(0, ScalarResult(a, b, operation, i.Mnemonic == Mnemonic.Sqrtsd)));
+    }
+
+    private const ulong QuietBit = 1UL << 51, DefaultNaN = 0xFFF8_0000_0000_0000;
+
+    /// <summary>
+    /// The SSE NaN rules (SDM vol 1 §4.8.3.5, Table 4-7), not the host's: a NaN operand is returned quieted,
+    /// the first source (the destination) when both are NaNs, and SQRTSD looks only at its source; an
+    /// invalid operation on non-NaNs (∞−∞, 0×∞, 0/0, ∞/∞, √negative) gives the QNaN floating-point
+    /// indefinite 0xFFF8_0000_0000_0000 (§4.8.3.7).
+    /// </summary>
+    private static ulong ScalarResult(double a, double b, Func<double, double, double> operation, bool unary)
+    {
+        if (!unary && double.IsNaN(a)) return BitConverter.DoubleToUInt64Bits(a) | QuietBit;
+        if (double.IsNaN(b)) return BitConverter.DoubleToUInt64Bits(b) | QuietBit;
+        double result = operation(a, b);
+        return double.IsNaN(result) ? DefaultNaN : BitConverter.DoubleToUInt64Bits(result);
     }
 
     private void ConvertIntegerToDouble(in Instruction i)

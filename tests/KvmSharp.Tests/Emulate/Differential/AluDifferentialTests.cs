@@ -114,10 +114,11 @@ public class AluDifferentialTests
     }
 
     /// <summary>A copy of <paramref name="c"/> (state and memory) with other code.</summary>
-    internal static DiffCase Rebuild(DiffCase c, Action<Assembler> emit)
+    internal static DiffCase Rebuild(DiffCase c, Action<Assembler> emit, string? name = null)
     {
-        var copy = new DiffCase(c.Name, emit) { Rflags = c.Rflags, FlagsMask = c.FlagsMask, ReferenceFix = c.ReferenceFix, SdmFault = c.SdmFault };
+        var copy = new DiffCase(name ?? c.Name, emit) { Rflags = c.Rflags, FlagsMask = c.FlagsMask, ReferenceFix = c.ReferenceFix, SdmFault = c.SdmFault, Osfxsr = c.Osfxsr };
         c.Gprs.CopyTo(copy.Gprs, 0);
+        c.Xmm.CopyTo(copy.Xmm, 0);
         copy.Memory.AddRange(c.Memory);
         return copy;
     }

@@ -26,6 +26,12 @@ public sealed class DiffCase
     /// <summary>Initial GPRs (x86 encoding order); only the first 8 exist in Protected32.</summary>
     public ulong[] Gprs { get; } = new ulong[16];
 
+    /// <summary>Initial XMM registers (only the first 8 exist in Protected32).</summary>
+    public UInt128[] Xmm { get; } = new UInt128[16];
+
+    /// <summary>CR4.OSFXSR on both CPUs (SSE instructions raise #UD while it is clear, SDM vol 3 §2.5).</summary>
+    public bool Osfxsr { get; set; } = true;
+
     /// <summary>Initial RFLAGS: arithmetic flags and DF (bit 1 is added by the harness).</summary>
     public ulong Rflags { get; set; }
 

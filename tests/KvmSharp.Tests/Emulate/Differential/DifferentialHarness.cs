@@ -91,6 +91,7 @@ public sealed class DifferentialHarness : IDisposable
             var sdm = new ReferenceState { Rip = start, Rflags = rflags };
             for (int i = 0; i < (_mode == DiffMode.Long64 ? 16 : 8); i++)
                 sdm.Gprs[i] = _mode == DiffMode.Long64 ? c.Gprs[i] : c.Gprs[i] & 0xFFFF_FFFF;
+            for (int i = 0; i < (_mode == DiffMode.Long64 ? 16 : 8); i++) sdm.Xmm[i] = c.Xmm[i];
             _ours.WriteMemory(start, code);
             ResetMemory(c, (a, b) => _ours.WriteMemory(a, b));
             CaptureMemory(sdm, _ours.ReadMemory);
@@ -106,7 +107,10 @@ public sealed class DifferentialHarness : IDisposable
         var initial = new ReferenceState { Rip = start, Rflags = rflags };
         for (int i = 0; i < (_mode == DiffMode.Long64 ? 16 : 8); i++)
             initial.Gprs[i] = _mode == DiffMode.Long64 ? c.Gprs[i] : c.Gprs[i] & 0xFFFF_FFFF;
+        for (int i = 0; i < (_mode == DiffMode.Long64 ? 16 : 8); i++) initial.Xmm[i] = c.Xmm[i];
         reference.Load(initial);
+        reference.Cr4 = c.Osfxsr ? reference.Cr4 | EmulatedSide.Cr4Osfxsr : reference.Cr4 & ~EmulatedSide.Cr4Osfxsr;
+        reference.Mxcsr = EmulatedSide.MxcsrReset;
         var run = reference.Run(start, _mode == DiffMode.Long64 ? 0xFFFF_FFFF_FFFF_F000 : 0xFFFF_F000, 100_000);
         var expected = reference.Capture();
         CaptureMemory(expected, (a, span) => reference.ReadMemory(a, span));

@@ -88,6 +88,10 @@ public sealed class EmulatedSide : IDisposable
 
     public UnimplementedInstructions Unimplemented { get; }
 
+    /// <summary>CR4.OSFXSR (SDM vol 3 §2.5) and MXCSR's power-up value (SDM vol 1 §10.2.3.1), set before every case on both CPUs.</summary>
+    public const ulong Cr4Osfxsr = 1 << 9;
+    public const uint MxcsrReset = 0x1F80;
+
     public void WriteMemory(ulong address, ReadOnlySpan<byte> bytes) => _memory.Write(new GuestAddress(address), bytes);
 
     public void ReadMemory(ulong address, Span<byte> into) => _memory.Read(new GuestAddress(address), into);
@@ -102,6 +106,9 @@ public sealed class EmulatedSide : IDisposable
         _segments.CopyTo(_cpu.Segments, 0);
         _cpu.Rip = rip;
         _cpu.Rflags = rflags;
+        for (int i = 0; i < count; i++) (_cpu.Xmm[2 * i], _cpu.Xmm[2 * i + 1]) = ((ulong)c.Xmm[i], (ulong)(c.Xmm[i] >> 64));
+        _cpu.Cr4 = c.Osfxsr ? _cpu.Cr4 | Cr4Osfxsr : _cpu.Cr4 & ~Cr4Osfxsr;
+        _cpu.Mxcsr = MxcsrReset;
 
         long run = Interlocked.Increment(ref _runNumber);
         _core.Wake();   // the previous case ended in HLT
