@@ -6,13 +6,12 @@ namespace KvmSharp.Accelerators.Emulate;
 
 /// <summary>
 /// A VM run by the software CPU. The platform's interrupt controllers (LAPIC, IOAPIC, PIC) and timers
-/// for this backend are the next step (issue 4); until then interrupt lines are recorded but delivered
-/// to no vCPU, which is enough for guests that poll their devices.
+/// for this backend are the next step (issue 4); until then interrupt lines reach no vCPU, which is
+/// enough for guests that poll their devices.
 /// </summary>
 public sealed class EmulatedVirtualMachine : IVirtualMachine
 {
     private readonly VirtualMachineOptions _options;
-    private readonly ConcurrentDictionary<uint, bool> _lineLevels = new();
     private readonly ConcurrentDictionary<string, byte> _reported = new();
 
     internal EmulatedVirtualMachine(GuestMemory memory, VirtualMachineOptions options, Action<string> notice)
@@ -36,7 +35,8 @@ public sealed class EmulatedVirtualMachine : IVirtualMachine
         return new EmulatedVcpu(this, index, _options.VcpuCount);
     }
 
-    public void SetInterruptLine(uint gsi, bool high) => _lineLevels[gsi] = high;
+    /// <summary>No interrupt controller listens yet (issue 4): the level change is dropped.</summary>
+    public void SetInterruptLine(uint gsi, bool high) { }
 
     internal void ReportUnimplemented(string line)
     {

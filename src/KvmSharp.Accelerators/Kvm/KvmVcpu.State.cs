@@ -47,27 +47,23 @@ public sealed unsafe partial class KvmVcpu
     public void GetMsrs(ReadOnlySpan<uint> indices, Span<ulong> values)
     {
         if (values.Length < indices.Length) throw new ArgumentException("one value per MSR index", nameof(values));
-        int bytes = sizeof(KvmMsrsHeader) + indices.Length * sizeof(KvmMsrEntry);
-        byte* buffer = (byte*)NativeMemory.AllocZeroed((nuint)bytes);
-        try
-        {
-            ((KvmMsrsHeader*)buffer)->Count = (uint)indices.Length;
-            var entries = new Span<KvmMsrEntry>(buffer + sizeof(KvmMsrsHeader), indices.Length);
-            for (int i = 0; i < indices.Length; i++) entries[i].Index = indices[i];
-            int done = LibcImports.Ioctl(_fd.Number, KvmIoctls.GetMsrs, buffer);
-            if (done != indices.Length)
-                throw new NativeException($"KVM_GET_MSRS (read {done} of {indices.Length}; MSR 0x{(done >= 0 && done < indices.Length ? indices[done] : 0):x})", Marshal.GetLastPInvokeError());
-            for (int i = 0; i < indices.Length; i++) values[i] = entries[i].Data;
-        }
-        finally
-        {
-            NativeMemory.Free(buffer);
-        }
+        TransferMsrs(indices, values, KvmIoctls.GetMsrs, "KVM_GET_MSRS");
     }
 
     public void SetMsrs(ReadOnlySpan<uint> indices, ReadOnlySpan<ulong> values)
     {
         if (values.Length < indices.Length) throw new ArgumentException("one value per MSR index", nameof(values));
+        Span<ulong> copy = indices.Length <= 64 ? stackalloc ulong[indices.Length] : new ulong[indices.Length];
+        values[..indices.Length].CopyTo(copy);
+        TransferMsrs(indices, copy, KvmIoctls.SetMsrs, "KVM_SET_MSRS");
+    }
+
+    /// <summary>
+    /// KVM_GET_MSRS / KVM_SET_MSRS through one struct kvm_msrs buffer: entries carry <paramref name="values"/>
+    /// in, and come back out into it. Both ioctls return how many entries they processed.
+    /// </summary>
+    private void TransferMsrs(ReadOnlySpan<uint> indices, Span<ulong> values, nuint request, string name)
+    {
         int bytes = sizeof(KvmMsrsHeader) + indices.Length * sizeof(KvmMsrEntry);
         byte* buffer = (byte*)NativeMemory.AllocZeroed((nuint)bytes);
         try
@@ -75,9 +71,11 @@ public sealed unsafe partial class KvmVcpu
             ((KvmMsrsHeader*)buffer)->Count = (uint)indices.Length;
             var entries = new Span<KvmMsrEntry>(buffer + sizeof(KvmMsrsHeader), indices.Length);
             for (int i = 0; i < indices.Length; i++) entries[i] = new KvmMsrEntry { Index = indices[i], Data = values[i] };
-            int done = LibcImports.Ioctl(_fd.Number, KvmIoctls.SetMsrs, buffer);
+            int done = LibcImports.Ioctl(_fd.Number, request, buffer);
             if (done != indices.Length)
-                throw new NativeException($"KVM_SET_MSRS (wrote {done} of {indices.Length}; MSR 0x{(done >= 0 && done < indices.Length ? indices[done] : 0):x})", Marshal.GetLastPInvokeError());
+                throw new NativeException($"{name} ({done} of {indices.Length} done; MSR 0x{(done >= 0 && done < indices.Length ? indices[done] : 0):x})",
+                    Marshal.GetLastPInvokeError());
+            for (int i = 0; i < indices.Length; i++) values[i] = entries[i].Data;
         }
         finally
         {

@@ -19,10 +19,7 @@ public static class TinyGuests
         var puts = a.CreateLabel();
         a.mov(esi, data.AddString(message));
         a.call(puts);
-        a.mov(dx, debugExitPort);
-        a.mov(al, exitValue);
-        a.@out(dx, al);
-        EmitHaltForever(a);
+        EmitDebugExit(a, debugExitPort, exitValue);
         EmitPuts(a, puts);
     });
 
@@ -42,10 +39,7 @@ public static class TinyGuests
         a.jnz(loop);
         a.mov(esi, data.AddString("done\n"));
         a.call(puts);
-        a.mov(dx, debugExitPort);
-        a.xor(eax, eax);
-        a.@out(dx, al);
-        EmitHaltForever(a);
+        EmitDebugExit(a, debugExitPort, 0);
         EmitPuts(a, puts);
     });
 
@@ -86,10 +80,7 @@ public static class TinyGuests
         a.call(putHex);
         a.mov(esi, data.AddString("\n"));
         a.call(puts);
-        a.mov(dx, debugExitPort);
-        a.xor(eax, eax);
-        a.@out(dx, al);
-        EmitHaltForever(a);
+        EmitDebugExit(a, debugExitPort, 0);
         EmitPuts(a, puts);
         EmitPutHex(a, putHex);
     });
@@ -149,6 +140,15 @@ public static class TinyGuests
         a.mov(dx, Com1);
         a.mov(al, bl);
         a.@out(dx, al);
+    }
+
+    /// <summary>Writes <paramref name="value"/> to the isa-debug-exit port (ending the run), and halts should that port be absent.</summary>
+    public static void EmitDebugExit(Assembler a, ushort port, byte value)
+    {
+        a.mov(dx, port);
+        a.mov(al, value);
+        a.@out(dx, al);
+        EmitHaltForever(a);
     }
 
     public static void EmitHaltForever(Assembler a)
