@@ -7,6 +7,8 @@ namespace KvmSharp.Accelerators.Emulate.Cpu;
 public sealed class DecodedBlock
 {
     public required Instruction[] Instructions { get; init; }
+    /// <summary>The same instructions pre-decoded (<see cref="MicroOp.Compile"/>), index for index.</summary>
+    public required MicroOp[] Ops { get; init; }
     public required ulong StartRip { get; init; }
     public required ulong PhysicalStart { get; init; }
     public required int Bitness { get; init; }
@@ -87,9 +89,12 @@ public sealed class BlockCache
         }
         ulong firstPage = physical >> 12;
         ulong[] pages = crossesPage && nextPagePhysical is { } next ? [firstPage, next >> 12] : [firstPage];
+        var instructions = list.ToArray();
+        var ops = new MicroOp[instructions.Length];
+        for (int n = 0; n < instructions.Length; n++) ops[n] = MicroOp.Compile(in instructions[n]);
         var block = new DecodedBlock
         {
-            Instructions = list.ToArray(), StartRip = rip, PhysicalStart = physical, Bitness = bitness, Pages = pages,
+            Instructions = instructions, Ops = ops, StartRip = rip, PhysicalStart = physical, Bitness = bitness, Pages = pages,
         };
         if (_blocks.Remove(physical, out var replaced)) replaced.Valid = false;
         _blocks[physical] = block;

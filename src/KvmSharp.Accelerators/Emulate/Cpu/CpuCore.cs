@@ -17,6 +17,7 @@ public sealed class CpuCore : IMmioPort
     private readonly BlockCache _blocks;
     private readonly byte[] _fetchBuffer = new byte[4096 + 15];
     private volatile bool _kickRequested;
+    private LazyFlags _flagsBefore;
 
     // MMIO: a read is recorded, the instruction abandoned, and retried once the VMM supplied the value.
     private bool _mmioReadReady;
@@ -103,15 +104,33 @@ public sealed class CpuCore : IMmioPort
     private CoreStop? ExecuteBlock(DecodedBlock block)
     {
         var instructions = block.Instructions;
+        var ops = block.Ops;
+        int n = 0;
         try
         {
-            for (int n = 0; n < instructions.Length; n++)
+            for (; n < ops.Length; n++)
             {
+                ref readonly var op = ref ops[n];
+                if (op.Kind != MicroKind.Generic)
+                {
+                    // Fast forms change flags only when they cannot fault, continue at the next instruction
+                    // unless they branch (a branch ends its block), and only a store can need the run loop.
+                    Executor.StepFast(in op);
+                    InstructionsRetired++;
+                    if (op.Kind == MicroKind.Store && (_mmioWrites.Count != 0 || _blocks.HasStalePages)
+                        && EndsBlockAfterWrite(block, out var stopAfterStore))
+                        return stopAfterStore;
+                    continue;
+                }
+                // The flags as they were before the instruction: a fault or an MMIO read restarts it, and an
+                // instruction that recorded flags before its memory write faulted must not see its own.
+                // Copied field by field: a whole-struct copy of just-written fields stalls store forwarding.
+                _flagsBefore.CopyFrom(in _cpu.Flags);
                 ref readonly var instruction = ref instructions[n];
                 if (instruction.IsInvalid) throw CpuException.InvalidOpcode();
                 var result = Executor.Step(in instruction);
                 InstructionsRetired++;
-                if (result != StepResult.Continue || _mmioWrites.Count != 0 || _blocks.HasStalePages)
+                if (result != StepResult.Continue)
                 {
                     if (_mmioWrites.TryDequeue(out var write))
                     {
@@ -124,16 +143,16 @@ public sealed class CpuCore : IMmioPort
                         Halted = true;
                         return CoreStop.Halt;
                     }
-                    if (result == StepResult.EndBlock) return null;
-                    if (_blocks.HasStalePages) _blocks.ApplyInvalidations();
-                    if (!block.Valid) return null;
+                    return null;   // EndBlock
                 }
-                if (n + 1 == instructions.Length || _cpu.Rip != instructions[n + 1].IP) return null;
+                if ((_mmioWrites.Count != 0 || _blocks.HasStalePages) && EndsBlockAfterWrite(block, out var stop)) return stop;
+                if (n + 1 == ops.Length || _cpu.Rip != instructions[n + 1].IP) return null;
             }
             return null;
         }
         catch (CpuException fault)
         {
+            if (ops[n].Kind == MicroKind.Generic) _cpu.Flags.CopyFrom(in _flagsBefore);
             return DeliverFault(fault) ? null : CoreStop.Shutdown;
         }
         catch (SoftwareInterrupt interrupt)
@@ -150,8 +169,26 @@ public sealed class CpuCore : IMmioPort
         }
         catch (MmioReadPending)
         {
+            if (ops[n].Kind == MicroKind.Generic) _cpu.Flags.CopyFrom(in _flagsBefore);
             return CoreStop.MmioRead;   // RIP still names the instruction: it runs again with the value
         }
+    }
+
+    /// <summary>
+    /// After an instruction that wrote memory: an MMIO write leaves as an exit, and a write to a page with
+    /// decoded code drops its blocks (this one too, perhaps: then the block ends and RIP is fetched anew).
+    /// </summary>
+    private bool EndsBlockAfterWrite(DecodedBlock block, out CoreStop? stop)
+    {
+        stop = null;
+        if (_mmioWrites.TryDequeue(out var write))
+        {
+            MmioAccess = write;
+            stop = CoreStop.MmioWrite;
+            return true;
+        }
+        if (_blocks.HasStalePages) _blocks.ApplyInvalidations();
+        return !block.Valid;
     }
 
     private bool DeliverFault(CpuException fault) =>

@@ -11,11 +11,17 @@ public sealed partial class Executor
         int size = OperandSize(in i, 0);
         ulong left = ReadOperand(in i, 0, size);
         ulong right = i.Op1Kind is OpKind.Register or OpKind.Memory ? ReadOperand(in i, 1, size) : i.GetImmediate(1) & Mask(size);
+        WriteOperand(in i, 0, size, ArithmeticValue(op, size, left, right));
+    }
+
+    /// <summary>ADD, ADC, SUB, SBB (and CMP, which is SUB without the write) on operand values: the result, with the flags recorded.</summary>
+    private ulong ArithmeticValue(FlagOp op, int size, ulong left, ulong right)
+    {
         ulong carryIn = (op is FlagOp.Adc or FlagOp.Sbb) && _cpu.Flags.Carry ? 1UL : 0;
-        ulong result = op is FlagOp.Add or FlagOp.Adc ? left + right + carryIn : left - right - carryIn;
-        WriteOperand(in i, 0, size, result & Mask(size));
+        ulong result = (op is FlagOp.Add or FlagOp.Adc ? left + right + carryIn : left - right - carryIn) & Mask(size);
         _cpu.Flags.Materialized = carryIn != 0 ? LazyFlags.CF : 0;
-        _cpu.Flags.Set(op, size, result & Mask(size), left, right);
+        _cpu.Flags.Set(op, size, result, left, right);
+        return result;
     }
 
     private void Compare(in Instruction i)
@@ -23,7 +29,7 @@ public sealed partial class Executor
         int size = OperandSize(in i, 0);
         ulong left = ReadOperand(in i, 0, size);
         ulong right = i.Op1Kind is OpKind.Register or OpKind.Memory ? ReadOperand(in i, 1, size) : i.GetImmediate(1) & Mask(size);
-        _cpu.Flags.Set(FlagOp.Sub, size, (left - right) & Mask(size), left, right);
+        ArithmeticValue(FlagOp.Sub, size, left, right);
     }
 
     /// <summary>AND, OR, XOR, TEST: CF and OF cleared, SF/ZF/PF from the result, AF undefined (SDM "AND").</summary>
@@ -33,20 +39,33 @@ public sealed partial class Executor
         ulong left = ReadOperand(in i, 0, size);
         ulong right = i.Op1Kind is OpKind.Register or OpKind.Memory ? ReadOperand(in i, 1, size) : i.GetImmediate(1) & Mask(size);
         var mnemonic = i.Mnemonic;
-        ulong result = (mnemonic == Mnemonic.Or ? left | right : mnemonic == Mnemonic.Xor ? left ^ right : left & right) & Mask(size);
+        var kind = mnemonic == Mnemonic.Or ? LogicKind.Or : mnemonic == Mnemonic.Xor ? LogicKind.Xor : LogicKind.And;
+        ulong result = LogicValue(kind, size, left, right);
         if (mnemonic != Mnemonic.Test) WriteOperand(in i, 0, size, result);
+    }
+
+    /// <summary>The value of AND/OR/XOR (TEST is AND without the write), with the flags recorded.</summary>
+    private ulong LogicValue(LogicKind kind, int size, ulong left, ulong right)
+    {
+        ulong result = (kind == LogicKind.Or ? left | right : kind == LogicKind.Xor ? left ^ right : left & right) & Mask(size);
         _cpu.Flags.Set(FlagOp.Logic, size, result, left, right);
+        return result;
     }
 
     private void IncDec(in Instruction i, FlagOp op)
     {
         int size = OperandSize(in i, 0);
-        ulong value = ReadOperand(in i, 0, size);
+        WriteOperand(in i, 0, size, IncDecValue(op, size, ReadOperand(in i, 0, size)));
+    }
+
+    /// <summary>INC/DEC on a value: the result, with the flags recorded (CF is kept, SDM "INC").</summary>
+    private ulong IncDecValue(FlagOp op, int size, ulong value)
+    {
         ulong result = (op == FlagOp.Inc ? value + 1 : value - 1) & Mask(size);
-        WriteOperand(in i, 0, size, result);
-        ulong carry = _cpu.Flags.Carry ? LazyFlags.CF : 0;   // INC and DEC keep CF
+        ulong carry = _cpu.Flags.Carry ? LazyFlags.CF : 0;
         _cpu.Flags.Set(op, size, result, value, 1);
         _cpu.Flags.Materialized = carry;
+        return result;
     }
 
     private void Neg(in Instruction i)

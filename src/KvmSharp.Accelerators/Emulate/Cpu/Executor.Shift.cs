@@ -7,7 +7,7 @@ public sealed partial class Executor
 {
     private void Shift(in Instruction i)
     {
-        int size = OperandSize(in i, 0), bits = size * 8;
+        int size = OperandSize(in i, 0);
         ulong value = ReadOperand(in i, 0, size);
         int count = (int)((i.OpCount > 1 ? ReadOperand(in i, 1, 1) : 1) & (size == 8 ? 0x3FUL : 0x1FUL));
         if (count == 0)
@@ -17,10 +17,17 @@ public sealed partial class Executor
             ZeroExtendUnchanged(in i, size);
             return;
         }
+        WriteOperand(in i, 0, size, ShiftValue(i.Mnemonic, size, value, count));
+    }
+
+    /// <summary>A shift or rotate of <paramref name="value"/> by a masked, non-zero <paramref name="count"/>: the result, with the flags recorded.</summary>
+    private ulong ShiftValue(Mnemonic mnemonic, int size, ulong value, int count)
+    {
+        int bits = size * 8;
         ulong mask = Mask(size), sign = 1UL << (bits - 1);
         ulong result;
         bool carry, overflow;
-        switch (i.Mnemonic)
+        switch (mnemonic)
         {
             case Mnemonic.Shl:
             case Mnemonic.Sal:
@@ -47,9 +54,8 @@ public sealed partial class Executor
                 result = n == 0 ? value : ((value << n) | (value >> (bits - n))) & mask;
                 carry = (result & 1) != 0;
                 overflow = ((result & sign) != 0) ^ carry;
-                WriteOperand(in i, 0, size, result);
                 SetRotateFlags(carry, overflow);
-                return;
+                return result;
             }
             case Mnemonic.Ror:
             {
@@ -57,32 +63,30 @@ public sealed partial class Executor
                 result = n == 0 ? value : ((value >> n) | (value << (bits - n))) & mask;
                 carry = (result & sign) != 0;
                 overflow = (((result >> (bits - 1)) ^ (result >> (bits - 2))) & 1) != 0;
-                WriteOperand(in i, 0, size, result);
                 SetRotateFlags(carry, overflow);
-                return;
+                return result;
             }
             default: // RCL, RCR: rotate through CF, (bits + 1)-bit rotation
             {
                 int n = count % (bits + 1);
                 UInt128 wide = ((UInt128)(_cpu.Flags.Carry ? 1UL : 0) << bits) | value;
                 UInt128 full = ((UInt128)1 << (bits + 1)) - 1;
-                UInt128 rotated = i.Mnemonic == Mnemonic.Rcl
+                UInt128 rotated = mnemonic == Mnemonic.Rcl
                     ? ((wide << n) | (wide >> (bits + 1 - n))) & full
                     : ((wide >> n) | (wide << (bits + 1 - n))) & full;
                 if (n == 0) rotated = wide;
                 result = (ulong)(rotated & mask);
                 carry = ((rotated >> bits) & 1) != 0;
-                overflow = i.Mnemonic == Mnemonic.Rcl
+                overflow = mnemonic == Mnemonic.Rcl
                     ? ((result & sign) != 0) ^ carry
                     : (((result >> (bits - 1)) ^ (result >> (bits - 2))) & 1) != 0;
-                WriteOperand(in i, 0, size, result);
                 SetRotateFlags(carry, overflow);
-                return;
+                return result;
             }
         }
-        WriteOperand(in i, 0, size, result);
         _cpu.Flags.Set(FlagOp.ShiftResult, size, result, value, (ulong)count);
         _cpu.Flags.Materialized = (carry ? LazyFlags.CF : 0) | (overflow ? LazyFlags.OF : 0);
+        return result;
     }
 
     /// <summary>A 32-bit register operand written with its own value: clears bits 63:32 (count-0 shifts, false CMOV).</summary>

@@ -38,6 +38,17 @@ public struct LazyFlags
         Right = right;
     }
 
+    /// <summary>A copy field by field (a whole-struct copy right after the fields were written stalls store forwarding).</summary>
+    public void CopyFrom(in LazyFlags other)
+    {
+        Op = other.Op;
+        Size = other.Size;
+        Result = other.Result;
+        Left = other.Left;
+        Right = other.Right;
+        Materialized = other.Materialized;
+    }
+
     /// <summary>Stores explicit flag values (POPF, SAHF, IRET, a register load).</summary>
     public void Store(ulong rflags)
     {
