@@ -29,10 +29,6 @@ public sealed class LegacyChipset : IChipset
         TimedDevices = _pit is null ? [] : [_pit];
     }
 
-    public IoApic IoApic => _ioApic;
-    public Pic8259Pair Pics => _pics;
-    public Pit8254? Pit => _pit;
-
     public IReadOnlyList<ITimedDevice> TimedDevices { get; }
 
     public bool InterruptRequested => _pics.InterruptRequested;

@@ -20,9 +20,6 @@ public sealed class Pic8259Pair : IExternalInterruptController
 
     public bool InterruptRequested { get; private set; }
 
-    public Pic8259 Master => _master;
-    public Pic8259 Slave => _slave;
-
     /// <summary>Drives ISA IRQ <paramref name="irq"/> (0–15). IRQ 2 is the cascade, which no device drives.</summary>
     public void SetIrq(int irq, bool high)
     {

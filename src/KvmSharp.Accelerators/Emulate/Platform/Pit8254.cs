@@ -8,7 +8,7 @@ namespace KvmSharp.Accelerators.Emulate.Platform;
 /// </summary>
 public sealed class Pit8254 : ITimedDevice
 {
-    public const ushort Counter0Port = 0x40, Counter2Port = 0x42, ControlPort = 0x43, SystemControlPort = 0x61;
+    public const ushort Counter0Port = 0x40, ControlPort = 0x43, SystemControlPort = 0x61;
 
     /// <summary>
     /// The shortest interval between two periodic IRQ 0 edges, as KVM's in-kernel PIT limits it
@@ -37,8 +37,6 @@ public sealed class Pit8254 : ITimedDevice
     }
 
     public long NextDeadline { get; private set; } = long.MaxValue;
-
-    public Pit8254Channel Counter(int index) => _counters[index];
 
     public static bool Decodes(ushort port) => port is >= Counter0Port and <= ControlPort or SystemControlPort;
 

@@ -167,31 +167,16 @@ public class Pit8254Tests
         Assert.Equal(long.MaxValue, _pit.NextDeadline);
     }
 
-    [Fact]
-    public void Mode3OddCountHasTheLongerHalfHigh()
+    /// <summary>Datasheet "Mode 3": the count drops by 2 per CLK and reloads each half-period; with an odd N
+    /// the high half is one CLK longer (N → N-1 → N-3 … high, N → N-3 … low).</summary>
+    [Theory]
+    [InlineData(5, new[] { 5, 4, 2, 5, 2, 5, 4 }, new[] { true, true, true, false, false, true, true })]
+    [InlineData(4, new[] { 4, 2, 4, 2, 4 }, new[] { true, true, false, false, true })]
+    public void Mode3SquareWaveCountsAndOut(byte initialCount, int[] counts, bool[] outs)
     {
         Out(0x43, 0x36);                      // counter 0, LSB/MSB, mode 3
-        Out(0x40, 0x05);
+        Out(0x40, initialCount);
         Out(0x40, 0x00);
-        // Datasheet: high half N → N-1 → N-3 … (3 CLKs), low half N → N-3 … (2 CLKs).
-        int[] counts = [5, 4, 2, 5, 2, 5, 4];
-        bool[] outs = [true, true, true, false, false, true, true];
-        for (int tick = 0; tick < counts.Length; tick++)
-        {
-            At(tick);
-            var (status, count) = ReadBack(0);
-            Assert.Equal((outs[tick], counts[tick]), ((status & 0x80) != 0, count));
-        }
-    }
-
-    [Fact]
-    public void Mode3EvenCountSplitsThePeriodInHalves()
-    {
-        Out(0x43, 0x36);
-        Out(0x40, 0x04);
-        Out(0x40, 0x00);
-        int[] counts = [4, 2, 4, 2, 4];
-        bool[] outs = [true, true, false, false, true];
         for (int tick = 0; tick < counts.Length; tick++)
         {
             At(tick);
