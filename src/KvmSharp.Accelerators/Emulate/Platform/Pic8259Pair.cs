@@ -69,7 +69,7 @@ public sealed class Pic8259Pair : IExternalInterruptController
     public uint ReadPort(ushort port, int size)
     {
         if (size != 1)
-            return AllOnes(size);
+            return FloatingBus.Read(size);
         byte value = port switch
         {
             MasterCommandPort => _master.ReadCommand(),
@@ -77,7 +77,8 @@ public sealed class Pic8259Pair : IExternalInterruptController
             SlaveCommandPort => _slave.ReadCommand(),
             SlaveDataPort => _slave.ReadData(),
             ElcrMasterPort => _master.Elcr,
-            _ => _slave.Elcr,
+            ElcrSlavePort => _slave.Elcr,
+            _ => 0xFF,
         };
         Update();   // a poll read is an acknowledge
         return value;
@@ -95,12 +96,11 @@ public sealed class Pic8259Pair : IExternalInterruptController
             case SlaveCommandPort: _slave.WriteCommand(data); break;
             case SlaveDataPort: _slave.WriteData(data); break;
             case ElcrMasterPort: _master.WriteElcr(data); break;
-            default: _slave.WriteElcr(data); break;
+            case ElcrSlavePort: _slave.WriteElcr(data); break;
+            default: break;
         }
         Update();
     }
-
-    internal static uint AllOnes(int size) => size is > 0 and < 4 ? (1u << (size * 8)) - 1 : uint.MaxValue;
 
     /// <summary>
     /// Re-derives the outputs after any change. While the slave has a request it can present, the master

@@ -62,7 +62,7 @@ public sealed class Pit8254 : ITimedDevice
     public uint ReadPort(ushort port, int size)
     {
         if (size != 1)
-            return Pic8259Pair.AllOnes(size);
+            return FloatingBus.Read(size);
         Update(_clock.Nanoseconds);
         long tick = _lastTick;
         switch (port)
@@ -73,10 +73,10 @@ public sealed class Pit8254 : ITimedDevice
                     | (counter2.Gate ? Gate2Bit : 0)
                     | ((tick / RefreshPeriodTicks & 1) != 0 ? RefreshToggleBit : 0)
                     | (counter2.Out(tick) ? Out2Bit : 0));
-            case ControlPort:
-                return 0xFF;   // the control word register is write-only
-            default:
+            case >= Counter0Port and < ControlPort:
                 return _counters[port - Counter0Port].Read(tick);
+            default:
+                return 0xFF;   // the control word register is write-only
         }
     }
 
@@ -96,7 +96,7 @@ public sealed class Pit8254 : ITimedDevice
             case ControlPort:
                 WriteControl(data, tick);
                 break;
-            default:
+            case >= Counter0Port and < ControlPort:
                 _counters[port - Counter0Port].Write(data, tick);
                 break;
         }
