@@ -100,8 +100,8 @@ public sealed class IoApic
         ulong entry = (register & 1) != 0
             ? (old & 0xFFFF_FFFF) | (ulong)(data & RedirectionEntry.DestinationHighMask) << 32
             : (old & ~0xFFFF_FFFFUL) | (data & RedirectionEntry.WritableLowMask) | (old & RedirectionEntry.ReadOnlyBits);
-        // Linux (and Xen) clear a stuck Remote IRR of a version-0x11 IOAPIC by switching the entry to
-        // edge and back (io_apic.c, __eoi_ioapic_pin); KVM and hardware drop Remote IRR on edge.
+        // Linux (and Xen) clear a stuck Remote IRR of a version-0x11 IOAPIC, which has no EOI register, by
+        // switching the entry to edge and back (io_apic.c, __eoi_ioapic_pin); KVM drops Remote IRR on edge too.
         if ((entry & RedirectionEntry.LevelTriggered) == 0)
             entry &= ~RedirectionEntry.RemoteIrr;
         _entries[pin] = entry;
