@@ -91,7 +91,7 @@ public sealed class BlockCache
         ulong[] pages = crossesPage && nextPagePhysical is { } next ? [firstPage, next >> 12] : [firstPage];
         var instructions = list.ToArray();
         var ops = new MicroOp[instructions.Length];
-        for (int n = 0; n < instructions.Length; n++) ops[n] = MicroOp.Compile(in instructions[n]);
+        for (int n = 0; n < instructions.Length; n++) ops[n] = MicroOp.Compile(in instructions[n], bitness);
         var block = new DecodedBlock
         {
             Instructions = instructions, Ops = ops, StartRip = rip, PhysicalStart = physical, Bitness = bitness, Pages = pages,

@@ -113,11 +113,12 @@ public sealed class CpuCore : IMmioPort
                 ref readonly var op = ref ops[n];
                 if (op.Kind != MicroKind.Generic)
                 {
-                    // Fast forms change flags only when they cannot fault, continue at the next instruction
-                    // unless they branch (a branch ends its block), and only a store can need the run loop.
+                    // Fast forms continue at the next instruction unless they branch (a branch ends its
+                    // block); only one that wrote memory can need the run loop.
+                    if (op.SavesFlags) _flagsBefore.CopyFrom(in _cpu.Flags);
                     Executor.StepFast(in op);
                     InstructionsRetired++;
-                    if (op.Kind == MicroKind.Store && (_mmioWrites.Count != 0 || _blocks.HasStalePages)
+                    if (op.AccessesMemory && (_mmioWrites.Count != 0 || _blocks.HasStalePages)
                         && EndsBlockAfterWrite(block, out var stopAfterStore))
                         return stopAfterStore;
                     continue;
@@ -152,7 +153,7 @@ public sealed class CpuCore : IMmioPort
         }
         catch (CpuException fault)
         {
-            if (ops[n].Kind == MicroKind.Generic) _cpu.Flags.CopyFrom(in _flagsBefore);
+            if (ops[n].Kind == MicroKind.Generic || ops[n].SavesFlags) _cpu.Flags.CopyFrom(in _flagsBefore);
             return DeliverFault(fault) ? null : CoreStop.Shutdown;
         }
         catch (SoftwareInterrupt interrupt)
@@ -169,7 +170,7 @@ public sealed class CpuCore : IMmioPort
         }
         catch (MmioReadPending)
         {
-            if (ops[n].Kind == MicroKind.Generic) _cpu.Flags.CopyFrom(in _flagsBefore);
+            if (ops[n].Kind == MicroKind.Generic || ops[n].SavesFlags) _cpu.Flags.CopyFrom(in _flagsBefore);
             return CoreStop.MmioRead;   // RIP still names the instruction: it runs again with the value
         }
     }

@@ -122,11 +122,17 @@ public sealed partial class Executor
         int s = OperandSize(in i, 0);
         long x = (long)SignExtend(ReadOperand(in i, i.OpCount == 3 ? 1 : 0, s), s);
         long y = i.OpCount == 3 ? (long)SignExtend(i.GetImmediate(2) & Mask(s), s) : (long)SignExtend(ReadOperand(in i, 1, s), s);
-        long hi = Math.BigMul(x, y, out long lo);
-        ulong truncated = (ulong)lo & Mask(s);
-        bool over = s == 8 ? hi != (lo < 0 ? -1 : 0) : lo != (long)SignExtend(truncated, s);
-        WriteOperand(in i, 0, s, truncated);
-        SetMulFlags(s, truncated, over);
+        WriteOperand(in i, 0, s, ImulValue(s, x, y));
+    }
+
+    /// <summary>The truncated product of the two- and three-operand IMUL, with CF=OF set when it did not fit (SDM "IMUL").</summary>
+    private ulong ImulValue(int size, long x, long y)
+    {
+        long high = Math.BigMul(x, y, out long low);
+        ulong truncated = (ulong)low & Mask(size);
+        bool overflow = size == 8 ? high != (low < 0 ? -1 : 0) : low != (long)SignExtend(truncated, size);
+        SetMulFlags(size, truncated, overflow);
+        return truncated;
     }
 
     /// <summary>MUL/IMUL one-operand results: AX for bytes, else rDX:rAX.</summary>

@@ -3,48 +3,121 @@ using System.Runtime.CompilerServices;
 namespace KvmSharp.Accelerators.Emulate.Cpu;
 
 // The pre-decoded forms of the commonest instructions (MicroOp). Operands come from the micro-op's
-// register numbers instead of Iced's accessors; what the instruction computes comes from the same value
-// functions the generic path uses (ArithmeticValue, LogicValue, IncDecValue, ShiftValue, Condition).
+// places instead of Iced's accessors; what the instruction computes comes from the same value functions
+// the generic path uses (ArithmeticValue, LogicValue, IncDecValue, ShiftValue, ImulValue, Condition,
+// Push, Pop), so both paths agree by construction.
 public sealed partial class Executor
 {
-    /// <summary>Executes a non-generic micro-op and advances RIP. Only Load and Store can fault.</summary>
+    /// <summary>Executes a non-generic micro-op and advances RIP. Faults come before any state changes except flags (see <see cref="MicroOp.SavesFlags"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void StepFast(in MicroOp op)
     {
         var gpr = _gpr;
         switch (op.Kind)
         {
-            case MicroKind.AluRegister:
-                AluFast(in op, gpr[op.Source] & op.Mask);
-                break;
-            case MicroKind.AluImmediate:
-                AluFast(in op, op.Immediate);
-                break;
-            case MicroKind.MoveRegister:
-                gpr[op.Destination] = gpr[op.Source] & op.Mask;
-                break;
-            case MicroKind.MoveImmediate:
-                gpr[op.Destination] = op.Immediate;
-                break;
-            case MicroKind.Lea:
-                gpr[op.Destination] = AddressOf(in op) & op.Mask;
-                break;
-            case MicroKind.Load:
-                gpr[op.Destination] = _mmu.Read(Linear(op.Segment, AddressOf(in op)), op.Size);
-                break;
-            case MicroKind.Store:
-                _mmu.Write(Linear(op.Segment, AddressOf(in op)), op.Size, gpr[op.Source] & op.Mask);
-                break;
-            case MicroKind.IncDec:
+            case MicroKind.AluWide:
+            {
+                ulong left = gpr[op.Destination] & op.Mask;
+                ulong right = op.SourceKind == MicroOperand.Immediate ? op.Immediate : gpr[op.Source] & op.Mask;
+                ulong result = op.Flag == FlagOp.Logic
+                    ? LogicValue(op.Logic, op.Size, left, right)
+                    : ArithmeticValue(op.Flag, op.Size, left, right);
+                if (op.WritesResult) gpr[op.Destination] = result;
+                _cpu.Rip = op.NextIp;
+                return;
+            }
+            case MicroKind.MovWide:
+                gpr[op.Destination] = op.SourceKind == MicroOperand.Immediate ? op.Immediate : gpr[op.Source] & op.Mask;
+                _cpu.Rip = op.NextIp;
+                return;
+            case MicroKind.IncDecWide:
                 gpr[op.Destination] = IncDecValue(op.Flag, op.Size, gpr[op.Destination] & op.Mask);
-                break;
-            case MicroKind.ShiftImmediate:
+                _cpu.Rip = op.NextIp;
+                return;
+            case MicroKind.ShiftWide:
             {
                 ulong value = gpr[op.Destination] & op.Mask;
-                // A zero count changes no flags, but the 32-bit register is still written (upper half cleared).
-                gpr[op.Destination] = op.Immediate == 0 ? value : ShiftValue(op.Mnemonic, op.Size, value, (int)op.Immediate);
+                int count = (int)(op.Immediate & (op.Size == 8 ? 0x3FUL : 0x1FUL));
+                gpr[op.Destination] = count == 0 ? value : ShiftValue(op.Mnemonic, op.Size, value, count);
+                _cpu.Rip = op.NextIp;
+                return;
+            }
+        }
+        StepFastOperands(in op);
+    }
+
+    /// <summary>The micro-ops with operands of every kind: one memory operand at most, registers of any width.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void StepFastOperands(in MicroOp op)
+    {
+        ulong linear = op.AccessesMemory ? MemoryLinear(in op) : 0;
+        switch (op.Kind)
+        {
+            case MicroKind.Nop:
+                break;
+            case MicroKind.Alu:
+            {
+                ulong left = ReadDestination(in op, linear), right = ReadSource(in op, linear);
+                ulong result = op.Flag == FlagOp.Logic
+                    ? LogicValue(op.Logic, op.Size, left, right)
+                    : ArithmeticValue(op.Flag, op.Size, left, right);
+                if (op.WritesResult) WriteDestination(in op, linear, result);
                 break;
             }
+            case MicroKind.Mov:
+                WriteDestination(in op, linear, ReadSource(in op, linear));
+                break;
+            case MicroKind.MovZeroExtend:
+                WriteDestination(in op, linear, ReadSource(in op, linear));
+                break;
+            case MicroKind.MovSignExtend:
+                WriteDestination(in op, linear, SignExtend(ReadSource(in op, linear), op.SourceSize) & op.Mask);
+                break;
+            case MicroKind.Lea:
+                WriteDestination(in op, 0, AddressOf(in op) & op.Mask);
+                break;
+            case MicroKind.IncDec:
+                WriteDestination(in op, linear, IncDecValue(op.Flag, op.Size, ReadDestination(in op, linear)));
+                break;
+            case MicroKind.Shift:
+            {
+                ulong value = ReadDestination(in op, linear);
+                int count = (int)((op.SourceKind == MicroOperand.Immediate ? op.Immediate : _gpr[CpuState.Rcx]) & (op.Size == 8 ? 0x3FUL : 0x1FUL));
+                // A zero count changes nothing, but a 32-bit register is still written (upper half cleared).
+                if (count != 0) WriteDestination(in op, linear, ShiftValue(op.Mnemonic, op.Size, value, count));
+                else if (op.DestinationKind == MicroOperand.Register) WriteDestination(in op, 0, value);
+                break;
+            }
+            case MicroKind.Imul:
+            {
+                long x = (long)SignExtend(ReadSource(in op, linear), op.Size);
+                long y = (long)SignExtend(op.ThreeOperand ? op.Immediate : ReadDestination(in op, 0), op.Size);
+                WriteDestination(in op, 0, ImulValue(op.Size, x, y));
+                break;
+            }
+            case MicroKind.Setcc:
+                WriteDestination(in op, linear, Condition(op.Condition) ? 1UL : 0);
+                break;
+            case MicroKind.Cmovcc:
+            {
+                ulong value = ReadSource(in op, linear);   // read (and maybe fault) even when the condition fails
+                // A 32-bit CMOV writes (zero-extends) its destination even when the condition fails.
+                WriteDestination(in op, 0, Condition(op.Condition) ? value : ReadDestination(in op, 0));
+                break;
+            }
+            case MicroKind.Push:
+                Push(ReadDestination(in op, 0), op.Size);
+                break;
+            case MicroKind.Pop:
+                WriteDestination(in op, 0, Pop(op.Size));
+                break;
+            case MicroKind.Call:
+                Push(op.NextIp & Mask(op.Size), op.Size);
+                _cpu.Rip = op.Target;
+                return;
+            case MicroKind.Ret:
+                _cpu.Rip = Pop(op.Size);
+                return;
             case MicroKind.Jcc:
                 _cpu.Rip = Condition(op.Condition) ? op.Target : op.NextIp;
                 return;
@@ -56,22 +129,55 @@ public sealed partial class Executor
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void AluFast(in MicroOp op, ulong right)
+    private ulong ReadDestination(in MicroOp op, ulong linear) => op.DestinationKind == MicroOperand.Register
+        ? ReadRegister(op.Destination, op.Size, op.DestinationHigh)
+        : _mmu.Read(linear, op.Size);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ulong ReadSource(in MicroOp op, ulong linear) => op.SourceKind switch
     {
-        ulong left = _gpr[op.Destination] & op.Mask;
-        ulong result = op.Flag == FlagOp.Logic
-            ? LogicValue(op.Logic, op.Size, left, right)
-            : ArithmeticValue(op.Flag, op.Size, left, right);
-        if (op.WritesResult) _gpr[op.Destination] = result;
+        MicroOperand.Register => ReadRegister(op.Source, op.SourceSize, op.SourceHigh),
+        MicroOperand.Immediate => op.Immediate,
+        _ => _mmu.Read(linear, op.SourceSize),
+    };
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void WriteDestination(in MicroOp op, ulong linear, ulong value)
+    {
+        if (op.DestinationKind != MicroOperand.Register)
+        {
+            _mmu.Write(linear, op.Size, value & op.Mask);
+            return;
+        }
+        ref ulong target = ref _gpr[op.Destination];
+        switch (op.Size)
+        {
+            case 8: target = value; break;
+            case 4: target = value & 0xFFFF_FFFF; break;   // 32-bit writes zero the upper half (SDM vol 1 §3.4.1.1)
+            case 2: target = (target & ~0xFFFFUL) | (value & 0xFFFF); break;
+            default:
+                target = op.DestinationHigh ? (target & ~0xFF00UL) | ((value & 0xFF) << 8) : (target & ~0xFFUL) | (value & 0xFF);
+                break;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ulong ReadRegister(byte number, byte size, bool high)
+    {
+        ulong value = _gpr[number];
+        return high ? (value >> 8) & 0xFF : value & Mask(size);
     }
 
     /// <summary>The effective address of a micro-op's memory operand, wrapped to its address size.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ulong AddressOf(in MicroOp op)
     {
-        ulong address = op.Immediate;
+        ulong address = op.Displacement;
         if (op.Base != MicroOp.NoRegister) address += _gpr[op.Base];
         if (op.Index != MicroOp.NoRegister) address += _gpr[op.Index] * op.Scale;
         return address & op.AddressMask;
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ulong MemoryLinear(in MicroOp op) => op.FlatSegment ? AddressOf(in op) : Linear(op.Segment, AddressOf(in op));
 }
