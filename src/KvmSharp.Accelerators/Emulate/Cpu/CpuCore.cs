@@ -168,6 +168,11 @@ public sealed class CpuCore : IMmioPort
                 return DeliverFault(fault) ? null : CoreStop.Shutdown;
             }
         }
+        catch (LockedWriteConflict)
+        {
+            _cpu.Flags.CopyFrom(in _flagsBefore);   // another vCPU stored in between: run the locked instruction again
+            return null;
+        }
         catch (MmioReadPending)
         {
             if (ops[n].Kind == MicroKind.Generic || ops[n].SavesFlags) _cpu.Flags.CopyFrom(in _flagsBefore);

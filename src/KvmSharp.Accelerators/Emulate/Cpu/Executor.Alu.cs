@@ -257,9 +257,22 @@ public sealed partial class Executor
         int half = wide ? 8 : 4;
         ulong address = MemoryLinear(in i);
         if (wide && (address & 15) != 0) throw CpuException.GeneralProtection();
-        ulong low = _mmu.Read(address, half), high = _mmu.Read(address + (ulong)half, half);
         ulong expectLow = _gpr[0] & Mask(half), expectHigh = _gpr[2] & Mask(half);
         ulong flags = _cpu.Flags.ToBits() & ~LazyFlags.ZF;
+        if (!wide && _mmu.InLockedInstruction
+            && _mmu.CompareExchange8(address, (expectHigh << 32) | expectLow, ((_gpr[1] & 0xFFFF_FFFF) << 32) | (_gpr[3] & 0xFFFF_FFFF)) is { } found)
+        {
+            // LOCK CMPXCHG8B on aligned RAM: one host compare-and-swap, atomic against plain stores too.
+            bool equal = found == ((expectHigh << 32) | expectLow);
+            if (!equal)
+            {
+                RegisterFile.Write(_gpr, Register.EAX, found & 0xFFFF_FFFF);
+                RegisterFile.Write(_gpr, Register.EDX, found >> 32);
+            }
+            _cpu.Flags.Store(equal ? flags | LazyFlags.ZF : flags);
+            return;
+        }
+        ulong low = _mmu.Read(address, half), high = _mmu.Read(address + (ulong)half, half);
         if (low == expectLow && high == expectHigh)
         {
             _mmu.Write(address, half, _gpr[3] & Mask(half));

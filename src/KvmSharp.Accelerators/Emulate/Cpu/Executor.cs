@@ -61,9 +61,30 @@ public sealed partial class Executor
     public StepResult Step(in Instruction i)
     {
         _nextRip = i.NextIP;
-        var result = Execute(in i);
+        var result = IsLocked(in i) ? ExecuteLocked(in i) : Execute(in i);
         if (result != StepResult.PortIo) _cpu.Rip = _nextRip;
         return result;
+    }
+
+    /// <summary>A LOCK prefix, or XCHG with memory, which locks without one (SDM "XCHG").</summary>
+    private static bool IsLocked(in Instruction i) =>
+        i.HasLockPrefix || (i.Mnemonic == Mnemonic.Xchg && (i.Op0Kind == OpKind.Memory || i.Op1Kind == OpKind.Memory));
+
+    /// <summary>A locked read-modify-write: atomic against the other vCPUs (Mmu.Locked.cs).</summary>
+    private StepResult ExecuteLocked(in Instruction i)
+    {
+        lock (_mmu.Physical.LockedInstructions)
+        {
+            _mmu.InLockedInstruction = true;
+            try
+            {
+                return Execute(in i);
+            }
+            finally
+            {
+                _mmu.InLockedInstruction = false;
+            }
+        }
     }
 
     // ---- operand access -------------------------------------------------------------------------

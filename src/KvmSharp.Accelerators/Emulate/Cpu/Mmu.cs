@@ -106,8 +106,14 @@ public sealed unsafe partial class Mmu
     {
         byte* p = HostPointer(linear, size, AccessKind.Read, out ulong physical);
         if (p != null)
-            return size switch { 1 => *p, 2 => *(ushort*)p, 4 => *(uint*)p, _ => *(ulong*)p };
-        return ReadSlow(linear, physical, size);
+        {
+            ulong value = size switch { 1 => *p, 2 => *(ushort*)p, 4 => *(uint*)p, _ => *(ulong*)p };
+            if (_inLockedInstruction) RememberLockedRead(p, value);
+            return value;
+        }
+        ulong slow = ReadSlow(linear, physical, size);
+        _lockedLocation = null;   // MMIO or a page-crossing read: the VM's lock is all a locked instruction gets
+        return slow;
     }
 
     public void Write(ulong linear, int size, ulong value)
@@ -115,6 +121,11 @@ public sealed unsafe partial class Mmu
         byte* p = HostPointer(linear, size, AccessKind.Write, out ulong physical);
         if (p != null)
         {
+            if (_inLockedInstruction && TryLockedWrite(p, size, value))
+            {
+                _physical.NoteWrite(physical, size);
+                return;
+            }
             switch (size)
             {
                 case 1: *p = (byte)value; break;

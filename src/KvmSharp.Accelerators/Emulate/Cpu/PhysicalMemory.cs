@@ -26,6 +26,9 @@ public sealed unsafe class PhysicalMemory
 
     public GuestMemory Memory { get; }
 
+    /// <summary>Serializes LOCK-prefixed instructions of all vCPUs of this VM (see Mmu.Locked.cs).</summary>
+    public Lock LockedInstructions { get; } = new();
+
     /// <summary>A host pointer to [physical, physical+size) when it is all RAM in one region; null otherwise.</summary>
     public byte* HostPointer(ulong physical, int size)
     {
