@@ -1,5 +1,4 @@
 using Iced.Intel;
-using KvmSharp.Accelerators.Emulate;
 using KvmSharp.Accelerators.Emulate.Cpu;
 using KvmSharp.Memory;
 using KvmSharp.Native.X86;
@@ -17,7 +16,7 @@ namespace KvmSharp.Tests.Emulate;
 /// </summary>
 public class FaultRestartTests
 {
-    private const ulong Gdt = 0x1000, Idt = 0x2000, Handler = 0x3000, PageDirectory = 0x4000, Code = 0x10000, Stack = 0x9000;
+    private const ulong Idt = 0x2000, Handler = 0x3000, PageDirectory = 0x4000, Code = 0x10000;
     private const ulong Data = 0x40_0000;   // the second 4 MiB page: read-only until the handler fixes it
 
     [Theory]
@@ -27,13 +26,7 @@ public class FaultRestartTests
     {
         const uint initial = 5, expected = 7;   // 5 + EAX(1) + CF(1); a retry that saw CF=0 would give 6
         using var memory = GuestMemory.Create(16 << 20);
-        var cpu = new CpuState();
-        var core = new CpuCore(cpu, new PhysicalMemory(memory), new EmulatedCpuModel(0, 1));
-
-        var code = Segment.Flat(0x08, 0xB, code64: false);
-        var data = Segment.Flat(0x10, 0x3, code64: false);
-        memory.Write(new GuestAddress(Gdt + 0x08), code.ToDescriptor());
-        memory.Write(new GuestAddress(Gdt + 0x10), data.ToDescriptor());
+        var core = BareCpu.Create(new PhysicalMemory(memory), out var cpu, Code);
         // #PF: a 32-bit interrupt gate, present, DPL 0 (SDM vol 3 §6.11).
         ulong gate = (Handler & 0xFFFF) | (0x08UL << 16) | (0x8EUL << 40) | ((Handler >> 16 & 0xFFFF) << 48);
         memory.Write(new GuestAddress(Idt + 14 * 8), gate);
@@ -50,7 +43,7 @@ public class FaultRestartTests
         handler.pop(ecx);
         handler.add(esp, 4);   // the error code
         handler.iretd();
-        Write(memory, Handler, handler);
+        BareCpu.Write(memory, Handler, handler);
 
         var program = new Assembler(32);
         program.mov(eax, 1);
@@ -58,17 +51,12 @@ public class FaultRestartTests
         if (locked) program.@lock.adc(__dword_ptr[(uint)Data], eax);
         else program.adc(__dword_ptr[(uint)Data], eax);
         program.hlt();
-        Write(memory, Code, program);
+        BareCpu.Write(memory, Code, program);
 
-        for (int s = 0; s < 6; s++) cpu.Segments[s] = data;
-        cpu.Segments[CpuState.Cs] = code;
-        cpu.Gdt = new DescriptorTable { Base = Gdt, Limit = 0x17 };
         cpu.Idt = new DescriptorTable { Base = Idt, Limit = 0x7FF };
         cpu.Cr4 = 0x10;                       // PSE
         cpu.Cr3 = PageDirectory;
         cpu.Cr0 = 0x8001_0011;                // PG, WP, ET, PE
-        cpu.Gpr[CpuState.Rsp] = Stack;
-        cpu.Rip = Code;
         core.Mmu.FlushTlb();
 
         Assert.Equal(CoreStop.Halt, core.Run());
@@ -77,12 +65,5 @@ public class FaultRestartTests
         Assert.Equal(expected, BitConverter.ToUInt32(result));
         Assert.Equal(Data, cpu.Cr2);   // the fault really happened, at the data page
         Assert.False(cpu.Flags.Carry);
-    }
-
-    private static void Write(GuestMemory memory, ulong address, Assembler assembler)
-    {
-        var stream = new MemoryStream();
-        assembler.Assemble(new StreamCodeWriter(stream), address);
-        memory.Write(new GuestAddress(address), stream.ToArray());
     }
 }

@@ -1,9 +1,8 @@
 using Iced.Intel;
-using KvmSharp.Accelerators.Emulate;
 using KvmSharp.Accelerators.Emulate.Cpu;
 using KvmSharp.Memory;
-using KvmSharp.Native.X86;
 using static Iced.Intel.AssemblerRegisters;
+using static KvmSharp.Tests.Emulate.BareCpu;
 
 namespace KvmSharp.Tests.Emulate;
 
@@ -25,9 +24,9 @@ public class LockedInstructionTests
     {
         using var memory = GuestMemory.Create(4 << 20);
         var physical = new PhysicalMemory(memory);
-        Write(memory, Code, Program());
+        BareCpu.Write(memory, Code, Program());
 
-        var cores = new[] { NewCore(physical), NewCore(physical) };
+        var cores = new[] { BareCpu.Create(physical, out _, Code, vcpuCount: 2), BareCpu.Create(physical, out _, Code, vcpuCount: 2) };
         var stops = new CoreStop[2];
         var threads = cores.Select((core, n) => new Thread(() => stops[n] = core.Run()) { IsBackground = true }).ToArray();
         foreach (var thread in threads) thread.Start();
@@ -94,33 +93,5 @@ public class LockedInstructionTests
         return a;
     }
 
-    /// <summary>A CPU in 32-bit protected mode with flat segments and paging off (linear = physical).</summary>
-    private static CpuCore NewCore(PhysicalMemory physical)
-    {
-        var cpu = new CpuState();
-        var core = new CpuCore(cpu, physical, new EmulatedCpuModel(0, 2));
-        var data = Segment.Flat(0x10, 0x3, code64: false);
-        for (int s = 0; s < 6; s++) cpu.Segments[s] = data;
-        cpu.Segments[CpuState.Cs] = Segment.Flat(0x08, 0xB, code64: false);
-        cpu.Cr0 = 0x11;   // PE, ET
-        cpu.Gpr[CpuState.Rsp] = 0x9000;
-        cpu.Rip = Code;
-        return core;
-    }
-
-    private static void Write(GuestMemory memory, ulong address, Assembler assembler)
-    {
-        var stream = new MemoryStream();
-        assembler.Assemble(new StreamCodeWriter(stream), address);
-        memory.Write(new GuestAddress(address), stream.ToArray());
-    }
-
     private static uint Read32(GuestMemory memory, ulong address) => (uint)Read64(memory, address);
-
-    private static ulong Read64(GuestMemory memory, ulong address)
-    {
-        Span<byte> bytes = stackalloc byte[8];
-        memory.Read(new GuestAddress(address), bytes);
-        return BitConverter.ToUInt64(bytes);
-    }
 }

@@ -58,6 +58,7 @@ public sealed partial class Executor
                 // LMSW sets PE but cannot clear it, and touches only MP, EM, TS (SDM "LMSW").
                 SetCr0((_cpu.Cr0 & ~0xEUL) | (ReadOperand(in i, 0, 2) & 0xF) | (_cpu.Cr0 & 1));
                 return StepResult.EndBlock;
+            case Mnemonic.Verr: case Mnemonic.Verw: case Mnemonic.Lar: case Mnemonic.Lsl: SegmentCheck(in i); break;
             case Mnemonic.Clts: RequirePrivilege(); _cpu.Cr0 &= ~8UL; break;
             case Mnemonic.Invlpg: RequirePrivilege(); _mmu.FlushPage(MemoryLinear(in i)); return StepResult.EndBlock;
             case Mnemonic.Rdmsr: RequirePrivilege(); ReadMsr(); break;
