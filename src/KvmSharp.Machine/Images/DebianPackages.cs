@@ -9,7 +9,8 @@ namespace KvmSharp.Machine.Images;
 /// decide where packages come from; when the package lists are missing or stale it runs
 /// <c>apt-get update</c> once. Every failure becomes one line naming the tool and what it said.
 /// </summary>
-public sealed class DebianPackages(string downloadDirectory, Action<string> progress)
+/// <param name="toolDirectory">Where apt-get, apt-cache and dpkg are; null: found on PATH.</param>
+public sealed class DebianPackages(string downloadDirectory, Action<string> progress, string? toolDirectory = null)
 {
     private bool _updated;
 
@@ -38,7 +39,7 @@ public sealed class DebianPackages(string downloadDirectory, Action<string> prog
     }
 
     /// <summary>Unpacks a .deb's files into <paramref name="destination"/> (replaced if it exists).</summary>
-    public static void Extract(string deb, string destination)
+    public void Extract(string deb, string destination)
     {
         if (Directory.Exists(destination)) Directory.Delete(destination, recursive: true);
         var (ok, error) = TryRun("dpkg", ["-x", deb, destination], null);
@@ -73,9 +74,9 @@ public sealed class DebianPackages(string downloadDirectory, Action<string> prog
     }
 
     /// <summary>Runs a tool; returns success and its stdout (when captured) or the last line of its stderr.</summary>
-    private static (bool Ok, string Text) TryRun(string tool, string[] arguments, string? workingDirectory, bool captureStdout = false)
+    private (bool Ok, string Text) TryRun(string tool, string[] arguments, string? workingDirectory, bool captureStdout = false)
     {
-        var start = new ProcessStartInfo(tool)
+        var start = new ProcessStartInfo(toolDirectory is null ? tool : Path.Combine(toolDirectory, tool))
         {
             RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true,
             WorkingDirectory = workingDirectory ?? "",
@@ -98,9 +99,9 @@ public sealed class DebianPackages(string downloadDirectory, Action<string> prog
             string stdout = process.StandardOutput.ReadToEnd();
             process.WaitForExit();
             if (process.ExitCode == 0) return (true, captureStdout ? stdout : "");
-            string lastLine = stderr.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault()
-                              ?? $"exit status {process.ExitCode}";
-            return (false, lastLine);
+            // apt's own errors start with "E:"; its warnings (e.g. about downloading as root) are not the reason.
+            var lines = stderr.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            return (false, lines.LastOrDefault(l => l.StartsWith("E:", StringComparison.Ordinal)) ?? lines.LastOrDefault() ?? $"exit status {process.ExitCode}");
         }
     }
 }

@@ -51,32 +51,37 @@ public static class DefaultGuestImage
         return new DefaultGuest(kernel, initrd, File.ReadAllText(release).Trim());
     }
 
-    /// <summary>Returns the cached guest, building it first when there is none or when <paramref name="force"/> asks.</summary>
-    public static DefaultGuest Ensure(string cacheDirectory, bool force, Action<string> progress)
+    /// <summary>
+    /// Returns the cached guest, building it first when there is none or when <paramref name="force"/> asks.
+    /// A rebuild that fails leaves the cached guest as it was.
+    /// </summary>
+    /// <param name="aptToolDirectory">Where apt-get, apt-cache and dpkg are; null: found on PATH.</param>
+    public static DefaultGuest Ensure(string cacheDirectory, bool force, Action<string> progress, string? aptToolDirectory = null)
     {
         Directory.CreateDirectory(cacheDirectory);
         using var buildLock = CacheLock.Acquire(Path.Combine(cacheDirectory, ".lock"), progress);
         if (!force && TryOpen(cacheDirectory) is { } cached) return cached;
-        return Build(cacheDirectory, progress);
+        return Build(cacheDirectory, progress, aptToolDirectory);
     }
 
-    private static DefaultGuest Build(string cacheDirectory, Action<string> progress)
+    private static DefaultGuest Build(string cacheDirectory, Action<string> progress, string? aptToolDirectory)
     {
         var watch = Stopwatch.StartNew();
-        File.Delete(Path.Combine(cacheDirectory, ReleaseFile));
         string work = Path.Combine(cacheDirectory, "work");
-        var packages = new DebianPackages(Path.Combine(work, "debs"), progress);
+        var packages = new DebianPackages(Path.Combine(work, "debs"), progress, aptToolDirectory);
         try
         {
             string kernelPackage = packages.ResolveDependency(KernelMetaPackage, "linux-image-");
             string kernelRoot = Path.Combine(work, "kernel"), busyboxRoot = Path.Combine(work, "busybox");
-            DebianPackages.Extract(packages.Download(kernelPackage), kernelRoot);
-            DebianPackages.Extract(packages.Download(BusyboxPackage), busyboxRoot);
+            packages.Extract(packages.Download(kernelPackage), kernelRoot);
+            packages.Extract(packages.Download(BusyboxPackage), busyboxRoot);
 
             var (vmlinuz, release) = FindKernel(kernelRoot, kernelPackage);
             progress($"kvmsharp: building the initramfs (busybox, virtio modules for {release})");
             byte[] initrd = InitramfsBuilder.Build(kernelRoot, release, Path.Combine(busyboxRoot, "bin", "busybox"), VirtioModules);
 
+            // The release file goes first and comes back last: a build cut short here is no guest at all.
+            File.Delete(Path.Combine(cacheDirectory, ReleaseFile));
             File.Copy(vmlinuz, Path.Combine(cacheDirectory, KernelFile), overwrite: true);
             File.WriteAllBytes(Path.Combine(cacheDirectory, InitrdFile), initrd);
             File.WriteAllText(Path.Combine(cacheDirectory, ReleaseFile), release + "\n");

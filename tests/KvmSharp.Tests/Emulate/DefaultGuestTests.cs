@@ -1,0 +1,57 @@
+using System.Globalization;
+using KvmSharp.Tests.Boot;
+using KvmSharp.Tests.Cli;
+
+namespace KvmSharp.Tests.Emulate;
+
+/// <summary>
+/// <c>kvmsharp run --accel emulate --exec</c> on the default guest, as a user runs it: the Debian kernel
+/// boots on the software CPU, /init runs the command, and the process prints its output and exits with
+/// its status. The image is built once (the fixture, shared with the other Debian kernel tests) and the
+/// CLI reuses it from the cache.
+/// </summary>
+public class DefaultGuestTests(DebianKernelFixture guest) : IClassFixture<DebianKernelFixture>
+{
+    private static (int Code, string Stdout, string Stderr) Exec(string command, params string[] flags)
+    {
+        var result = CliProcess.Run(["run", "--accel", "emulate", "--exec", command, .. flags]);
+        Assert.DoesNotContain("is not implemented", result.Stderr);
+        return result;
+    }
+
+    [Fact]
+    public void UnamePrintsTheDebianKernelRelease()
+    {
+        var (code, stdout, stderr) = Exec("uname -r");
+        Assert.True(code == 0, $"exit status {code}, stderr: {stderr}, stdout: {stdout}");
+        Assert.Equal(guest.Guest.KernelRelease + "\n", stdout);
+    }
+
+    [Fact]
+    public void TheCommandsExitStatusIsTheProcessExitStatus()
+    {
+        var (code, stdout, stderr) = Exec("echo failing; exit 3");
+        Assert.True(code == 3, $"exit status {code}, stderr: {stderr}, stdout: {stdout}");
+        Assert.Equal("failing\n", stdout);
+    }
+
+    [Fact]
+    public void TwoVcpusAreTwoProcessorsInCpuinfo()
+    {
+        var (code, stdout, stderr) = Exec("cat /proc/cpuinfo", "--cpus", "2");
+        Assert.True(code == 0, $"exit status {code}, stderr: {stderr}, stdout: {stdout}");
+        var processors = stdout.Split('\n').Where(l => l.StartsWith("processor", StringComparison.Ordinal)).ToArray();
+        Assert.Equal(2, processors.Length);
+    }
+
+    [Fact]
+    public void SleepReturnsAndTheGuestClockAdvances()
+    {
+        // /proc/uptime's first field is the guest's own seconds since boot: what it says, not host time.
+        var (code, stdout, stderr) = Exec("cut -d' ' -f1 /proc/uptime; sleep 1; cut -d' ' -f1 /proc/uptime");
+        Assert.True(code == 0, $"exit status {code}, stderr: {stderr}, stdout: {stdout}");
+        var uptimes = stdout.Trim().Split('\n').Select(l => double.Parse(l, CultureInfo.InvariantCulture)).ToArray();
+        Assert.Equal(2, uptimes.Length);
+        Assert.True(uptimes[1] - uptimes[0] >= 1.0, $"the guest clock advanced {uptimes[1] - uptimes[0]} s across sleep 1");
+    }
+}
