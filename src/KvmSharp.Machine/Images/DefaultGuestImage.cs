@@ -67,6 +67,7 @@ public static class DefaultGuestImage
     private static DefaultGuest Build(string cacheDirectory, Action<string> progress, string? aptToolDirectory)
     {
         var watch = Stopwatch.StartNew();
+        progress($"kvmsharp: building the default guest in {cacheDirectory} from Debian's packages (once; 'kvmsharp image pull --force' rebuilds it)");
         string work = Path.Combine(cacheDirectory, "work");
         var packages = new DebianPackages(Path.Combine(work, "debs"), progress, aptToolDirectory);
         try

@@ -12,6 +12,8 @@ namespace KvmSharp.Machine.Images;
 /// </summary>
 public static class InitramfsBuilder
 {
+    private static readonly string[] TopFolders = ["bin", "sbin", "usr", "usr/bin", "usr/sbin", "dev", "proc", "sys", "run", "root", "etc", "tmp"];
+
     public static byte[] Build(string kernelRoot, string release, string busyboxPath, IEnumerable<string> wantedModules)
     {
         string modulesRoot = Path.Combine(kernelRoot, "lib", "modules", release);
@@ -43,11 +45,13 @@ public static class InitramfsBuilder
         using (var gzip = new GZipStream(output, CompressionLevel.Optimal, leaveOpen: true))
         {
             var cpio = new CpioNewcWriter(gzip);
-            foreach (var dir in new[] { "bin", "sbin", "usr", "usr/bin", "usr/sbin", "dev", "proc", "sys", "run", "root", "etc" })
-                cpio.AddDirectory(dir);
-            cpio.AddDirectory("tmp", 0x3FF | 0x200 /* 01777 */);
-            cpio.AddCharDevice("dev/console", 5, 1);
-            var made = new HashSet<string>(["bin", "sbin", "usr", "usr/bin", "usr/sbin", "dev", "proc", "sys", "run", "root", "etc", "tmp"], StringComparer.Ordinal);
+            var made = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var dir in TopFolders)
+            {
+                cpio.AddDirectory(dir, dir == "tmp" ? 0x3FFu /* 01777 */ : 0x1EDu /* 0755 */);
+                made.Add(dir);
+            }
+            cpio.AddCharDevice("dev/console", 5, 1);   // Documentation/admin-guide/devices.txt: 5,1 = /dev/console
             foreach (var (path, add) in files)
             {
                 // The kernel's unpacker creates no parent folders: each comes before what it holds.
