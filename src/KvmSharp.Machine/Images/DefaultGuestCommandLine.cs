@@ -33,14 +33,5 @@ public static class DefaultGuestCommandLine
         return line;
     }
 
-    /// <summary>The command an --exec command line carries, or null (the inverse of <see cref="Exec"/>, for tests and tools).</summary>
-    public static string? DecodeExec(string commandLine)
-    {
-        foreach (var word in commandLine.Split(' ', StringSplitOptions.RemoveEmptyEntries))
-            if (word.StartsWith(ExecParameter + "=", StringComparison.Ordinal))
-                return Encoding.UTF8.GetString(Convert.FromBase64String(word[(ExecParameter.Length + 1)..]));
-        return null;
-    }
-
     private static string Join(string line, string extra) => string.IsNullOrWhiteSpace(extra) ? line : $"{line} {extra.Trim()}";
 }
