@@ -6,5 +6,6 @@ var root = new RootCommand("KvmSharp: a virtual machine monitor and manager for 
     RunCommand.Create(),
     HostCheckCommand.Create(),
     GuestCommand.Create(),
+    ImageCommand.Create(),
 };
 return root.Parse(args).Invoke();

@@ -1,18 +1,27 @@
 using System.CommandLine;
 using KvmSharp.Cli.Parsing;
 using KvmSharp.Machine.Config;
+using KvmSharp.Machine.Images;
 using KvmSharp.Machine.Runtime;
 
 namespace KvmSharp.Cli.Commands;
 
-/// <summary><c>kvmsharp run</c>: builds a machine from the flags, runs it to the end, exits with its status.</summary>
+/// <summary>
+/// <c>kvmsharp run</c>: builds a machine from the flags, runs it to the end, exits with its status.
+/// Without --kernel it boots the default guest (built on first use); --exec runs one command there and
+/// exits with that command's status.
+/// </summary>
 internal static class RunCommand
 {
+    /// <summary>The --kernel value that names the built-in multiboot demo guest instead of a file.</summary>
+    public const string DemoKernel = "demo";
+
     public static Command Create()
     {
-        var kernel = new Option<FileInfo?>("--kernel") { HelpName = "PATH", Description = "Kernel to boot: a Linux bzImage or a multiboot kernel (ELF or flat). Without it, a built-in demo guest runs" };
+        var kernel = new Option<string?>("--kernel") { HelpName = "PATH|demo", Description = "Kernel to boot: a Linux bzImage or a multiboot kernel (ELF or flat), or 'demo' for the built-in demo guest. Without it, the default guest (Debian's cloud kernel and a busybox initramfs) boots to a shell" };
         var initrd = new Option<FileInfo?>("--initrd") { HelpName = "PATH", Description = "Initial ramdisk (Linux) or first module (multiboot)" };
-        var cmdline = new Option<string>("--cmdline") { HelpName = "TEXT", Description = "Kernel command line" };
+        var cmdline = new Option<string>("--cmdline") { HelpName = "TEXT", Description = "Kernel command line (with the default guest: added to its own)" };
+        var exec = new Option<string?>("--exec") { HelpName = "COMMAND", Description = "Run COMMAND in the default guest, print its output, power off and exit with its status" };
         var memory = Options.Size("--memory", "Guest RAM, e.g. 512M or 2G (default 256M; a bare decimal number means MiB, a bare 0x number bytes)");
         var cpus = Options.Count("--cpus", "Number of vCPUs", 1, MachineConfig.MaxVcpuCount);
         var accel = new Option<AcceleratorChoice>("--accel")
@@ -25,16 +34,29 @@ internal static class RunCommand
         var console = Options.Console();
         var noPit = new Option<bool>("--no-pit") { Description = "Leave out the i8254 PIT (as QEMU's -M microvm does): a faster start and exit for guests that need no PIT" };
 
-        var command = new Command("run", "Run a virtual machine") { kernel, initrd, cmdline, memory, cpus, accel, debugExit, console, noPit };
+        var command = new Command("run", "Run a virtual machine") { kernel, initrd, cmdline, exec, memory, cpus, accel, debugExit, console, noPit };
         command.SetAction(result => UserErrors.Guard(() =>
         {
-            string? kernelPath = result.GetValue(kernel)?.FullName;
+            string? kernelName = result.GetValue(kernel);
             string? initrdPath = result.GetValue(initrd)?.FullName;
-            if (kernelPath is null && initrdPath is not null)
-                throw new MachineConfigException("--initrd needs --kernel");
+            string extraCmdline = result.GetValue(cmdline) ?? "";
+            string? execCommand = result.GetValue(exec);
+            if (execCommand is not null && kernelName is not null)
+                throw new MachineConfigException("--exec runs its command in the default guest; leave out --kernel");
+            if (execCommand is not null && result.GetValue(console) is not null)
+                throw new MachineConfigException("--exec prints the command's output on stdout; leave out --console");
+            if (initrdPath is not null && kernelName is null or DemoKernel)
+                throw new MachineConfigException("--initrd needs --kernel PATH (the default guest brings its own)");
+
+            ExecStatusChannel? status = execCommand is null ? null : new ExecStatusChannel();
             var config = new MachineConfig
             {
-                Kernel = kernelPath is null ? null : new KernelConfig(kernelPath, initrdPath, result.GetValue(cmdline) ?? ""),
+                Kernel = kernelName switch
+                {
+                    DemoKernel => null,
+                    null => DefaultGuestKernel(execCommand, extraCmdline),
+                    _ => new KernelConfig(Path.GetFullPath(kernelName), initrdPath, extraCmdline),
+                },
                 MemorySize = result.GetValue(memory) ?? MachineConfig.DefaultMemorySize,
                 VcpuCount = result.GetValue(cpus),
                 Accelerator = result.GetValue(accel),
@@ -42,20 +64,34 @@ internal static class RunCommand
                 Console = result.GetValue(console) ?? ConsoleConfig.Stdio,
                 LegacyTimer = !result.GetValue(noPit),
             };
-            return Run(config);
+            return Run(config, status);
         }));
         return command;
     }
 
-    private static int Run(MachineConfig config)
+    private static KernelConfig DefaultGuestKernel(string? execCommand, string extraCmdline)
     {
-        using var machine = new MachineBuilder(config).WithNotices(Console.Error.WriteLine).Build();
+        // Encode first: a command too long for the kernel command line is a mistake to report before any download.
+        string line = execCommand is null ? DefaultGuestCommandLine.Shell(extraCmdline) : DefaultGuestCommandLine.Exec(execCommand, extraCmdline);
+        var guest = DefaultGuestImage.Ensure(DefaultGuestImage.DefaultCacheDirectory, force: false, Console.Error.WriteLine);
+        return new KernelConfig(guest.KernelPath, guest.InitrdPath, line);
+    }
+
+    private static int Run(MachineConfig config, ExecStatusChannel? status)
+    {
+        var builder = new MachineBuilder(config).WithNotices(Console.Error.WriteLine);
+        if (status is not null)
+            builder.WithSerialOutput(DefaultGuestCommandLine.StatusComPort, status).WithConsole(new ExecConsole(status));
+        using var machine = builder.Build();
         machine.Start();
         var exit = machine.WaitForExit();
         if (exit.Reason == MachineExitReason.Failed)
             UserErrors.Fail(exit.Message);
         else if (Environment.GetEnvironmentVariable("KVMSHARP_VERBOSE") == "1")
             Console.Error.WriteLine($"kvmsharp: {exit.Message}");
-        return exit.ExitStatus;
+        if (status is null || exit.Reason == MachineExitReason.Failed) return exit.ExitStatus;
+        if (status.Status is { } commandStatus) return commandStatus;
+        UserErrors.Fail($"the guest ended ({exit.Message}) before it reported the command's exit status");
+        return UserErrors.ExitFailure;
     }
 }

@@ -1,6 +1,7 @@
 using KvmSharp.Accelerators;
 using KvmSharp.Boot;
 using KvmSharp.Machine.Config;
+using KvmSharp.Machine.Images;
 using KvmSharp.Memory;
 using KvmSharp.Native.Libc;
 
@@ -8,7 +9,8 @@ namespace KvmSharp.Cli.Commands;
 
 /// <summary>
 /// Runs a command body and turns the errors a user can cause into one line on stderr and exit status 1:
-/// never a stack trace for a bad flag, a missing or malformed kernel, or a host without KVM.
+/// never a stack trace for a bad flag, a missing or malformed kernel, a host without KVM, or a default
+/// guest that cannot be fetched.
 /// </summary>
 internal static class UserErrors
 {
@@ -20,7 +22,7 @@ internal static class UserErrors
         {
             return body();
         }
-        catch (Exception e) when (e is MachineConfigException or BootImageException or AcceleratorException
+        catch (Exception e) when (e is MachineConfigException or GuestImageException or BootImageException or AcceleratorException
                                       or NativeException or GuestMemoryException or IOException or UnauthorizedAccessException)
         {
             Fail(e.Message);

@@ -2,6 +2,7 @@ using KvmSharp.Accelerators;
 using KvmSharp.Boot.Acpi;
 using KvmSharp.Boot.Cpu;
 using KvmSharp.Devices.Bus;
+using KvmSharp.Devices.Legacy;
 using KvmSharp.Machine.Accel;
 using KvmSharp.Machine.Config;
 using KvmSharp.Machine.Console;
@@ -21,12 +22,21 @@ public sealed class MachineBuilder(MachineConfig config)
     private IAccelerator? _accelerator;
     private Action<string> _inform = _ => { };
     private readonly List<(bool Mmio, ulong Start, ulong Length, IBusDevice Device)> _extraDevices = [];
+    private readonly Dictionary<int, ISerialOutput> _serialOutputs = [];
 
     /// <summary>Uses this console for COM1 instead of the one the config names (tests capture output this way).</summary>
     public MachineBuilder WithConsole(ConsoleBackend console) { _console = console; return this; }
 
     /// <summary>Uses this accelerator instead of the one the config names.</summary>
     public MachineBuilder WithAccelerator(IAccelerator accelerator) { _accelerator = accelerator; return this; }
+
+    /// <summary>Sends what the guest transmits on COM2, COM3 or COM4 to <paramref name="output"/> (COM1 is the console).</summary>
+    public MachineBuilder WithSerialOutput(int comPort, ISerialOutput output)
+    {
+        if (comPort is < 2 or > 4) throw new ArgumentOutOfRangeException(nameof(comPort), comPort, "COM2 to COM4; COM1 is the console");
+        _serialOutputs[comPort] = output;
+        return this;
+    }
 
     /// <summary>Adds a device of the embedder's own at a port range.</summary>
     public MachineBuilder WithPortDevice(ushort start, ushort length, IBusDevice device)
@@ -63,7 +73,7 @@ public sealed class MachineBuilder(MachineConfig config)
             var mmio = new IoBus("MMIO");
             var console = _console ?? CreateConsole(state);
             owned.Add(console);
-            var platform = new PlatformDevices(vm, ports, state, config, console);
+            var platform = new PlatformDevices(vm, ports, state, config, console, _serialOutputs);
             foreach (var (isMmio, start, length, device) in _extraDevices)
             {
                 if (isMmio && memory.IsValidRange(new GuestAddress(start), 1))

@@ -19,14 +19,16 @@ internal sealed class PlatformDevices
     /// <summary>Ports the isa-debug-exit device decodes: a 1-, 2- or 4-byte write at its base.</summary>
     private const ushort DebugExitWidth = 4;
 
-    public PlatformDevices(IVirtualMachine vm, IoBus ports, IMachineControl control, MachineConfig config, ISerialOutput com1Output)
+    /// <param name="otherSerialOutputs">Where COM2–COM4 transmit, by port number; a port not named discards its output.</param>
+    public PlatformDevices(IVirtualMachine vm, IoBus ports, IMachineControl control, MachineConfig config, ISerialOutput com1Output,
+                           IReadOnlyDictionary<int, ISerialOutput> otherSerialOutputs)
     {
         var acpiDevices = new List<IAcpiDevice>();
         var discard = new DiscardingSerialOutput();
         Serial16550? com1 = null;
         foreach (var port in Serial16550.ComPorts)
         {
-            var serial = new Serial16550(port, new GsiInterruptLine(vm, port.Irq), port.Number == 1 ? com1Output : discard);
+            var serial = new Serial16550(port, new GsiInterruptLine(vm, port.Irq), port.Number == 1 ? com1Output : otherSerialOutputs.GetValueOrDefault(port.Number, discard));
             ports.Register(port.PortBase, Serial16550.RegisterCount, serial);
             acpiDevices.Add(serial);
             com1 ??= serial;

@@ -1,37 +1,23 @@
-using System.Diagnostics;
+using KvmSharp.Machine.Images;
 
 namespace KvmSharp.Tests.Boot;
 
 /// <summary>
-/// A real Debian cloud kernel, fetched by scripts/fetch-debian-kernel.sh (cached between runs). When the
-/// script fails (no apt, no network) the tests that use this fixture fail with the script's own message.
+/// The default guest (Debian's cloud kernel and our initramfs), built by the same code as
+/// <c>kvmsharp image pull</c> into the user's cache and reused between runs, so a test run builds it at
+/// most once. When it cannot be built (no apt, no network) the tests that use it fail with that one line.
 /// </summary>
 public sealed class DebianKernelFixture
 {
     public DebianKernelFixture()
     {
-        string script = Path.Combine(RepositoryRoot(), "scripts", "fetch-debian-kernel.sh");
-        var start = new ProcessStartInfo("bash", [script]) { RedirectStandardOutput = true, RedirectStandardError = true };
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start bash");
-        var stderr = process.StandardError.ReadToEndAsync();
-        string stdout = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        if (process.ExitCode != 0)
-            throw new InvalidOperationException($"{script} failed (exit {process.ExitCode}): {stderr.Result.Trim()}");
-        string path = stdout.Trim().Split('\n').Last().Trim();
-        KernelPath = path;
-        Bytes = File.ReadAllBytes(path);
+        Guest = DefaultGuestImage.Ensure(DefaultGuestImage.DefaultCacheDirectory, force: false, _ => { });
+        Bytes = File.ReadAllBytes(Guest.KernelPath);
     }
 
-    public string KernelPath { get; }
+    public DefaultGuest Guest { get; }
+
+    public string KernelPath => Guest.KernelPath;
 
     public byte[] Bytes { get; }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "KvmSharp.slnx")))
-                return dir.FullName;
-        throw new InvalidOperationException($"cannot find the repository root (KvmSharp.slnx) above {AppContext.BaseDirectory}");
-    }
 }

@@ -30,10 +30,10 @@ public class RunCommandTests : IDisposable
     }
 
     [Fact]
-    public void DemoGuestRunsWithoutAKernelAndPowersOff()
+    public void DemoGuestRunsAsKernelDemoAndPowersOff()
     {
         KvmRequirement.Ensure();
-        var (code, stdout, stderr) = CliProcess.Run("run", "--accel", "kvm", "--memory", "128M");
+        var (code, stdout, stderr) = CliProcess.Run("run", "--kernel", "demo", "--accel", "kvm", "--memory", "128M");
         Assert.True(code == 0, $"exit status {code}, stderr: {stderr}");
         Assert.Contains("Multiboot says there is 0x0001fc00 KiB", stdout);
     }
@@ -64,7 +64,7 @@ public class RunCommandTests : IDisposable
     [Fact]
     public void AutoAcceleratorProbesKvmAndExplainsItsChoiceInOneLine()
     {
-        var (code, stdout, stderr) = CliProcess.Run("run");
+        var (code, stdout, stderr) = CliProcess.Run("run", "--kernel", "demo");
         Assert.True(code == 0, $"exit status {code}, stderr: {stderr}");
         Assert.Contains("KvmSharp demo guest", stdout);
         if (KvmRequirement.IsSoftwareBacked || !File.Exists("/dev/kvm"))
@@ -122,8 +122,31 @@ public class RunCommandTests : IDisposable
     [Fact]
     public void TooMuchMemoryForTheMachineIsRefused()
     {
-        var (code, _, stderr) = CliProcess.Run("run", "--memory", "2T", "--accel", "kvm");
+        var (code, _, stderr) = CliProcess.Run("run", "--kernel", "demo", "--memory", "2T", "--accel", "kvm");
         Assert.Equal(1, code);
         Assert.Contains("--memory must be between", stderr);
+    }
+
+    [Theory]
+    [InlineData(new[] { "--exec", "uname -a", "--kernel", "demo" }, "kvmsharp: error: --exec runs its command in the default guest; leave out --kernel")]
+    [InlineData(new[] { "--exec", "uname -a", "--console", "pty" }, "kvmsharp: error: --exec prints the command's output on stdout; leave out --console")]
+    [InlineData(new[] { "--exec", "" }, "kvmsharp: error: --exec needs a command, as in --exec 'uname -a'")]
+    [InlineData(new[] { "--initrd", "/etc/hostname" }, "kvmsharp: error: --initrd needs --kernel PATH (the default guest brings its own)")]
+    [InlineData(new[] { "--initrd", "/etc/hostname", "--kernel", "demo" }, "kvmsharp: error: --initrd needs --kernel PATH (the default guest brings its own)")]
+    public void FlagsThatDoNotGoTogetherAreOneLine(string[] flags, string expected)
+    {
+        var (code, stdout, stderr) = CliProcess.Run(["run", .. flags]);
+        Assert.Equal(1, code);
+        Assert.Equal(expected, stderr.Trim());
+        Assert.Equal("", stdout);
+    }
+
+    [Fact]
+    public void AnExecCommandTooLongForTheKernelCommandLineIsOneLine()
+    {
+        var (code, _, stderr) = CliProcess.Run("run", "--exec", "echo " + new string('x', 3000));
+        Assert.Equal(1, code);
+        Assert.StartsWith("kvmsharp: error: --exec: the command is too long for the kernel command line", stderr.Trim());
+        Assert.Single(stderr.Trim().Split('\n'));
     }
 }
