@@ -14,8 +14,15 @@ public sealed partial class Executor
     public void DeliverInterrupt(byte vector, ulong returnRip, uint? errorCode, bool software)
     {
         if (!_cpu.ProtectedMode) { DeliverRealMode(vector, returnRip); return; }
-        if (_cpu.LongModeActive) { DeliverLongMode(vector, returnRip, errorCode, software); return; }
-        DeliverProtectedMode(vector, returnRip, errorCode, software);
+        try
+        {
+            if (_cpu.LongModeActive) DeliverLongMode(vector, returnRip, errorCode, software);
+            else DeliverProtectedMode(vector, returnRip, errorCode, software);
+        }
+        finally
+        {
+            _mmu.ImplicitSupervisor = false;
+        }
     }
 
     private void DeliverRealMode(byte vector, ulong returnRip)
@@ -35,9 +42,9 @@ public sealed partial class Executor
         ulong offsetInTable = vector * (ulong)gateSize;
         if (offsetInTable + (ulong)gateSize - 1 > _cpu.Idt.Limit)
             throw CpuException.GeneralProtection(vector * 8u + 2);
-        ulong low = _mmu.Read(_cpu.Idt.Base + offsetInTable, 8);
+        ulong low = ReadSystem(_cpu.Idt.Base + offsetInTable, 8);
         ulong offset = (low & 0xFFFF) | ((low >> 32) & 0xFFFF_0000);
-        if (gateSize == 16) offset |= _mmu.Read(_cpu.Idt.Base + offsetInTable + 8, 4) << 32;
+        if (gateSize == 16) offset |= ReadSystem(_cpu.Idt.Base + offsetInTable + 8, 4) << 32;
         byte type = (byte)((low >> 40) & 0xF), dpl = (byte)((low >> 45) & 3);
         if (((low >> 47) & 1) == 0) throw new CpuException(ExceptionVector.SegmentNotPresent, vector * 8u + 2);
         if (software && dpl < _cpu.Cpl) throw CpuException.GeneralProtection(vector * 8u + 2);
@@ -55,6 +62,8 @@ public sealed partial class Executor
         if (gate.Ist != 0) rsp = ReadTss64(0x24 + (gate.Ist - 1) * 8);
         else if (newCpl < oldCpl) rsp = ReadTss64(4 + newCpl * 8);
         rsp &= ~0xFUL;   // the 64-bit frame is 16-byte aligned (SDM §6.14.2)
+        // The frame goes on the handler's stack with the handler's privilege (SDM vol 3 §4.6.1).
+        _mmu.ImplicitSupervisor = newCpl < 3;
         if (newCpl < oldCpl)
         {
             _cpu.Segments[CpuState.Ss] = new Segment { Selector = (ushort)newCpl, Unusable = 1, Dpl = (byte)newCpl };
@@ -85,13 +94,14 @@ public sealed partial class Executor
         {
             // Stack switch from the 32-bit TSS (SDM §7.2.1: ESPn at 4 + 8n, SSn at 8 + 8n).
             ulong oldSs = _cpu.Segments[CpuState.Ss].Selector, oldEsp = _gpr[CpuState.Rsp] & 0xFFFF_FFFF;
-            ulong newEsp = _mmu.Read(_cpu.Tr.Base + 4 + (ulong)newCpl * 8, 4);
-            ushort newSs = (ushort)_mmu.Read(_cpu.Tr.Base + 8 + (ulong)newCpl * 8, 2);
+            ulong newEsp = ReadSystem(_cpu.Tr.Base + 4 + (ulong)newCpl * 8, 4);
+            ushort newSs = (ushort)ReadSystem(_cpu.Tr.Base + 8 + (ulong)newCpl * 8, 2);
             _cpu.Segments[CpuState.Ss] = ReadDescriptor(newSs);
             _gpr[CpuState.Rsp] = newEsp;
             Push(oldSs, size);
             Push(oldEsp, size);
         }
+        _mmu.ImplicitSupervisor = newCpl < 3;   // the handler's stack, with its privilege (SDM vol 3 §4.6.1)
         Push(oldFlags, size);
         Push(oldCs, size);
         Push(returnRip, size);
@@ -114,7 +124,7 @@ public sealed partial class Executor
     private ulong ReadTss64(int offset)
     {
         if (_cpu.Tr.Unusable != 0 || _cpu.Tr.Present == 0) throw new CpuException(ExceptionVector.InvalidTss);
-        return _mmu.Read(_cpu.Tr.Base + (ulong)offset, 8);
+        return ReadSystem(_cpu.Tr.Base + (ulong)offset, 8);
     }
 
     private void InterruptReturn(int size)

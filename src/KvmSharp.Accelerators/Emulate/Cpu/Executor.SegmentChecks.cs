@@ -63,7 +63,7 @@ public sealed partial class Executor
         ulong offset = (ulong)(selector & ~7);
         if (offset + 7 > limit) return 0;
         found = true;
-        return _mmu.Read(tableBase + offset, 8);
+        return ReadSystem(tableBase + offset, 8);
     }
 
     private static ulong Limit(ulong raw)

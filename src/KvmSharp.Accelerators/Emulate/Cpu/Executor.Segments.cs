@@ -51,6 +51,24 @@ public sealed partial class Executor
         _cpu.Segments[CpuState.Cs] = descriptor;
     }
 
+    /// <summary>
+    /// A read the CPU makes for itself (GDT, LDT, IDT, TSS): a supervisor-mode access whatever the CPL
+    /// (SDM vol 3 §4.6.1), so that IRET to ring 3 can still load SS from a supervisor-only GDT page.
+    /// </summary>
+    private ulong ReadSystem(ulong linear, int size)
+    {
+        bool previous = _mmu.ImplicitSupervisor;
+        _mmu.ImplicitSupervisor = true;
+        try
+        {
+            return _mmu.Read(linear, size);
+        }
+        finally
+        {
+            _mmu.ImplicitSupervisor = previous;
+        }
+    }
+
     /// <summary>Reads the descriptor a selector names into a hidden-cache <see cref="Segment"/> (SDM vol 3 §3.4.5).</summary>
     private Segment ReadDescriptor(ushort selector)
     {
@@ -59,14 +77,14 @@ public sealed partial class Executor
         ulong limit = local ? _cpu.Ldt.Limit : _cpu.Gdt.Limit;
         ulong offset = (ulong)(selector & ~7);
         if (offset + 7 > limit) throw CpuException.GeneralProtection((uint)(selector & ~3));
-        ulong raw = _mmu.Read(tableBase + offset, 8);
+        ulong raw = ReadSystem(tableBase + offset, 8);
         ulong baseAddress = ((raw >> 16) & 0xFF_FFFF) | ((raw >> 32) & 0xFF00_0000);
         uint segmentLimit = (uint)((raw & 0xFFFF) | ((raw >> 32) & 0xF_0000));
         bool granular = ((raw >> 55) & 1) != 0;
         if (granular) segmentLimit = (segmentLimit << 12) | 0xFFF;
         byte system = (byte)((raw >> 44) & 1);
         if (system == 0 && _cpu.LongModeActive)
-            baseAddress |= _mmu.Read(tableBase + offset + 8, 4) << 32;   // 16-byte system descriptors in long mode (LDT, TSS)
+            baseAddress |= ReadSystem(tableBase + offset + 8, 4) << 32;   // 16-byte system descriptors in long mode (LDT, TSS)
         return new Segment
         {
             Base = baseAddress,

@@ -56,7 +56,13 @@ public sealed unsafe partial class Mmu
         TranslationEpoch++;
     }
 
-    private bool UserAccess => _cpu.Cpl == 3;
+    /// <summary>
+    /// Set while the CPU accesses memory for itself — descriptor tables, the TSS, the stack of a more
+    /// privileged interrupt handler: those are supervisor-mode accesses whatever the CPL (SDM vol 3 §4.6.1).
+    /// </summary>
+    public bool ImplicitSupervisor;
+
+    private bool UserAccess => _cpu.Cpl == 3 && !ImplicitSupervisor;
 
     /// <summary>The physical address of <paramref name="linear"/> for an access of this kind; raises #PF when not allowed.</summary>
     public ulong Translate(ulong linear, AccessKind kind)
