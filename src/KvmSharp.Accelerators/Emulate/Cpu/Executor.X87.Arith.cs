@@ -148,6 +148,8 @@ public sealed partial class Executor
             Float80 b = i.Mnemonic == Mnemonic.Ftst ? Float80.Zero : other < 0 ? ReadX87Memory(ref c, in i) : St(other);
             order = Float80Math.Compare(ref c, St(0), b, quiet);
         }
+        // FCOMI clears OF, SF and AF even when an unmasked IE keeps ZF, PF, CF (SDM vol 2 "FCOMI").
+        if (eflags) _cpu.Flags.Store(_cpu.Flags.ToBits() & ~(LazyFlags.OF | LazyFlags.SF | LazyFlags.AF));
         if (c.Blocked)
         {
             EndX87(in i, in c);

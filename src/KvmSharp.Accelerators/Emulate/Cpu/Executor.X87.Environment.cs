@@ -55,6 +55,8 @@ public sealed partial class Executor
             words[5] = _cpu.FpuLastDp & Mask(unit);
             words[6] = _cpu.FpuLastDs;
         }
+        // The 32-bit layout's reserved upper halves of FCW, FSW and FTW read as ones, as hardware stores them.
+        if (wide) for (int n = 0; n < 3; n++) words[n] |= 0xFFFF_0000;
         for (int n = 0; n < 7; n++) _mmu.Write(address + (ulong)(n * unit), unit, words[n]);
         return size;
     }

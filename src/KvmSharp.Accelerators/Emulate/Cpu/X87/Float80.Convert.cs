@@ -44,7 +44,10 @@ public static partial class Float80Math
         return a.Sign ? -value : value;
     }
 
-    /// <summary>FLD m32fp/m64fp: exact widening; SNaN raises IE and is quieted, a denormal raises DE.</summary>
+    /// <summary>
+    /// m32fp/m64fp to the register format: exact widening; a denormal raises DE. An SNaN stays signalling, so the
+    /// arithmetic that reads it applies the NaN rules of Table 4-7; FLD quiets it (<see cref="QuietForLoad"/>).
+    /// </summary>
     public static Float80 FromBinary(ref X87Context c, ulong bits, FloatFormat format)
     {
         int fractionBits = format.Precision - 1;
@@ -55,13 +58,7 @@ public static partial class Float80Math
         ushort signBit = (ushort)(sign ? 0x8000 : 0);
         if (exponent == (1 << exponentBits) - 1)
         {
-            var special = new Float80(Float80.IntegerBit | fraction << (63 - fractionBits), (ushort)(0x7FFF | signBit));
-            if (fraction != 0 && (special.Significand & Float80.QuietBit) == 0)
-            {
-                c.Raise(X87Context.Invalid);
-                special = special.Quieted();
-            }
-            return special;
+            return new Float80(Float80.IntegerBit | fraction << (63 - fractionBits), (ushort)(0x7FFF | signBit));
         }
         if (exponent == 0)
         {
@@ -72,6 +69,14 @@ public static partial class Float80Math
             return new Float80(fraction << shift, (ushort)((unbiased + Float80.Bias) | signBit));
         }
         return new Float80(Float80.IntegerBit | fraction << (63 - fractionBits), (ushort)((exponent - format.Bias + Float80.Bias) | signBit));
+    }
+
+    /// <summary>FLD of an m32fp/m64fp SNaN raises IE and loads it quieted (SDM vol 2 "FLD", #IA).</summary>
+    public static Float80 QuietForLoad(ref X87Context c, Float80 value)
+    {
+        if (value.Classify() != Float80Class.SignalingNaN) return value;
+        c.Raise(X87Context.Invalid);
+        return value.Quieted();
     }
 
     /// <summary>
