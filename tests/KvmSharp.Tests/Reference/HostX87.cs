@@ -23,12 +23,18 @@ public sealed unsafe class HostX87 : IDisposable
         if (_code == -1) throw new InvalidOperationException("mmap of an executable page for the host x87 reference failed");
     }
 
-    /// <summary>Runs the sequence <paramref name="body"/> emits with RBX = the start of <paramref name="data"/>.</summary>
-    public void Run(Action<Assembler> body, Span<byte> data)
+    /// <summary>
+    /// Runs the sequence <paramref name="body"/> emits with RBX = the start of <paramref name="data"/> and the
+    /// arithmetic flags of <paramref name="rflags"/> (CF PF AF ZF SF OF; FCMOVcc reads them).
+    /// </summary>
+    public void Run(Action<Assembler> body, Span<byte> data, ulong rflags)
     {
         var a = new Assembler(64);
         a.push(AssemblerRegisters.rbx);
         a.mov(AssemblerRegisters.rbx, AssemblerRegisters.rdi);
+        a.mov(AssemblerRegisters.rax, (long)((rflags & ReferenceState.ArithmeticFlags) | 2));
+        a.push(AssemblerRegisters.rax);
+        a.popfq();
         body(a);
         a.fninit();
         a.pop(AssemblerRegisters.rbx);

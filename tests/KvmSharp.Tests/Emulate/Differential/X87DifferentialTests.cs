@@ -83,7 +83,7 @@ public class X87DifferentialTests
             var expected = new byte[HostSize];
             foreach (var (address, bytes) in c.Memory)
                 if (address >= Base && address + (ulong)bytes.Length <= Base + HostSize) bytes.CopyTo(expected, (int)(address - Base));
-            host.Run(c.Emit, expected);
+            host.Run(c.Emit, expected, c.Rflags);
             var ours = state.Memory.Single(m => m.Address == DiffLayout.Data).Bytes.AsSpan((int)(Base - DiffLayout.Data), HostSize);
             string? difference = outcome != DiffOutcome.Halted ? $"outcome {outcome}" : null;
             foreach (var (start, length) in new[] { (MemoryOffset, 16), (SaveOffset, 108), (FlagsOffset, flags ? 8 : 0) })

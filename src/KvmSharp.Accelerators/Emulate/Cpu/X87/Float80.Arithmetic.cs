@@ -10,7 +10,7 @@ public static partial class Float80Math
     /// <summary>
     /// The operand checks every arithmetic instruction makes before computing (SDM vol 1 §4.8.3.5, Table 4-7):
     /// unsupported encodings and SNaNs raise IE, NaNs propagate (the QNaN, else the larger significand, quieted),
-    /// denormals raise DE. True when <paramref name="result"/> is already decided.
+    /// denormals are noted for <see cref="X87Context.CommitDenormal"/>. True when <paramref name="result"/> is decided.
     /// </summary>
     internal static bool Screen(ref X87Context c, Float80 a, Float80 b, out Float80 result)
     {
@@ -32,7 +32,7 @@ public static partial class Float80Math
             result = result.Quieted();
             return true;
         }
-        if (ca == Float80Class.Denormal || cb == Float80Class.Denormal) c.Raise(X87Context.Denormal);
+        if (ca == Float80Class.Denormal || cb == Float80Class.Denormal) c.DenormalSource = true;
         result = default;
         return false;
     }
@@ -57,8 +57,9 @@ public static partial class Float80Math
     {
         var ca = a.Classify();
         var cb = b.Classify();
-        if (ca == Float80Class.Infinity)
-            return cb == Float80Class.Infinity && a.Sign != b.Sign ? c.InvalidOperation() : a;
+        if (ca == Float80Class.Infinity && cb == Float80Class.Infinity && a.Sign != b.Sign) return c.InvalidOperation();
+        c.CommitDenormal();
+        if (ca == Float80Class.Infinity) return a;
         if (cb == Float80Class.Infinity) return b;
         int precision = c.PrecisionBits;
         a.Unpack(out ulong sa, out int ea);
@@ -86,8 +87,10 @@ public static partial class Float80Math
         bool sign = a.Sign != b.Sign;
         var ca = a.Classify();
         var cb = b.Classify();
-        if (ca == Float80Class.Infinity || cb == Float80Class.Infinity)
-            return ca == Float80Class.Zero || cb == Float80Class.Zero ? c.InvalidOperation() : Float80.Infinity(sign);
+        if ((ca == Float80Class.Infinity || cb == Float80Class.Infinity) && (ca == Float80Class.Zero || cb == Float80Class.Zero))
+            return c.InvalidOperation();
+        c.CommitDenormal();
+        if (ca == Float80Class.Infinity || cb == Float80Class.Infinity) return Float80.Infinity(sign);
         a.Unpack(out ulong sa, out int ea);
         b.Unpack(out ulong sb, out int eb);
         if (sa == 0 || sb == 0) return Float80.SignedZero(sign);
@@ -100,15 +103,16 @@ public static partial class Float80Math
         bool sign = a.Sign != b.Sign;
         var ca = a.Classify();
         var cb = b.Classify();
-        if (ca == Float80Class.Infinity)
-            return cb == Float80Class.Infinity ? c.InvalidOperation() : Float80.Infinity(sign);
-        if (cb == Float80Class.Infinity) return Float80.SignedZero(sign);
-        if (cb == Float80Class.Zero)
+        if (ca == Float80Class.Infinity && cb == Float80Class.Infinity || ca == Float80Class.Zero && cb == Float80Class.Zero)
+            return c.InvalidOperation();
+        if (cb == Float80Class.Zero && ca != Float80Class.Infinity)
         {
-            if (ca == Float80Class.Zero) return c.InvalidOperation();
             c.Raise(X87Context.ZeroDivide);
             return Float80.Infinity(sign);
         }
+        c.CommitDenormal();
+        if (ca == Float80Class.Infinity) return Float80.Infinity(sign);
+        if (cb == Float80Class.Infinity) return Float80.SignedZero(sign);
         if (ca == Float80Class.Zero) return Float80.SignedZero(sign);
         a.Unpack(out ulong sa, out int ea);
         b.Unpack(out ulong sb, out int eb);
@@ -126,6 +130,7 @@ public static partial class Float80Math
         var ca = a.Classify();
         if (ca == Float80Class.Zero) return a;
         if (a.Sign) return c.InvalidOperation();
+        c.CommitDenormal();
         if (ca == Float80Class.Infinity) return a;
         a.Unpack(out ulong sa, out int ea);
         // value = sa × 2^ea; make the exponent even so the root of the power of two is exact.
@@ -151,6 +156,7 @@ public static partial class Float80Math
     public static Float80 RoundToInteger(ref X87Context c, Float80 a)
     {
         if (Screen(ref c, a, out var r)) return r;
+        c.CommitDenormal();
         if (a.Classify() is Float80Class.Zero or Float80Class.Infinity) return a;
         a.Unpack(out ulong sa, out int ea);
         if (ea >= 0) return a;

@@ -23,7 +23,8 @@ public static partial class Float80Math
                 c.Raise(X87Context.Invalid);
             return Float80Order.Unordered;
         }
-        if (ca == Float80Class.Denormal || cb == Float80Class.Denormal) c.Raise(X87Context.Denormal);
+        if (ca == Float80Class.Denormal || cb == Float80Class.Denormal) c.DenormalSource = true;
+        c.CommitDenormal();
         if (ca == Float80Class.Zero && cb == Float80Class.Zero) return Float80Order.Equal;
         if (a.Sign != b.Sign && !(ca == Float80Class.Zero && cb == Float80Class.Zero))
             return a.Sign ? Float80Order.Less : Float80Order.Greater;
@@ -57,6 +58,7 @@ public static partial class Float80Math
         var ca = a.Classify();
         var cb = b.Classify();
         if (ca == Float80Class.Infinity || cb == Float80Class.Zero) return c.InvalidOperation();
+        c.CommitDenormal();
         if (ca == Float80Class.Zero || cb == Float80Class.Infinity) return a;
         a.Unpack(out ulong sa, out int ea);
         b.Unpack(out ulong sb, out int eb);
@@ -91,9 +93,11 @@ public static partial class Float80Math
         if (cb == Float80Class.Infinity)
         {
             // ST(1) = −∞ shrinks to 0 (∞ × 2^−∞ is invalid); +∞ grows to ∞ (0 × 2^∞ is invalid).
-            if (b.Sign) return ca == Float80Class.Infinity ? c.InvalidOperation() : Float80.SignedZero(a.Sign);
-            return ca == Float80Class.Zero ? c.InvalidOperation() : Float80.Infinity(a.Sign);
+            if (b.Sign ? ca == Float80Class.Infinity : ca == Float80Class.Zero) return c.InvalidOperation();
+            c.CommitDenormal();
+            return b.Sign ? Float80.SignedZero(a.Sign) : Float80.Infinity(a.Sign);
         }
+        c.CommitDenormal();
         if (ca is Float80Class.Infinity or Float80Class.Zero) return a;
         b.Unpack(out ulong sb, out int eb);
         // |trunc(ST(1))| beyond 2^20 overflows or underflows every finite ST(0) just the same.
@@ -108,6 +112,7 @@ public static partial class Float80Math
     public static (Float80 Exponent, Float80 Significand) Extract(ref X87Context c, Float80 a)
     {
         if (Screen(ref c, a, out var r)) return (r, r);
+        if (a.Classify() != Float80Class.Zero) c.CommitDenormal();
         switch (a.Classify())
         {
             case Float80Class.Zero:

@@ -63,7 +63,7 @@ public static partial class Float80Math
         if (exponent == 0)
         {
             if (fraction == 0) return Float80.SignedZero(sign);
-            c.Raise(X87Context.Denormal);
+            c.DenormalSource = true;
             int shift = System.Numerics.BitOperations.LeadingZeroCount(fraction);
             int unbiased = 1 - format.Bias - (shift - (63 - fractionBits));
             return new Float80(fraction << shift, (ushort)((unbiased + Float80.Bias) | signBit));
@@ -134,7 +134,6 @@ public static partial class Float80Math
             c.Raise(X87Context.Invalid);
             return c.Masked(X87Context.Invalid);
         }
-        if (a.Classify() == Float80Class.Denormal) c.Raise(X87Context.Denormal);
         var probe = c;
         a.Unpack(out ulong sa, out int ea);
         UInt128 integer = sa == 0 ? UInt128.Zero : ea >= 0 ? (ea >= 64 ? UInt128.MaxValue : (UInt128)sa << ea)

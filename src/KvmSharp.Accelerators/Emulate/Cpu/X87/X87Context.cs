@@ -25,6 +25,17 @@ public struct X87Context(ushort control)
     public void Raise(ushort flags) => Status |= flags;
 
     /// <summary>
+    /// A denormal source operand was seen. DE ranks below invalid operation, NaN operands and divide-by-zero
+    /// (SDM vol 1 §4.9.2), so it is raised by <see cref="CommitDenormal"/> only once those are ruled out.
+    /// </summary>
+    public bool DenormalSource;
+
+    public void CommitDenormal()
+    {
+        if (DenormalSource) Status |= Denormal;
+    }
+
+    /// <summary>
     /// An unmasked invalid-operation, denormal-operand or divide-by-zero exception: the instruction leaves its
     /// destination unchanged (SDM vol 1 §8.5, "pre-computation" exceptions).
     /// </summary>
