@@ -49,7 +49,7 @@ public sealed partial class Executor
             default:
                 value = ReadX87Memory(ref c, in i);
                 if (i.MemorySize is MemorySize.Float32 or MemorySize.Float64) value = Float80Math.QuietForLoad(ref c, value);
-                c.CommitDenormal();
+                if (IsEmpty(7)) c.CommitDenormal();   // a stack overflow outranks DE (SDM vol 1 §4.9.2)
                 if (!c.Blocked) FpuPush(ref c, value);
                 break;
         }

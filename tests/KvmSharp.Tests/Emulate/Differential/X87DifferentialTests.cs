@@ -117,7 +117,10 @@ public class X87DifferentialTests
             for (int g = 0; g < 16; g++) c.Gprs[g] = r.Next64();
             c.Gprs[CpuStateRsp] = DiffLayout.StackTop;
             c.Gprs[CpuStateRbx] = Base;
-            ushort control = (ushort)(0x1040 | 0x3F | r.Rng.Next(4) << 10 | r.Pick(new[] { 0, 2, 3 }) << 8);
+            // Unicorn rounds FSCALE to the precision control, which the SDM applies only to the basic arithmetic
+            // (vol 1 §8.1.5.2): its FSCALE cases use 64 bits.
+            int precision = !host && form == "Fscale" ? 3 : r.Pick(new[] { 0, 2, 3 });
+            ushort control = (ushort)(0x1040 | 0x3F | r.Rng.Next(4) << 10 | precision << 8);
             c.WithMemory(Base + ControlOffset, control, 2);
             int sti = r.Rng.Next(8);
             // Unicorn (QEMU 5) detects no stack overflow or underflow: its cases keep the stack deep enough and not
@@ -130,6 +133,7 @@ public class X87DifferentialTests
             for (int k = 0; k < depth; k++)
             {
                 var (significand, signExponent) = Value(r);
+                while (!host && !UnicornOperand(form, k, significand, signExponent)) (significand, signExponent) = Value(r);
                 c.WithMemory(Base + OperandOffset + (ulong)(16 * k), significand, 8).WithMemory(Base + OperandOffset + (ulong)(16 * k) + 8, signExponent, 2);
             }
             var memoryOperand = new MemoryOperand(Register.RBX, (long)MemoryOffset);
@@ -141,6 +145,8 @@ public class X87DifferentialTests
                 _ when TruncatedConstants.ContainsKey(form) => state => FixConstant(state, form, control),
                 _ when form.StartsWith("Fcomi") || form.StartsWith("Fucomi") => FixComparisonFlags,
                 "Fld_m32fp" or "Fld_m64fp" => QuietLoadedNaN,
+                "Fst_m32fp" or "Fstp_m32fp" => state => QuietStoredNaN(state, 4),
+                "Fst_m64fp" or "Fstp_m64fp" => state => QuietStoredNaN(state, 8),
                 _ => null,
             };
             c.ReferenceFix = state =>
@@ -198,6 +204,45 @@ public class X87DifferentialTests
             ulong digits = 0;
             for (int d = 0; d < 16; d++) digits |= (ulong)r.Rng.Next(10) << (4 * d);
             c.WithMemory(address, digits, 8).WithMemory(address + 8, (ulong)(uint)(r.Rng.Next(10) << 4 | r.Rng.Next(10)) | (r.Chance(50) ? 0x8000UL : 0), 2);
+        }
+    }
+
+    /// <summary>
+    /// Operands (ST(<paramref name="st"/>)) Unicorn handles as the SDM says. It gives FXTRACT of NaN, ∞, 0 and
+    /// denormals other results, FBSTP of NaN, ∞, values beyond 18 digits something other than the BCD indefinite
+    /// and of negative values that round to 0 a +0, FISTTP out of range a saturated integer instead of the
+    /// integer indefinite, and FSCALE an SNaN unquieted, a NaN or ∞ in ST(1) other results: those operands are
+    /// checked against the host only.
+    /// </summary>
+    private static bool UnicornOperand(string form, int st, ulong significand, ushort signExponent)
+    {
+        int exponent = signExponent & 0x7FFF;
+        bool finite = exponent == 0 ? significand != 0 : exponent != 0x7FFF && (significand >> 63) != 0;
+        bool signaling = exponent == 0x7FFF && (significand >> 62) == 2 && (significand << 2) != 0;
+        if (form == "Fscale") return st == 0 ? !signaling : st > 1 || exponent != 0x7FFF;
+        if (st != 0) return true;
+        return form switch
+        {
+            "Fxtract" => finite && exponent != 0,
+            "Fbstp_m80bcd" => finite && exponent >= 16383 && exponent < 16383 + 59,
+            "Fisttp_m16int" => finite && exponent < 16383 + 15,
+            "Fisttp_m32int" => finite && exponent < 16383 + 31,
+            "Fisttp_m64int" => finite && exponent < 16383 + 63,
+            _ => true,
+        };
+    }
+
+    /// <summary>Unicorn stores an SNaN to m32fp/m64fp unquieted; the SDM quiets it (#IA masked, "FST").</summary>
+    private static void QuietStoredNaN(ReferenceState state, int size)
+    {
+        var stored = state.Memory.Single(m => m.Address == DiffLayout.Data).Bytes.AsSpan((int)(Base - DiffLayout.Data) + MemoryOffset, size);
+        ulong bits = size == 4 ? BitConverter.ToUInt32(stored) : BitConverter.ToUInt64(stored);
+        ulong exponent = size == 4 ? 0x7F80_0000UL : 0x7FF0_0000_0000_0000UL, quiet = size == 4 ? 1UL << 22 : 1UL << 51;
+        ulong fraction = quiet | (quiet - 1);
+        if ((bits & exponent) == exponent && (bits & fraction) != 0 && (bits & quiet) == 0)
+        {
+            bits |= quiet;
+            if (size == 4) BitConverter.TryWriteBytes(stored, (uint)bits); else BitConverter.TryWriteBytes(stored, bits);
         }
     }
 
