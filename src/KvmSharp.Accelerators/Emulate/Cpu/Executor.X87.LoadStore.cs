@@ -97,8 +97,10 @@ public sealed partial class Executor
                 default: throw CpuException.InvalidOpcode();
             }
         }
-        // An unmasked exception that leaves memory unchanged also leaves the stack (SDM vol 1 §8.5).
-        if (pop && (c.Status & ~_cpu.FpuControl & 0x3F) == 0) FpuPop();
+        // An unmasked exception that leaves memory unchanged also leaves the stack (SDM vol 1 §8.5): IE, and OE or
+        // UE for m32fp/m64fp; an unmasked PE stores and pops.
+        ushort suppressing = (ushort)(X87Context.Invalid | (i.MemorySize is MemorySize.Float32 or MemorySize.Float64 ? X87Context.Overflow | X87Context.Underflow : 0));
+        if (pop && (c.Status & ~_cpu.FpuControl & suppressing) == 0) FpuPop();
         EndX87(in i, in c);
     }
 

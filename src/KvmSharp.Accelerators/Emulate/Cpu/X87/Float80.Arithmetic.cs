@@ -157,7 +157,7 @@ public static partial class Float80Math
     {
         if (Screen(ref c, a, out var r)) return r;
         c.CommitDenormal();
-        if (a.Classify() is Float80Class.Zero or Float80Class.Infinity) return a;
+        if (c.Blocked || a.Classify() is Float80Class.Zero or Float80Class.Infinity) return a;
         a.Unpack(out ulong sa, out int ea);
         if (ea >= 0) return a;
         UInt128 integer = RoundToIntegerBits(ref c, a.Sign, sa, ea, c.RoundingMode);

@@ -26,7 +26,8 @@ public static partial class Float80Math
     {
         exponent = 0;
         significand = 0;
-        if (magnitude == UInt128.Zero) return true;
+        // An unmasked DE found just before rounding ends the operation: no result, no PE (SDM vol 1 §4.9.2).
+        if (magnitude == UInt128.Zero || c.Blocked) return true;
         int lead = 127 - (int)UInt128.LeadingZeroCount(magnitude);
         magnitude <<= 127 - lead;
         int biased = lead + scale + format.Bias;
@@ -74,6 +75,14 @@ public static partial class Float80Math
             {
                 if (!wrap) return false;
                 biased -= format.WrapBias;
+                if (biased > format.MaxBiased)
+                {
+                    // Beyond even the wrapped range (only FSCALE gets there): ∞, rounded up (checked on hardware).
+                    c.Raise(X87Context.Precision | X87Context.C1);
+                    exponent = format.MaxBiased + 1;
+                    significand = 1UL << (format.Precision - 1);
+                    return true;
+                }
             }
             else
             {
