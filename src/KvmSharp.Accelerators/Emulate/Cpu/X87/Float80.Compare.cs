@@ -70,7 +70,8 @@ public static partial class Float80Math
             UInt128 partial = ((UInt128)sa << n) % sb;
             return partial == UInt128.Zero ? Float80.SignedZero(a.Sign) : RoundToRegister(ref c, a.Sign, ea - n, partial, 64);
         }
-        if (difference < (nearest ? -1 : 0)) return a;
+        // |ST(0)| below the divisor is the remainder itself; a denormal one still underflows (UE unmasked: wrapped).
+        if (difference < (nearest ? -1 : 0)) return RoundToRegister(ref c, a.Sign, ea, sa, 64);
         UInt128 numerator = (UInt128)sa << (difference + 1), denominator = (UInt128)sb << 1;
         UInt128 q = numerator / denominator, rest = numerator % denominator;
         bool sign = a.Sign;

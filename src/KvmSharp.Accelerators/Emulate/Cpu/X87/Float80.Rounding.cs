@@ -44,6 +44,12 @@ public static partial class Float80Math
                 c.Raise(X87Context.Underflow);
                 biased += format.WrapBias;
                 tiny = false;
+                if (biased < 1)
+                {
+                    // Below even the wrapped range (FSCALE): ±0 and PE (checked on hardware).
+                    c.Raise(X87Context.Precision);
+                    return true;
+                }
             }
             else
             {
