@@ -153,13 +153,14 @@ public sealed partial class Executor
             _mmu.Write(area + 32 + (ulong)st * 16, 8, value.Significand);
             _mmu.Write(area + 40 + (ulong)st * 16, 2, value.SignExponent);
         }
-        bool wide = _cpu.Is64BitCode;
-        for (int n = 0; n < 16; n++)
+        // Outside 64-bit mode XMM8–15 do not exist and their slots (bytes 288–415) are reserved: left as they were,
+        // as Unicorn does.
+        int count = _cpu.Is64BitCode ? 16 : 8;
+        for (int n = 0; n < count; n++)
         {
             ulong slot = area + 160 + (ulong)n * 16;
-            bool present = wide || n < 8;
-            _mmu.Write(slot, 8, present ? _cpu.Xmm[2 * n] : 0);
-            _mmu.Write(slot + 8, 8, present ? _cpu.Xmm[2 * n + 1] : 0);
+            _mmu.Write(slot, 8, _cpu.Xmm[2 * n]);
+            _mmu.Write(slot + 8, 8, _cpu.Xmm[2 * n + 1]);
         }
     }
 

@@ -59,8 +59,10 @@ public static partial class Float80Math
         var cb = b.Classify();
         if (ca == Float80Class.Infinity || cb == Float80Class.Zero) return c.InvalidOperation();
         c.CommitDenormal();
-        if (ca == Float80Class.Zero || cb == Float80Class.Infinity) return a;
+        if (ca == Float80Class.Zero) return a;
         a.Unpack(out ulong sa, out int ea);
+        // Any finite dividend over ±∞ is its own remainder; a denormal one still underflows (UE unmasked: wrapped).
+        if (cb == Float80Class.Infinity) return RoundToRegister(ref c, a.Sign, ea, sa, 64);
         b.Unpack(out ulong sb, out int eb);
         int difference = ea - eb;
         if (difference >= 64)
