@@ -55,8 +55,13 @@ public sealed partial class Executor
             words[5] = _cpu.FpuLastDp & Mask(unit);
             words[6] = _cpu.FpuLastDs;
         }
-        // The 32-bit layout's reserved upper halves of FCW, FSW and FTW read as ones, as hardware stores them.
-        if (wide) for (int n = 0; n < 3; n++) words[n] |= 0xFFFF_0000;
+        // The 32-bit layout's reserved upper halves of FCW, FSW, FTW and FDS read as ones, as hardware stores them
+        // (measured; Linux's initial FSAVE image, fpstate_init_fstate, has the same 0xFFFF halves).
+        if (wide)
+        {
+            for (int n = 0; n < 3; n++) words[n] |= 0xFFFF_0000;
+            if (!X87RealModeLayout) words[6] |= 0xFFFF_0000;
+        }
         for (int n = 0; n < 7; n++) _mmu.Write(address + (ulong)(n * unit), unit, words[n]);
         return size;
     }

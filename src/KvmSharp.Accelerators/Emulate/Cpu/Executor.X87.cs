@@ -9,7 +9,7 @@ namespace KvmSharp.Accelerators.Emulate.Cpu;
 // pre-computation exception (IE, DE, ZE) leaves the destination as it was (SDM vol 1 §8.5).
 public sealed partial class Executor
 {
-    private const ushort FswTopMask = 7 << 11, FswConditionMask = 0x4700, FswC0 = 1 << 8, FswC1 = 1 << 9, FswC2 = 1 << 10, FswC3 = 1 << 14,
+    private const ushort FswTopMask = 7 << 11, FswC0 = 1 << 8, FswC1 = 1 << 9, FswC2 = 1 << 10, FswC3 = 1 << 14,
         FswErrorSummary = 1 << 7, FswBusy = 1 << 15;
 
     private int FpuTop => (_cpu.FpuStatus >> 11) & 7;

@@ -50,8 +50,6 @@ public readonly record struct Float80(ulong Significand, ushort SignExponent)
         return (Significand & QuietBit) != 0 ? Float80Class.QuietNaN : Float80Class.SignalingNaN;
     }
 
-    public bool IsNaN => Classify() is Float80Class.QuietNaN or Float80Class.SignalingNaN;
-
     /// <summary>
     /// A finite value as significand × 2^scale with the significand normalized (bit 63 set); zero gives 0.
     /// Denormals use the minimum exponent (SDM vol 1 §4.8.3.2).
