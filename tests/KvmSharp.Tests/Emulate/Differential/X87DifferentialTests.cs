@@ -22,8 +22,8 @@ public class X87DifferentialTests
     internal const int ControlOffset = 0, OperandOffset = 0x10, MemoryOffset = 0x100, SaveOffset = 0x200;
     internal const ulong Base = DiffLayout.DataMiddle;
 
-    /// <summary>Bytes of the FNSAVE image (32-bit layout) that hold FIP, FCS/FOP, FDP, FDS: cleared before the comparison.</summary>
-    private const int PointerBytes = 16, PointerOffset = 12;
+    /// <summary>Where FIP, FCS/FOP, FDP, FDS (16 bytes) sit in the FNSAVE image (32-bit layout): cleared before the comparison.</summary>
+    private const int PointerOffset = 12;
 
     public static IEnumerable<object[]> BinaryForms =>
         new[] { "Fadd", "Fsub", "Fsubr", "Fmul", "Fdiv", "Fdivr" }.SelectMany(m => new[]
@@ -115,8 +115,8 @@ public class X87DifferentialTests
         {
             var c = new DiffCase(form, _ => { }) { Rflags = r.Flags(), FlagsMask = ReferenceState.CF | ReferenceState.PF | ReferenceState.ZF | ReferenceState.SF | ReferenceState.OF };
             for (int g = 0; g < 16; g++) c.Gprs[g] = r.Next64();
-            c.Gprs[CpuStateRsp] = DiffLayout.StackTop;
-            c.Gprs[CpuStateRbx] = Base;
+            c[Gpr.Rsp] = DiffLayout.StackTop;
+            c[Gpr.Rbx] = Base;
             int sti = r.Rng.Next(8);
             // Unicorn (QEMU 5) detects no stack overflow or underflow: its cases keep the stack deep enough and not
             // full. The host's x87 also gets empty and full stacks.
@@ -188,8 +188,6 @@ public class X87DifferentialTests
             }, $"{form} (depth {depth}, FCW {control:X4})");
         }
     }
-
-    private const int CpuStateRsp = 4, CpuStateRbx = 3;
 
     /// <summary>The memory operand of the form under test: a value of its type at rbx+0x100.</summary>
     private static void WriteMemoryOperand(DiffRandom r, DiffCase c, Code code)

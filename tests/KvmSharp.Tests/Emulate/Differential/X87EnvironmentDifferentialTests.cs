@@ -49,8 +49,8 @@ public class X87EnvironmentDifferentialTests
         {
             var c = new DiffCase(form, _ => { }) { Rflags = r.Flags(), FlagsMask = ReferenceState.CF | ReferenceState.PF | ReferenceState.ZF | ReferenceState.SF | ReferenceState.OF };
             for (int g = 0; g < 16; g++) c.Gprs[g] = r.Next64();
-            c.Gprs[4] = DiffLayout.StackTop;
-            c.Gprs[3] = Base;
+            c[Gpr.Rsp] = DiffLayout.StackTop;
+            c[Gpr.Rbx] = Base;
             ushort control = (ushort)(0x1040 | 0x3F | r.Rng.Next(4) << 10 | r.Pick(new[] { 0, 2, 3 }) << 8);
             c.WithMemory(Base + ControlOffset, control, 2);
             int depth = r.Rng.Next(0, 8);
