@@ -18,7 +18,7 @@ public sealed class EmulatedCpuModel(int vcpuIndex, int vcpuCount) : ICpuPlatfor
     private const uint VendorEbx = 0x536D764B, VendorEdx = 0x70726168, VendorEcx = 0x20555043;
 
     private const uint Leaf1EdxFeatures =
-        (1u << 0)     // FPU: the control/status words and FXSAVE state exist; x87 arithmetic raises #UD and is reported
+        (1u << 0)     // FPU: x87 (Executor.X87*.cs) without the transcendentals, which raise #UD and are reported
         | (1u << 3)   // PSE: 4 MiB pages
         | (1u << 4)   // TSC
         | (1u << 5)   // MSR

@@ -138,13 +138,50 @@ public sealed class EmulatedVcpu : IVcpu
         _core.Mmu.FlushTlb();
     }
 
-    public void GetFpu(out FpuState fpu) => fpu = new FpuState { Fcw = _cpu.FpuControl, Fsw = _cpu.FpuStatus, Mxcsr = _cpu.Mxcsr };
+    /// <summary>
+    /// The kvm_fpu image: ST(0)–ST(7) in 16-byte slots (FXSAVE order), the abridged tag byte, the last
+    /// instruction/data pointers and opcode, XMM0–15 and MXCSR (SDM vol 1 §10.5.1).
+    /// </summary>
+    public unsafe void GetFpu(out FpuState fpu)
+    {
+        fpu = new FpuState
+        {
+            Fcw = _cpu.FpuControl, Fsw = _cpu.FpuStatus, LastOpcode = _cpu.FpuOpcode,
+            LastIp = _cpu.FpuLastIp, LastDp = _cpu.FpuLastDp, Mxcsr = _cpu.Mxcsr,
+        };
+        int top = (_cpu.FpuStatus >> 11) & 7;
+        for (int n = 0; n < 8; n++)
+        {
+            if ((_cpu.FpuTag >> (2 * n) & 3) != 3) fpu.Ftwx |= (byte)(1 << n);
+            var value = _cpu.Fpr[(top + n) & 7];
+            fixed (byte* slot = &fpu.Fpr[n * 16])
+            {
+                *(ulong*)slot = value.Significand;
+                *(ushort*)(slot + 8) = value.SignExponent;
+            }
+        }
+        fixed (byte* xmm = fpu.Xmm)
+            for (int n = 0; n < 32; n++) ((ulong*)xmm)[n] = _cpu.Xmm[n];
+    }
 
-    public void SetFpu(in FpuState fpu)
+    public unsafe void SetFpu(in FpuState fpu)
     {
         _cpu.FpuControl = fpu.Fcw;
         _cpu.FpuStatus = fpu.Fsw;
+        _cpu.FpuOpcode = (ushort)(fpu.LastOpcode & 0x7FF);
+        (_cpu.FpuLastIp, _cpu.FpuLastDp) = (fpu.LastIp, fpu.LastDp);
         _cpu.Mxcsr = fpu.Mxcsr;
+        int top = (fpu.Fsw >> 11) & 7;
+        ushort tag = 0;
+        for (int n = 0; n < 8; n++)
+        {
+            if ((fpu.Ftwx >> n & 1) == 0) tag |= (ushort)(3 << (2 * n));
+            fixed (byte* slot = &fpu.Fpr[n * 16])
+                _cpu.Fpr[(top + n) & 7] = new Cpu.X87.Float80(*(ulong*)slot, *(ushort*)(slot + 8));
+        }
+        _cpu.FpuTag = tag;
+        fixed (byte* xmm = fpu.Xmm)
+            for (int n = 0; n < 32; n++) _cpu.Xmm[n] = ((ulong*)xmm)[n];
     }
 
     public void GetMsrs(ReadOnlySpan<uint> indices, Span<ulong> values)

@@ -40,4 +40,15 @@ public class SystemGuestTests
         Assert.Equal(Sse2StringGuest.ExpectedOutput, vm.Console.Output);
         Assert.Empty(vm.Notices);
     }
+
+    [Fact]
+    public void X87LongDoubleWorkMatchesQemu()
+    {
+        using var vm = new TestMachine(Image("x87", X87Guest.Build()), accelerator: "emulate");
+        var exit = vm.RunToEnd();
+        Assert.True(exit.Reason == MachineExitReason.DebugExit, $"{exit}; console:\n{vm.Console.Output}\nnotices: {string.Join("; ", vm.Notices)}");
+        Assert.Equal((0x23 << 1) | 1, exit.ExitStatus);
+        Assert.Equal(X87Guest.ExpectedOutput, vm.Console.Output);
+        Assert.Empty(vm.Notices);
+    }
 }

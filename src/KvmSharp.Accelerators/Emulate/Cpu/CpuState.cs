@@ -33,6 +33,17 @@ public sealed class CpuState
     public uint Mxcsr = 0x1F80;
     public ushort FpuControl = 0x37F, FpuStatus, FpuTag = 0xFFFF;
 
+    /// <summary>
+    /// x87 data registers R0–R7 in physical order: ST(i) is R[(TOP + i) mod 8], TOP being FSW bits 11–13 (SDM vol 1
+    /// §8.1.2). <see cref="FpuTag"/> keeps 11b for an empty register and 00b for any other; the full tag classes
+    /// are computed from the contents when FSTENV/FSAVE store them.
+    /// </summary>
+    public readonly X87.Float80[] Fpr = new X87.Float80[8];
+
+    /// <summary>Last x87 instruction and data pointers and opcode (SDM vol 1 §8.1.8–9), as FSTENV/FXSAVE store them.</summary>
+    public ulong FpuLastIp, FpuLastDp;
+    public ushort FpuLastCs, FpuLastDs, FpuOpcode;
+
     public const ulong FlagTrap = 1 << 8, FlagInterrupt = 1 << 9, FlagDirection = 1 << 10, FlagIopl = 3 << 12,
         FlagNested = 1 << 14, FlagResume = 1 << 16, FlagVm86 = 1 << 17, FlagAlignment = 1 << 18, FlagId = 1 << 21;
 

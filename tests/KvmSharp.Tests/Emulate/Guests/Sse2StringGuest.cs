@@ -96,7 +96,7 @@ internal static class Sse2StringGuest
     });
 
     /// <summary>EAX as 8 hex digits, then a newline.</summary>
-    private static void EmitPutHexLine(Assembler a, Label putHex, MultibootFlatImage.DataArea data)
+    internal static void EmitPutHexLine(Assembler a, Label putHex, MultibootFlatImage.DataArea data)
     {
         var hex = a.CreateLabel();
         var puts = a.CreateLabel();
