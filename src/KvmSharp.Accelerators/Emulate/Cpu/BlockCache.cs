@@ -34,6 +34,8 @@ public sealed class DecodedBlock
 public sealed class BlockCache
 {
     private const int MaxInstructionsPerBlock = 64;
+    private const int RecentSize = 4096;
+    private readonly DecodedBlock?[] _recent = new DecodedBlock?[RecentSize];
     private readonly Dictionary<ulong, DecodedBlock> _blocks = [];
     private readonly Dictionary<ulong, List<DecodedBlock>> _byPage = [];
     private readonly ConcurrentQueue<ulong> _stalePages = new();
@@ -67,8 +69,16 @@ public sealed class BlockCache
         }
     }
 
-    public DecodedBlock? Find(ulong physical, ulong rip, int bitness) =>
-        _blocks.TryGetValue(physical, out var block) && block.StartRip == rip && block.Bitness == bitness ? block : null;
+    public DecodedBlock? Find(ulong physical, ulong rip, int bitness)
+    {
+        // A direct-mapped front for the dictionary: most lookups (returns, indirect jumps) hit it.
+        ref var recent = ref _recent[(physical ^ (physical >> 12)) & (RecentSize - 1)];
+        if (recent is { Valid: true } hit && hit.PhysicalStart == physical && hit.StartRip == rip && hit.Bitness == bitness)
+            return hit;
+        if (!_blocks.TryGetValue(physical, out var block) || block.StartRip != rip || block.Bitness != bitness) return null;
+        recent = block;
+        return block;
+    }
 
     /// <summary>Decodes a block from <paramref name="bytes"/> (the code from RIP to the page end, plus up to 15 bytes of the next page when mapped).</summary>
     public DecodedBlock Decode(ReadOnlySpan<byte> bytes, int bytesInFirstPage, ulong rip, ulong physical, ulong? nextPagePhysical, int bitness)
