@@ -1,4 +1,5 @@
 using Iced.Intel;
+using static Iced.Intel.AssemblerRegisters;
 using KvmSharp.Tests.Reference;
 
 namespace KvmSharp.Tests.Emulate.Differential;
@@ -137,8 +138,9 @@ public class SseDifferentialTests
         return emit;
     }, Math.Min(Count, 300)));
 
-    /// <summary>Forms whose 128-bit memory operand may be misaligned (SDM vol 1 §11.6.6, "MOVDQU", "MOVUPS", "MOVUPD").</summary>
-    private static bool Unaligned(string form) => form.StartsWith("Movdqu", StringComparison.Ordinal) || form.StartsWith("Movups", StringComparison.Ordinal) || form.StartsWith("Movupd", StringComparison.Ordinal);
+    /// <summary>Forms whose 128-bit memory operand may be misaligned (SDM vol 1 §11.6.6, "MOVDQU", "LDDQU", "PCMPESTRI", …).</summary>
+    private static bool Unaligned(string form) =>
+        form.Split('_')[0] is "Movdqu" or "Movups" or "Movupd" or "Lddqu" or "Pcmpestri" or "Pcmpestri64" or "Pcmpestrm" or "Pcmpestrm64" or "Pcmpistri" or "Pcmpistrm";
 
     /// <summary>The registers a memory operand's address uses, which later operands must leave alone.</summary>
     private static int[] Bases(Rm m) =>
@@ -148,36 +150,52 @@ public class SseDifferentialTests
 
     [ThreadStatic] private static string? CurrentForm;
 
-    /// <summary>The legacy-SSE Iced codes of a mnemonic: operands are xmm, xmmmNN, rmNN, rNN, mNN or imm8 (no MMX forms).</summary>
-    private static string[] FormsOf(string mnemonic)
+    /// <summary>
+    /// The legacy Iced codes of a mnemonic: operands are xmm, xmmmNN, rmNN, rNN, mNN, rNNmMM or imm8, and with
+    /// <paramref name="mmx"/> also mm and mmmNN (the MMX-register forms).
+    /// </summary>
+    internal static string[] FormsOf(string mnemonic, bool mmx = false)
     {
         lock (FormCache)
         {
-            if (FormCache.TryGetValue(mnemonic, out var cached)) return cached;
-            var forms = Enum.GetNames<Code>()
-                .Where(n => n.StartsWith(mnemonic + "_", StringComparison.Ordinal))
-                .Where(n => n.Split('_').Skip(1).Any(t => t.StartsWith("xmm", StringComparison.Ordinal)))
-                .Where(n => !n.Split('_').Skip(1).Any(t => t.StartsWith("mm", StringComparison.Ordinal) || t.StartsWith("k", StringComparison.Ordinal)))
+            string key = mmx ? mnemonic + "+mmx" : mnemonic;
+            if (FormCache.TryGetValue(key, out var cached)) return cached;
+            var all = Enum.GetNames<Code>().Where(n => n.StartsWith(mnemonic + "_", StringComparison.Ordinal)).ToArray();
+            // MOVNTI and CRC32 have general-register operands only.
+            var forms = all
+                .Where(n => n.Split('_').Skip(1).Any(t => t.StartsWith("xmm", StringComparison.Ordinal) || (mmx && t.StartsWith("mm", StringComparison.Ordinal)))
+                    || mnemonic is "Movnti" or "Crc32")
+                .Where(n => !n.Split('_').Skip(1).Any(t => (!mmx && t.StartsWith("mm", StringComparison.Ordinal)) || t.StartsWith("k", StringComparison.Ordinal)))
                 .ToArray();
-            return FormCache[mnemonic] = forms;
+            return FormCache[key] = forms;
         }
     }
 
-    private static Action<Assembler> Build(DiffRandom r, DiffCase c, string form)
+    /// <summary>Where MMX operands are loaded from and stored to, and where MXCSR is loaded and stored (compared with the data region).</summary>
+    private const ulong MmxIn = DiffLayout.Data + 0x3E00, MmxOut = DiffLayout.Data + 0x3E80, MxcsrIn = DiffLayout.Data + 0x3F00, MxcsrOut = DiffLayout.Data + 0x3F08;
+
+    /// <summary>
+    /// One case of <paramref name="form"/>: random XMM contents (floating-point edge values for the ps/pd/ss/sd
+    /// forms), each MMX operand loaded with MOVQ before and stored after (the harness compares memory, not MMX
+    /// registers), and with <paramref name="mxcsr"/> a random rounding mode, DAZ and FTZ loaded before and
+    /// MXCSR stored after, so rounding and the exception flags are compared too.
+    /// </summary>
+    internal static Action<Assembler> Build(DiffRandom r, DiffCase c, string form, bool mxcsr = false)
     {
         var code = Forms.Get(form);
         CurrentForm = form;
         var tokens = form.Split('_').Skip(1).ToArray();
         bool memory = r.Chance(35);
-        bool doubles = form.Contains("sd_", StringComparison.Ordinal) || form.StartsWith("Ucomisd", StringComparison.Ordinal)
-            || form.StartsWith("Comisd", StringComparison.Ordinal) || form.Contains("pd_", StringComparison.Ordinal);
-        for (int x = 0; x < 16; x++) c.Xmm[x] = XmmValue(r, doubles);
-        if (form.StartsWith("Ucomisd", StringComparison.Ordinal) || form.StartsWith("Comisd", StringComparison.Ordinal))
+        string name = form.Split('_')[0];
+        var kind = FloatKindOf(form);
+        for (int x = 0; x < 16; x++) c.Xmm[x] = XmmValue(r, kind);
+        if (name is "Ucomisd" or "Comisd" or "Ucomiss" or "Comiss" or "Cmpps" or "Cmppd" or "Cmpss" or "Cmpsd" or "Minps" or "Maxps" or "Minpd" or "Maxpd")
         {
-            // Equal operands now and then, so ZF=1/CF=0 comes up.
+            // Equal operands now and then, so ZF=1/CF=0 and the equal predicates come up.
             if (r.Chance(20)) c.Xmm[r.Rng.Next(16)] = c.Xmm[r.Rng.Next(16)];
         }
         var operands = new List<object>();
+        var mmx = new List<int>();
         foreach (var t in tokens)
         {
             switch (t)
@@ -185,15 +203,30 @@ public class SseDifferentialTests
                 case "xmm":
                     operands.Add(Register.XMM0 + r.Rng.Next(16));
                     break;
-                case "xmmm128" or "xmmm64" or "xmmm32" or "rm32" or "rm64" or "m32" or "m64" or "m128":
+                case "mm":
                 {
-                    int size = t.EndsWith("128", StringComparison.Ordinal) ? 16 : t.EndsWith("64", StringComparison.Ordinal) ? 8 : 4;
-                    bool isXmm = t.StartsWith("xmm", StringComparison.Ordinal);
-                    if (memory || t.StartsWith("m", StringComparison.Ordinal))
+                    int n = r.Rng.Next(8);
+                    if (!mmx.Contains(n)) mmx.Add(n);
+                    operands.Add(Register.MM0 + n);
+                    break;
+                }
+                case "rDI":
+                {
+                    // MASKMOVQ/MASKMOVDQU store through DS:rDI: point it into the data region.
+                    c.Gprs[7] = DiffLayout.Data + (ulong)r.Rng.Next(0x100, 0x1000);
+                    break;
+                }
+                case "xmmm128" or "xmmm64" or "xmmm32" or "xmmm16" or "mmm64" or "mmm32" or "rm8" or "rm16" or "rm32" or "rm64"
+                    or "m32" or "m64" or "m128" or "r32m8" or "r64m8" or "r32m16" or "r64m16" or "r64m32":
+                {
+                    int size = t.EndsWith("128", StringComparison.Ordinal) ? 16 : t.EndsWith("64", StringComparison.Ordinal) ? 8
+                        : t.EndsWith("32", StringComparison.Ordinal) ? 4 : t.EndsWith("16", StringComparison.Ordinal) ? 2 : 1;
+                    bool isXmm = t.StartsWith("xmm", StringComparison.Ordinal), isMmx = t.StartsWith("mmm", StringComparison.Ordinal);
+                    if (memory || t.StartsWith("m", StringComparison.Ordinal) && !isMmx)
                     {
-                        var m = Forms.Memory(r, c, 64, size);
+                        var m = Forms.Memory(r, c, 64, size, Bases(operands));
                         var bytes = new byte[16];
-                        var v = doubles || isXmm ? XmmValue(r, doubles) : r.Register(size);
+                        var v = kind != FloatKind.None || isXmm || isMmx ? XmmValue(r, kind) : r.Register(Math.Min(size, 8));
                         BitConverter.TryWriteBytes(bytes, (ulong)v);
                         BitConverter.TryWriteBytes(bytes.AsSpan(8), (ulong)(v >> 64));
                         c.Memory.Add((m.Address, bytes[..size]));
@@ -201,20 +234,24 @@ public class SseDifferentialTests
                         if (size == 16 && (m.Address & 15) != 0 && !Unaligned(form)) c.SdmFault = 13;
                         operands.Add(m.Memory);
                     }
-                    else if (isXmm)
+                    else if (isXmm) operands.Add(Register.XMM0 + r.Rng.Next(16));
+                    else if (isMmx)
                     {
-                        operands.Add(Register.XMM0 + r.Rng.Next(16));
+                        int n = r.Rng.Next(8);
+                        if (!mmx.Contains(n)) mmx.Add(n);
+                        operands.Add(Register.MM0 + n);
                     }
                     else
                     {
-                        int n = r.GprIndex(64);
-                        c.Gprs[n] = r.Register(size);
-                        operands.Add(DiffRandom.Gpr(n, size));
+                        int n = r.GprIndex(64, Bases(operands));
+                        int registerSize = t.StartsWith("r64", StringComparison.Ordinal) ? 8 : t.StartsWith("r32", StringComparison.Ordinal) ? 4 : size;
+                        c.Gprs[n] = r.Register(Math.Min(size, 8)) | (r.Chance(50) ? r.Next64() << (8 * Math.Min(size, 7)) : 0);
+                        operands.Add(registerSize == 1 ? DiffRandom.Gpr(n, 1) : DiffRandom.Gpr(n, registerSize));
                     }
                     break;
                 }
                 case "r32" or "r64":
-                    operands.Add(DiffRandom.Gpr(r.GprIndex(64), t == "r32" ? 4 : 8));
+                    operands.Add(DiffRandom.Gpr(r.GprIndex(64, Bases(operands)), t == "r32" ? 4 : 8));
                     break;
                 case "imm8":
                     operands.Add(r.Chance(50) ? DiffRandom.ShiftCounts[r.Rng.Next(DiffRandom.ShiftCounts.Length)] : r.Rng.Next(256));
@@ -224,10 +261,12 @@ public class SseDifferentialTests
             }
         }
         // Shift counts from a register or memory: small counts most of the time, so lanes are not just cleared.
-        if (form.StartsWith("Ps", StringComparison.Ordinal) && form.EndsWith("xmmm128", StringComparison.Ordinal) && r.Chance(70))
+        if (name is "Psllw" or "Pslld" or "Psllq" or "Psrlw" or "Psrld" or "Psrlq" or "Psraw" or "Psrad"
+            && (form.EndsWith("xmmm128", StringComparison.Ordinal) || form.EndsWith("mmm64", StringComparison.Ordinal)) && r.Chance(70))
         {
             ulong count = r.Chance(80) ? (ulong)r.Rng.Next(70) : r.Pick(new ulong[] { 1UL << 32, 1UL << 63, ulong.MaxValue, 0x100 });
-            if (operands[1] is Register s) c.Xmm[s - Register.XMM0] = new UInt128((ulong)(c.Xmm[s - Register.XMM0] >> 64), count);
+            if (operands[1] is Register s && s.IsXMM()) c.Xmm[s - Register.XMM0] = new UInt128((ulong)(c.Xmm[s - Register.XMM0] >> 64), count);
+            else if (operands[1] is Register) mmxCount = count;
             else
             {
                 var (address, bytes) = c.Memory[^1];
@@ -235,11 +274,75 @@ public class SseDifferentialTests
                 c.Memory[^1] = (address, bytes);
             }
         }
-        if (form.Split('_')[0] is "Addsd" or "Subsd" or "Mulsd" or "Divsd")
+        // Explicit string lengths for PCMPESTR*: mostly within a vector, sometimes negative or huge.
+        if (name.StartsWith("Pcmpestr", StringComparison.Ordinal))
+            foreach (int g in new[] { 0, 2 })
+                c.Gprs[g] = r.Chance(80) ? (ulong)(r.Rng.Next(-18, 18)) : r.Next64();
+        if (name is "Addsd" or "Subsd" or "Mulsd" or "Divsd")
             c.ReferenceFix = SseNaN((Register)operands[0] - Register.XMM0, c.Xmm[(Register)operands[0] - Register.XMM0],
                 operands[1] is Register s2 ? (ulong)c.Xmm[s2 - Register.XMM0] : BitConverter.ToUInt64(c.Memory[^1].Bytes));
         var ops = operands.ToArray();
-        return a => Forms.Emit(a, code, ops);
+        var loads = mmx.Select(n => (n, value: (ulong)XmmValue(r, kind))).ToArray();
+        foreach (var (n, value) in loads) c.WithMemory(MmxIn + 8 * (ulong)n, ops[1] is Register m1 && m1 == Register.MM0 + n && mmxCount is { } k ? k : value, 8);
+        mmxCount = null;
+        uint control = 0x1F80 | (uint)r.Rng.Next(4) << 13 | (r.Chance(25) ? 0x40u : 0) | (r.Chance(25) ? 0x8000u : 0);
+        bool loadMxcsr = mxcsr && r.Chance(70);
+        if (loadMxcsr) c.WithMemory(MxcsrIn, control, 4);
+        if (name is "Maskmovq" or "Maskmovdqu")
+        {
+            // Iced builds these with their implicit DS:rDI operand from the two registers.
+            var (data, mask) = ((Register)operands[0], (Register)operands[1]);
+            var maskStore = name == "Maskmovq" ? Iced.Intel.Instruction.CreateMaskmovq(64, data, mask, Register.None) : Iced.Intel.Instruction.CreateMaskmovdqu(64, data, mask, Register.None);
+            ops = [];
+            code = Code.INVALID;
+            emitOverride = maskStore;
+        }
+        // A case Unicorn cannot run expects the fault at its first instruction: the instruction alone.
+        var single = emitOverride;
+        emitOverride = null;
+        void Emit(Assembler a)
+        {
+            if (single is { } instruction) a.AddInstruction(instruction);
+            else Forms.Emit(a, code, ops);
+        }
+        if (c.SdmFault is not null) return Emit;
+        return a =>
+        {
+            if (loadMxcsr) a.ldmxcsr(__dword_ptr[(long)MxcsrIn]);
+            foreach (var (n, _) in loads) a.movq(new AssemblerRegisterMM(Register.MM0 + n), __qword_ptr[(long)(MmxIn + 8 * (ulong)n)]);
+            Emit(a);
+            foreach (var (n, _) in loads) a.movq(__qword_ptr[(long)(MmxOut + 8 * (ulong)n)], new AssemblerRegisterMM(Register.MM0 + n));
+            if (mxcsr)
+            {
+                // Unicorn (QEMU 5) never sets MXCSR's exception flags: they are cleared on both sides before the
+                // comparison (Reference/README.md); the rounding mode, DAZ and FTZ still act on every result.
+                a.stmxcsr(__dword_ptr[(long)MxcsrOut]);
+                a.and(__dword_ptr[(long)MxcsrOut], ~0x3F);
+            }
+        };
+    }
+
+    [ThreadStatic] private static ulong? mmxCount;
+    [ThreadStatic] private static Iced.Intel.Instruction? emitOverride;
+
+    /// <summary>The registers the memory operands so far use for their addresses (later register operands avoid them).</summary>
+    private static int[] Bases(List<object> operands) =>
+        [.. operands.OfType<MemoryOperand>().SelectMany(m => new[] { m.Base, m.Index }).Where(x => x != Register.None && x.IsGPR()).Select(x => (int)(x.GetFullRegister() - Register.RAX))];
+
+    internal enum FloatKind { None, Single, Double }
+
+    private static FloatKind FloatKindOf(string form)
+    {
+        string name = form.Split('_')[0].ToLowerInvariant();
+        if (name.EndsWith("pd", StringComparison.Ordinal) || name.EndsWith("sd", StringComparison.Ordinal) || name.StartsWith("cvtpd", StringComparison.Ordinal)
+            || name.StartsWith("cvttpd", StringComparison.Ordinal) || name.StartsWith("cvtsd", StringComparison.Ordinal) || name.StartsWith("cvttsd", StringComparison.Ordinal)
+            || name is "ucomisd" or "comisd" or "movddup" or "dppd" or "haddpd" or "hsubpd" or "addsubpd")
+            return name.StartsWith("cvtsi", StringComparison.Ordinal) || name.StartsWith("cvtpi", StringComparison.Ordinal) || name.StartsWith("cvtdq", StringComparison.Ordinal) ? FloatKind.None : FloatKind.Double;
+        if (name.EndsWith("ps", StringComparison.Ordinal) || name.EndsWith("ss", StringComparison.Ordinal) || name.StartsWith("cvtps", StringComparison.Ordinal)
+            || name.StartsWith("cvttps", StringComparison.Ordinal) || name.StartsWith("cvtss", StringComparison.Ordinal) || name.StartsWith("cvttss", StringComparison.Ordinal)
+            || name is "ucomiss" or "comiss" or "dpps" or "haddps" or "hsubps" or "addsubps" or "rcpps" or "rsqrtps" or "rcpss" or "rsqrtss")
+            return name is "pcmpgtq" || name.StartsWith("cvtsi", StringComparison.Ordinal) || name.StartsWith("cvtpi", StringComparison.Ordinal) || name.StartsWith("cvtdq", StringComparison.Ordinal) ? FloatKind.None : FloatKind.Single;
+        return FloatKind.None;
     }
 
     /// <summary>
@@ -258,9 +361,11 @@ public class SseDifferentialTests
     }
 
     /// <summary>An XMM value of edge lanes: bytes, words, dwords or qwords at their boundaries, or doubles.</summary>
-    private static UInt128 XmmValue(DiffRandom r, bool doubles)
+    private static UInt128 XmmValue(DiffRandom r, bool doubles) => XmmValue(r, doubles ? FloatKind.Double : FloatKind.None);
+
+    private static UInt128 XmmValue(DiffRandom r, FloatKind kind)
     {
-        int shape = doubles ? (r.Chance(80) ? 4 : r.Rng.Next(6)) : r.Rng.Next(7);
+        int shape = kind != FloatKind.None ? (r.Chance(80) ? (kind == FloatKind.Double ? 4 : 7) : r.Rng.Next(6)) : r.Rng.Next(7);
         Span<byte> b = stackalloc byte[16];
         switch (shape)
         {
@@ -279,6 +384,9 @@ public class SseDifferentialTests
             case 4:
                 for (int k = 0; k < 2; k++) BitConverter.TryWriteBytes(b[(8 * k)..], DoubleBits(r));
                 break;
+            case 7:
+                for (int k = 0; k < 4; k++) BitConverter.TryWriteBytes(b[(4 * k)..], SingleBits(r));
+                break;
             default:
                 for (int k = 0; k < 2; k++) BitConverter.TryWriteBytes(b[(8 * k)..], r.Value(8));
                 break;
@@ -295,7 +403,24 @@ public class SseDifferentialTests
         _ => r.Next64(),
     };
 
-    private static IEnumerable<DiffCase> Cases(string group, Func<DiffRandom, DiffCase, Action<Assembler>> build, int? count = null)
+    private static readonly float[] Singles =
+    [
+        0f, -0f, 1f, -1f, 1.5f, -2.5f, 0.5f, 3f, 0.1f, float.PositiveInfinity, float.NegativeInfinity, float.MaxValue, -float.MaxValue,
+        float.Epsilon, -float.Epsilon, 1.17549435E-38f, 1e-40f, 1e30f, 2147483647f, 2147483648f, -2147483648f, -2147483904f, 16777217f, 0.49999997f,
+    ];
+
+    private static readonly uint[] SingleNaNs = [0x7FC0_0000, 0xFFC0_0000, 0x7F80_0001, 0xFF80_0001, 0x7FC0_1234, 0x7FA0_0000, 0xFFFF_FFFF];
+
+    private static uint SingleBits(DiffRandom r) => r.Rng.Next(10) switch
+    {
+        < 5 => BitConverter.SingleToUInt32Bits(r.Pick(Singles)),
+        5 => r.Pick(SingleNaNs),
+        6 => BitConverter.SingleToUInt32Bits(r.Rng.Next(-1000, 1000) / (float)r.Pick(new[] { 1, 2, 4, 3, 7 })),
+        7 => BitConverter.SingleToUInt32Bits((float)((r.Rng.NextDouble() - 0.5) * Math.Pow(2, r.Rng.Next(-149, 128)))),
+        _ => (uint)r.Next64(),
+    };
+
+    internal static IEnumerable<DiffCase> Cases(string group, Func<DiffRandom, DiffCase, Action<Assembler>> build, int? count = null)
     {
         var r = new DiffRandom($"sse-{group}");
         for (int n = 0; n < (count ?? Count); n++)
