@@ -73,7 +73,8 @@ public sealed partial class Executor
     }
 
     /// <summary>
-    /// Rounds the exact value hi + lo (hi = the round-to-nearest double of it, lo carrying the sign of the rest)
+    /// Rounds the exact value hi + lo (hi = the round-to-nearest double of it, lo about the rest: its sign is what
+    /// matters for double precision; single precision also uses its size, always accurate there)
     /// to the destination format under MXCSR.RC, with the overflow, underflow, precision conditions and FTZ
     /// (SDM vol 1 §4.9.1.4–§4.9.1.6, §10.2.3.3). For single precision hi is rounded again: a double holds more
     /// than twice a single's significand, so rounding to nearest twice gives the correctly rounded result.
@@ -157,7 +158,7 @@ public sealed partial class Executor
         return (a - aVirtual) + (b - bVirtual);
     }
 
-    /// <summary>A value with the sign of a·b − hi (FMA residual; operands scaled when it could underflow).</summary>
+    /// <summary>a·b − hi exactly (FMA residual); only its sign when tiny operands had to be scaled (double precision only).</summary>
     private static double ProductError(double a, double b, double hi)
     {
         if (Math.Abs(hi) < 1e-250 || Math.Min(Math.Abs(a), Math.Abs(b)) < 1e-250)
@@ -168,16 +169,16 @@ public sealed partial class Executor
         return Math.FusedMultiplyAdd(a, b, -hi);
     }
 
-    /// <summary>A value with the sign of a/b − q.</summary>
+    /// <summary>About a/b − q (r/b with the exact remainder r; only its sign when the operands had to be scaled).</summary>
     private static double QuotientError(double a, double b, double q)
     {
         double remainder = Math.Abs(a) < 1e-250 || Math.Abs(q) < 1e-250
             ? Math.FusedMultiplyAdd(-q * Scale, b, a * Scale)
             : Math.FusedMultiplyAdd(-q, b, a);
-        return b < 0 ? -remainder : remainder;
+        return remainder / b;
     }
 
-    /// <summary>A value with the sign of √a − s.</summary>
+    /// <summary>About √a − s: (a − s²)/(2s), from the exact a − s² (only its sign when a had to be scaled).</summary>
     private static double RootError(double a, double s) =>
-        a < 1e-250 ? Math.FusedMultiplyAdd(-s * 1.2676506002282294E+30, s * 1.2676506002282294E+30, a * Scale) : Math.FusedMultiplyAdd(-s, s, a);
+        a < 1e-250 ? Math.FusedMultiplyAdd(-s * 1.2676506002282294E+30, s * 1.2676506002282294E+30, a * Scale) : Math.FusedMultiplyAdd(-s, s, a) / (2 * s);
 }

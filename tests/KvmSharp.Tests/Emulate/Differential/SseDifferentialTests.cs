@@ -188,7 +188,12 @@ public class SseDifferentialTests
         bool memory = r.Chance(35);
         string name = form.Split('_')[0];
         var kind = FloatKindOf(form);
+        uint control = 0x1F80 | (uint)r.Rng.Next(4) << 13 | (r.Chance(25) ? 0x40u : 0) | (r.Chance(25) ? 0x8000u : 0);
+        bool loadMxcsr = mxcsr && r.Chance(70);
+        uint mxcsrFlags = loadMxcsr ? control : 0x1F80;
         for (int x = 0; x < 16; x++) c.Xmm[x] = XmmValue(r, kind);
+        if (name is "Dpps" or "Dppd")
+            for (int x = 0; x < 16; x++) c.Xmm[x] = WithoutNaNs(c.Xmm[x], kind == FloatKind.Single);
         if (name is "Ucomisd" or "Comisd" or "Ucomiss" or "Comiss" or "Cmpps" or "Cmppd" or "Cmpss" or "Cmpsd" or "Minps" or "Maxps" or "Minpd" or "Maxpd")
         {
             // Equal operands now and then, so ZF=1/CF=0 and the equal predicates come up.
@@ -196,6 +201,12 @@ public class SseDifferentialTests
         }
         var operands = new List<object>();
         var mmx = new List<int>();
+        // Explicit string lengths for PCMPESTR* in RAX and RDX: mostly within a vector, sometimes negative or huge.
+        bool lengths = name.StartsWith("Pcmpestr", StringComparison.Ordinal);
+        if (lengths)
+            foreach (int g in new[] { 0, 2 })
+                c.Gprs[g] = r.Chance(80) ? (ulong)(r.Rng.Next(-18, 18)) : r.Next64();
+        int[] Reserved() => lengths ? [.. Bases(operands), 0, 2] : Bases(operands);
         foreach (var t in tokens)
         {
             switch (t)
@@ -224,7 +235,7 @@ public class SseDifferentialTests
                     bool isXmm = t.StartsWith("xmm", StringComparison.Ordinal), isMmx = t.StartsWith("mmm", StringComparison.Ordinal);
                     if (memory || t.StartsWith("m", StringComparison.Ordinal) && !isMmx)
                     {
-                        var m = Forms.Memory(r, c, 64, size, Bases(operands));
+                        var m = Forms.Memory(r, c, 64, size, Reserved());
                         var bytes = new byte[16];
                         var v = kind != FloatKind.None || isXmm || isMmx ? XmmValue(r, kind) : r.Register(Math.Min(size, 8));
                         BitConverter.TryWriteBytes(bytes, (ulong)v);
@@ -237,7 +248,10 @@ public class SseDifferentialTests
                     else if (isXmm) operands.Add(Register.XMM0 + r.Rng.Next(16));
                     else if (isMmx)
                     {
+                        // QEMU 5's MMX PHADD*/PHSUB* read a source that is also the destination after writing it
+                        // (Reference/README.md): those forms get two different registers.
                         int n = r.Rng.Next(8);
+                        while (name.StartsWith("Ph", StringComparison.Ordinal) && operands[0] is Register d0 && d0 == Register.MM0 + n) n = r.Rng.Next(8);
                         if (!mmx.Contains(n)) mmx.Add(n);
                         operands.Add(Register.MM0 + n);
                     }
@@ -254,7 +268,9 @@ public class SseDifferentialTests
                     operands.Add(DiffRandom.Gpr(r.GprIndex(64, Bases(operands)), t == "r32" ? 4 : 8));
                     break;
                 case "imm8":
-                    operands.Add(r.Chance(50) ? DiffRandom.ShiftCounts[r.Rng.Next(DiffRandom.ShiftCounts.Length)] : r.Rng.Next(256));
+                    // CMPPS/CMPPD/CMPSS/CMPSD: the legacy forms define predicates 0–7 only (QEMU 5 raises #UD above).
+                    operands.Add(name.StartsWith("Cmp", StringComparison.Ordinal) ? r.Rng.Next(8)
+                        : r.Chance(50) ? DiffRandom.ShiftCounts[r.Rng.Next(DiffRandom.ShiftCounts.Length)] : r.Rng.Next(256));
                     break;
                 default:
                     throw new ArgumentException($"{form}: operand {t}");
@@ -274,19 +290,22 @@ public class SseDifferentialTests
                 c.Memory[^1] = (address, bytes);
             }
         }
-        // Explicit string lengths for PCMPESTR*: mostly within a vector, sometimes negative or huge.
-        if (name.StartsWith("Pcmpestr", StringComparison.Ordinal))
-            foreach (int g in new[] { 0, 2 })
-                c.Gprs[g] = r.Chance(80) ? (ulong)(r.Rng.Next(-18, 18)) : r.Next64();
         if (name is "Addsd" or "Subsd" or "Mulsd" or "Divsd")
             c.ReferenceFix = SseNaN((Register)operands[0] - Register.XMM0, c.Xmm[(Register)operands[0] - Register.XMM0],
                 operands[1] is Register s2 ? (ulong)c.Xmm[s2 - Register.XMM0] : BitConverter.ToUInt64(c.Memory[^1].Bytes));
         var ops = operands.ToArray();
+        if (operands[0] is Register d && d.IsXMM() && kind != FloatKind.None)
+        {
+            var initial = c.Xmm[d - Register.XMM0];
+            UInt128 source = operands[1] is Register s3 && s3.IsXMM() ? c.Xmm[s3 - Register.XMM0]
+                : operands[1] is MemoryOperand ? Load(c.Memory[^1].Bytes) : 0;
+            var previous = c.ReferenceFix;
+            var fix = UnicornFloatFix(name, d - Register.XMM0, initial, source, kind == FloatKind.Single, mxcsrFlags);
+            if (fix is not null) c.ReferenceFix = state => { previous?.Invoke(state); fix(state); };
+        }
         var loads = mmx.Select(n => (n, value: (ulong)XmmValue(r, kind))).ToArray();
         foreach (var (n, value) in loads) c.WithMemory(MmxIn + 8 * (ulong)n, ops[1] is Register m1 && m1 == Register.MM0 + n && mmxCount is { } k ? k : value, 8);
         mmxCount = null;
-        uint control = 0x1F80 | (uint)r.Rng.Next(4) << 13 | (r.Chance(25) ? 0x40u : 0) | (r.Chance(25) ? 0x8000u : 0);
-        bool loadMxcsr = mxcsr && r.Chance(70);
         if (loadMxcsr) c.WithMemory(MxcsrIn, control, 4);
         if (name is "Maskmovq" or "Maskmovdqu")
         {
@@ -323,6 +342,66 @@ public class SseDifferentialTests
     }
 
     [ThreadStatic] private static ulong? mmxCount;
+
+    private static UInt128 Load(byte[] bytes)
+    {
+        var padded = new byte[16];
+        bytes.CopyTo(padded, 0);
+        return new UInt128(BitConverter.ToUInt64(padded, 8), BitConverter.ToUInt64(padded, 0));
+    }
+
+    private static UInt128 WithoutNaNs(UInt128 value, bool single)
+    {
+        int width = single ? 32 : 64, lanes = 128 / width;
+        for (int k = 0; k < lanes; k++)
+        {
+            ulong lane = (ulong)(value >> (k * width)) & (single ? 0xFFFF_FFFFUL : ulong.MaxValue);
+            bool nan = single ? float.IsNaN(BitConverter.UInt32BitsToSingle((uint)lane)) : double.IsNaN(BitConverter.UInt64BitsToDouble(lane));
+            if (nan) value ^= (UInt128)(single ? 0x4000_0000UL : 0x4000_0000_0000_0000UL) << (k * width);   // exponent no longer all ones
+        }
+        return value;
+    }
+
+    /// <summary>
+    /// Where Unicorn (QEMU 5) is known to deviate from the SDM for a floating-point result, the SDM's lane
+    /// (Reference/README.md): (1) when both operands of an arithmetic lane are NaNs it picks by the x87 rule, the
+    /// SDM (vol 1 Table 4-7) returns the first source's NaN quieted; (2) it ignores MXCSR.FTZ (the flag is applied
+    /// to the x87 status), so a denormal result under FTZ is the signed zero the SDM (vol 1 §10.2.3.3) returns;
+    /// (3) MINPS/MAXPS under DAZ return a denormal operand unchanged where the SDM (§10.2.3.4) has it read as zero.
+    /// </summary>
+    private static Action<ReferenceState>? UnicornFloatFix(string name, int destination, UInt128 a, UInt128 b, bool single, uint mxcsr)
+    {
+        bool scalar = name.EndsWith("ss", StringComparison.Ordinal) || name.EndsWith("sd", StringComparison.Ordinal);
+        bool arithmetic = name[..3] is "Add" or "Sub" or "Mul" or "Div";
+        bool horizontal = name[..4] is "Hadd" or "Hsub";
+        bool rounded = arithmetic || horizontal || name.StartsWith("Sqrt", StringComparison.Ordinal) || name is "Cvtpd2ps" or "Cvtsd2ss" or "Dpps" or "Dppd";
+        bool minMax = name[..3] is "Min" or "Max";
+        bool ftz = (mxcsr & 0x8000) != 0 && (mxcsr & 0x800) != 0, daz = (mxcsr & 0x40) != 0;
+        if (!arithmetic && !horizontal && !(ftz && rounded) && !(daz && minMax)) return null;
+        int width = single ? 32 : 64, lanes = scalar ? 1 : 128 / width;
+        if (name is "Cvtpd2ps") lanes = 2;
+        ulong laneMask = single ? 0xFFFF_FFFFUL : ulong.MaxValue, quiet = single ? 0x40_0000UL : 1UL << 51;
+        ulong Lane(UInt128 v, int k) => (ulong)(v >> (k * width)) & laneMask;
+        bool IsNaN(ulong x) => single ? float.IsNaN(BitConverter.UInt32BitsToSingle((uint)x)) : double.IsNaN(BitConverter.UInt64BitsToDouble(x));
+        bool IsDenormal(ulong x) => single ? float.IsSubnormal(BitConverter.UInt32BitsToSingle((uint)x)) : double.IsSubnormal(BitConverter.UInt64BitsToDouble(x));
+        ulong sign = single ? 0x8000_0000UL : 1UL << 63;
+        return state =>
+        {
+            var value = state.Xmm[destination];
+            for (int k = 0; k < lanes; k++)
+            {
+                ulong lane = Lane(value, k);
+                (ulong first, ulong second) = horizontal
+                    ? (k < lanes / 2 ? (Lane(a, 2 * k), Lane(a, 2 * k + 1)) : (Lane(b, 2 * k - lanes), Lane(b, 2 * k - lanes + 1)))
+                    : (Lane(a, k), Lane(b, k));
+                if ((arithmetic || horizontal) && IsNaN(first) && IsNaN(second)) lane = first | quiet;
+                else if (ftz && rounded && IsDenormal(lane)) lane &= sign;
+                else if (daz && minMax && IsDenormal(lane)) lane &= sign;
+                value = (value & ~((UInt128)laneMask << (k * width))) | ((UInt128)lane << (k * width));
+            }
+            state.Xmm[destination] = value;
+        };
+    }
     [ThreadStatic] private static Iced.Intel.Instruction? emitOverride;
 
     /// <summary>The registers the memory operands so far use for their addresses (later register operands avoid them).</summary>
