@@ -104,7 +104,11 @@ public sealed partial class Executor
     {
         if (op is FloatOp.Min or FloatOp.Max)
         {
-            if (IsNaN(a, single) || IsNaN(b, single)) { _simdExceptions |= MxInvalid; return b; }
+            if (IsNaN(a, single) || IsNaN(b, single))
+            {
+                _simdExceptions |= MxInvalid;
+                return IsNaN(b, single) ? b : FromDouble(Operand(b, single, reportDenormal: false), single);
+            }
             double p = Operand(a, single), q = Operand(b, single);
             bool first = op == FloatOp.Min ? p < q : p > q;
             return FromDouble(first ? p : q, single);

@@ -212,8 +212,14 @@ public class SseDifferentialTests
             switch (t)
             {
                 case "xmm":
-                    operands.Add(Register.XMM0 + r.Rng.Next(16));
+                {
+                    // QEMU 5's PHADD*/PHSUB* read a source that is also the destination after writing it
+                    // (Reference/README.md): those forms get two different registers.
+                    int n = r.Rng.Next(16);
+                    while (name.StartsWith("Ph", StringComparison.Ordinal) && operands.Count > 0 && operands[0] is Register d0 && d0 == Register.XMM0 + n) n = r.Rng.Next(16);
+                    operands.Add(Register.XMM0 + n);
                     break;
+                }
                 case "mm":
                 {
                     int n = r.Rng.Next(8);
@@ -245,7 +251,12 @@ public class SseDifferentialTests
                         if (size == 16 && (m.Address & 15) != 0 && !Unaligned(form)) c.SdmFault = 13;
                         operands.Add(m.Memory);
                     }
-                    else if (isXmm) operands.Add(Register.XMM0 + r.Rng.Next(16));
+                    else if (isXmm)
+                    {
+                        int n = r.Rng.Next(16);
+                        while (name.StartsWith("Ph", StringComparison.Ordinal) && operands[0] is Register d0 && d0 == Register.XMM0 + n) n = r.Rng.Next(16);
+                        operands.Add(Register.XMM0 + n);
+                    }
                     else if (isMmx)
                     {
                         // QEMU 5's MMX PHADD*/PHSUB* read a source that is also the destination after writing it
@@ -378,7 +389,9 @@ public class SseDifferentialTests
         bool minMax = name[..3] is "Min" or "Max";
         bool ftz = (mxcsr & 0x8000) != 0 && (mxcsr & 0x800) != 0, daz = (mxcsr & 0x40) != 0;
         if (!arithmetic && !horizontal && !(ftz && rounded) && !(daz && minMax)) return null;
-        int width = single ? 32 : 64, lanes = scalar ? 1 : 128 / width;
+        // CVTSD2SS/CVTPD2PS read doubles but write singles.
+        if (name is "Cvtsd2ss" or "Cvtpd2ps") single = true;
+        int width = single ? 32 : 64, lanes = scalar || name is "Cvtsd2ss" ? 1 : 128 / width;
         if (name is "Cvtpd2ps") lanes = 2;
         ulong laneMask = single ? 0xFFFF_FFFFUL : ulong.MaxValue, quiet = single ? 0x40_0000UL : 1UL << 51;
         ulong Lane(UInt128 v, int k) => (ulong)(v >> (k * width)) & laneMask;
