@@ -161,11 +161,17 @@ public sealed partial class Executor
     /// <summary>a·b − hi exactly (FMA residual); only its sign when tiny operands had to be scaled (double precision only).</summary>
     private static double ProductError(double a, double b, double hi)
     {
-        if (Math.Abs(hi) < 1e-250 || Math.Min(Math.Abs(a), Math.Abs(b)) < 1e-250)
+        if (a == 0 || b == 0) return 0;
+        if (Math.Abs(hi) < 1e-250)
         {
-            if (Math.Abs(hi) > 1e200) return Math.FusedMultiplyAdd(a, b, -hi);
-            return Math.Abs(a) < Math.Abs(b) ? Math.FusedMultiplyAdd(a * Scale, b, -hi * Scale) : Math.FusedMultiplyAdd(a, b * Scale, -hi * Scale);
+            // A tiny product: |a|, |b| < 2^243 here, so both scale by 2^600 with an exact residual; a product
+            // below every denormal (hi = 0) is inexact with the product's sign.
+            if (hi == 0) return (a < 0) != (b < 0) ? -1 : 1;
+            const double big = 4.149515568880993E+180;   // 2^600
+            return Math.FusedMultiplyAdd(a * big, b * big, -(hi * big) * big);
         }
+        if (Math.Min(Math.Abs(a), Math.Abs(b)) < 1e-250)
+            return Math.Abs(a) < Math.Abs(b) ? Math.FusedMultiplyAdd(a * Scale, b, -hi * Scale) : Math.FusedMultiplyAdd(a, b * Scale, -hi * Scale);
         return Math.FusedMultiplyAdd(a, b, -hi);
     }
 
@@ -175,7 +181,9 @@ public sealed partial class Executor
         double remainder = Math.Abs(a) < 1e-250 || Math.Abs(q) < 1e-250
             ? Math.FusedMultiplyAdd(-q * Scale, b, a * Scale)
             : Math.FusedMultiplyAdd(-q, b, a);
-        return remainder / b;
+        double error = remainder / b;
+        // Only the sign is needed when the quotient of the (scaled) remainder underflows.
+        return error != 0 || remainder == 0 ? error : (remainder < 0) != (b < 0) ? -double.Epsilon : double.Epsilon;
     }
 
     /// <summary>About √a − s: (a − s²)/(2s), from the exact a − s² (only its sign when a had to be scaled).</summary>
