@@ -122,7 +122,8 @@ public sealed partial class Executor
             else if ((_cpu.Mxcsr & MxFtz) != 0)
             {
                 _simdExceptions |= MxUnderflow | MxPrecision;
-                bool negative = result < 0 || (result == 0 && (double.IsNegative(result) || residual < 0));
+                // The sign of the exact result hi + lo.
+                bool negative = hi != 0 ? hi < 0 : lo != 0 ? lo < 0 : double.IsNegative(hi);
                 return negative ? SignBit(single) : 0;
             }
             else if (residual != 0) _simdExceptions |= MxUnderflow;
