@@ -189,6 +189,8 @@ public class SseDifferentialTests
         string name = form.Split('_')[0];
         var kind = FloatKindOf(form);
         uint control = 0x1F80 | (uint)r.Rng.Next(4) << 13 | (r.Chance(25) ? 0x40u : 0) | (r.Chance(25) ? 0x8000u : 0);
+        // QEMU 5 ignores FTZ, which for DPPS/DPPD also changes the sum of a flushed product: no FTZ there.
+        if (name is "Dpps" or "Dppd") control &= ~0x8000u;
         bool loadMxcsr = mxcsr && r.Chance(70);
         uint mxcsrFlags = loadMxcsr ? control : 0x1F80;
         for (int x = 0; x < 16; x++) c.Xmm[x] = XmmValue(r, kind);
