@@ -104,4 +104,19 @@ public class SseMxcsrTests
         Assert.Equal(DiffOutcome.Fault(6), outcome);
         Assert.Equal(1.0, Low(state));
     }
+
+    [Fact]
+    public void UnmaskedExceptionRaisesXmWithOsxmmexcpt()
+    {
+        // CR4.OSXMMEXCPT (bit 10) set first: the same unmasked divide by zero is #XM, vector 19 (SDM vol 3 §6.15).
+        var (outcome, state) = Run(0x1D80, 1.0, 0.0, asm =>
+        {
+            asm.mov(rax, cr4);
+            asm.or(rax, 1 << 10);
+            asm.mov(cr4, rax);
+            asm.divsd(xmm0, xmm1);
+        });
+        Assert.Equal(DiffOutcome.Fault(19), outcome);
+        Assert.Equal(1.0, Low(state));
+    }
 }
