@@ -140,8 +140,8 @@ public sealed partial class Executor
             case FloatOp.Div:
                 hi = x / y;
                 if (double.IsNaN(hi)) return Invalid(single);
+                if (double.IsInfinity(x) || double.IsInfinity(y)) return FromDouble(hi, single);   // ∞/0 is an exact ∞
                 if (y == 0) { _simdExceptions |= MxDivideByZero; return FromDouble(hi, single); }
-                if (double.IsInfinity(x) || double.IsInfinity(y)) return FromDouble(hi, single);
                 lo = double.IsInfinity(hi) ? 0 : QuotientError(x, y, hi);
                 break;
             default:

@@ -95,12 +95,8 @@ public sealed partial class Executor
             residual = lo;
         }
         int rc = RoundingControl;
-        if (double.IsInfinity(result))
-        {
-            // An infinity from finite operands is an overflow (an exact infinity comes with lo = NaN, see callers).
-            if (double.IsNaN(lo)) return FromDouble(result, single);
-            return Overflow(result > 0, single, rc);
-        }
+        // Callers return exact infinities (from infinite operands or division by zero) themselves: this one overflowed.
+        if (double.IsInfinity(result)) return Overflow(result > 0, single, rc);
         if (residual != 0)
         {
             _simdExceptions |= MxPrecision;
