@@ -39,6 +39,7 @@ public class SseMxcsrTests
     [InlineData(1.0, 3.0, 0x1F80u, 0x1FA0u)]                        // inexact: PE
     [InlineData(1.0, 0.0, 0x1F80u, 0x1F84u)]                        // divide by zero: ZE
     [InlineData(6.0, 3.0, 0x1F80u, 0x1F80u)]                        // exact: no flag
+    [InlineData(double.PositiveInfinity, 0.0, 0x1F80u, 0x1F80u)]    // ∞/0 is an exact ∞: no ZE
     [InlineData(4.9406564584124654E-324, 1.0, 0x1F80u, 0x1F82u)]    // denormal operand: DE (exact quotient)
     [InlineData(4.9406564584124654E-324, 1.0, 0x1FC0u, 0x1FC0u)]    // DAZ: read as zero, no DE
     public void DivisionFlags(double a, double b, uint control, uint expected)
