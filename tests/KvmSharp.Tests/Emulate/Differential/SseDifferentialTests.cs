@@ -5,11 +5,12 @@ using KvmSharp.Tests.Reference;
 namespace KvmSharp.Tests.Emulate.Differential;
 
 /// <summary>
-/// The SSE/SSE2 subset of our CPU (Executor.Sse.cs) in 64-bit mode: every listed mnemonic in each of its
-/// legacy-SSE forms (Iced codes), register and memory operands (aligned and misaligned: the 128-bit forms
-/// other than MOVDQU/MOVUPS/MOVUPD raise #GP on a misaligned operand, SDM vol 1 §11.6.6), XMM contents
-/// built from edge lanes (0, all ones, 0x80 bytes, signed boundaries, ±0.0, NaNs, ±∞, huge, tiny and
-/// denormal doubles), and #UD while CR4.OSFXSR is clear (SDM vol 3 §2.5).
+/// The first SSE/SSE2 group of our CPU (Executor.Sse*.cs) in 64-bit mode, and the case builder the other
+/// SSE classes share (<see cref="Build"/>): every listed mnemonic in each of its legacy forms (Iced codes),
+/// register and memory operands (aligned and misaligned: 128-bit forms other than MOVDQU/MOVUPS/MOVUPD/
+/// LDDQU/PCMPxSTRx raise #GP on a misaligned operand, SDM vol 1 §11.6.6), XMM contents built from edge
+/// lanes (0, all ones, 0x80 bytes, signed boundaries, ±0.0, NaNs, ±∞, huge, tiny and denormal values),
+/// MXCSR loads and stores, FXSAVE/FXRSTOR, and #UD while CR4.OSFXSR is clear (SDM vol 3 §2.5).
 /// </summary>
 public class SseDifferentialTests
 {
