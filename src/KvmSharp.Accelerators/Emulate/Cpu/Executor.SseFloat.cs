@@ -120,7 +120,10 @@ public sealed partial class Executor
             if ((!unary && IsSignalingNaN(a, single)) || IsSignalingNaN(b, single)) _simdExceptions |= MxInvalid;
             return (aNaN ? a : b) | QuietBit(single);
         }
-        double x = unary ? 0 : Operand(a, single), y = Operand(b, single);
+        // A denormal operand is reported only when the operation is not invalid and divides no number by zero
+        // (SDM vol 1 §4.9.2: IE and ZE take precedence over DE).
+        double x = unary ? 0 : Operand(a, single, reportDenormal: false), y = Operand(b, single, reportDenormal: false);
+        uint denormal = ((!unary && IsDenormal(a, single)) || IsDenormal(b, single)) && (_cpu.Mxcsr & MxDaz) == 0 ? MxDenormal : 0;
         double hi, lo;
         switch (op)
         {
@@ -128,28 +131,44 @@ public sealed partial class Executor
                 if (op == FloatOp.Sub) y = -y;
                 hi = x + y;
                 if (double.IsNaN(hi)) return Invalid(single);
+                _simdExceptions |= denormal;
                 if (double.IsInfinity(x) || double.IsInfinity(y)) return FromDouble(hi, single);
                 lo = double.IsInfinity(hi) ? 0 : SumError(x, y, hi);
                 break;
             case FloatOp.Mul:
                 hi = x * y;
                 if (double.IsNaN(hi)) return Invalid(single);
+                _simdExceptions |= denormal;
                 if (double.IsInfinity(x) || double.IsInfinity(y)) return FromDouble(hi, single);
                 lo = double.IsInfinity(hi) ? 0 : ProductError(x, y, hi);
                 break;
             case FloatOp.Div:
                 hi = x / y;
                 if (double.IsNaN(hi)) return Invalid(single);
-                if (double.IsInfinity(x) || double.IsInfinity(y)) return FromDouble(hi, single);   // ∞/0 is an exact ∞
+                if (double.IsInfinity(x) || double.IsInfinity(y)) { _simdExceptions |= denormal; return FromDouble(hi, single); }   // ∞/0 is an exact ∞
                 if (y == 0) { _simdExceptions |= MxDivideByZero; return FromDouble(hi, single); }
+                _simdExceptions |= denormal;
                 lo = double.IsInfinity(hi) ? 0 : QuotientError(x, y, hi);
                 break;
             default:
                 if (y < 0) return Invalid(single);
+                _simdExceptions |= denormal;
                 hi = Math.Sqrt(y);
                 if (double.IsInfinity(y) || y == 0) return FromDouble(hi, single);
                 lo = RootError(y, hi);
                 break;
+        }
+        if (!single && double.IsInfinity(hi) && RoundingControl != RoundNearest)
+        {
+            // Overflowed: the exact value halved (exact at these magnitudes) says whether it reaches 2^1024.
+            double half = x * 0.5, halfHi = op switch { FloatOp.Mul => half * y, FloatOp.Div => half / y, _ => half + y * 0.5 };
+            double halfLo = op switch
+            {
+                FloatOp.Mul => Math.FusedMultiplyAdd(half, y, -halfHi),
+                FloatOp.Div => QuotientError(half, y, halfHi),
+                _ => SumError(half, y * 0.5, halfHi),
+            };
+            return RoundResult(hi, lo, single, halfHi, double.IsInfinity(halfHi) ? 0 : halfLo);
         }
         // An exact zero sum is +0 except under round-down, where it is −0 unless both addends are +0 (IEEE 754 §6.3).
         if (hi == 0 && lo == 0 && (op is FloatOp.Add or FloatOp.Sub) && RoundingControl == RoundDown && (double.IsNegative(x) || double.IsNegative(y) || x != 0))

@@ -79,7 +79,11 @@ public sealed partial class Executor
     /// (SDM vol 1 §4.9.1.4–§4.9.1.6, §10.2.3.3). For single precision hi is rounded again: a double holds more
     /// than twice a single's significand, so rounding to nearest twice gives the correctly rounded result.
     /// </summary>
-    private ulong RoundResult(double hi, double lo, bool single)
+    /// <remarks>
+    /// For a double result that overflowed to ∞ in hi, <paramref name="halfHi"/> + <paramref name="halfLo"/> is the
+    /// exact value halved, which tells whether rounding toward zero still overflows (at 2^1024).
+    /// </remarks>
+    private ulong RoundResult(double hi, double lo, bool single, double halfHi = double.PositiveInfinity, double halfLo = 0)
     {
         double result;
         double residual;
@@ -95,8 +99,23 @@ public sealed partial class Executor
             residual = lo;
         }
         int rc = RoundingControl;
-        // Callers return exact infinities (from infinite operands or division by zero) themselves: this one overflowed.
-        if (double.IsInfinity(result)) return Overflow(result > 0, single, rc);
+        // Callers return exact infinities (from infinite operands or division by zero) themselves: here the
+        // exact value is beyond the largest finite one. Rounding toward zero, it overflows only from the next
+        // power of two (2^128, 2^1024) on; below that it is the largest finite value, inexact (SDM vol 1 §4.9.1.4).
+        if (double.IsInfinity(result))
+        {
+            bool positive = result > 0;
+            bool towardZero = rc == RoundTowardZero || (rc == RoundDown && positive) || (rc == RoundUp && !positive);
+            double magnitude = single ? Math.Abs(hi) : Math.Abs(halfHi), threshold = single ? 3.4028236692093846E+38 : 8.98846567431158E+307;
+            double inward = single ? lo : halfLo;
+            bool belowThreshold = magnitude < threshold || (magnitude == threshold && inward != 0 && (inward < 0) == positive);
+            if (towardZero && belowThreshold)
+            {
+                _simdExceptions |= MxPrecision;
+                return FromDouble(positive ? (single ? float.MaxValue : double.MaxValue) : (single ? -float.MaxValue : -double.MaxValue), single);
+            }
+            return Overflow(positive, single, rc);
+        }
         if (residual != 0)
         {
             _simdExceptions |= MxPrecision;

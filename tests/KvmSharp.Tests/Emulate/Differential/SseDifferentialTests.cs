@@ -485,7 +485,7 @@ public class SseDifferentialTests
 
     internal enum FloatKind { None, Single, Double }
 
-    private static FloatKind FloatKindOf(string form)
+    internal static FloatKind FloatKindOf(string form)
     {
         string name = form.Split('_')[0].ToLowerInvariant();
         if (name.EndsWith("pd", StringComparison.Ordinal) || name.EndsWith("sd", StringComparison.Ordinal) || name.StartsWith("cvtpd", StringComparison.Ordinal)
@@ -502,7 +502,7 @@ public class SseDifferentialTests
     /// <summary>An XMM value of edge lanes: bytes, words, dwords or qwords at their boundaries, or doubles.</summary>
     private static UInt128 XmmValue(DiffRandom r, bool doubles) => XmmValue(r, doubles ? FloatKind.Double : FloatKind.None);
 
-    private static UInt128 XmmValue(DiffRandom r, FloatKind kind)
+    internal static UInt128 XmmValue(DiffRandom r, FloatKind kind)
     {
         int shape = kind != FloatKind.None ? (r.Chance(80) ? (kind == FloatKind.Double ? 4 : 7) : r.Rng.Next(6)) : r.Rng.Next(7);
         Span<byte> b = stackalloc byte[16];
