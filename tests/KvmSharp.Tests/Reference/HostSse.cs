@@ -6,8 +6,9 @@ using static Iced.Intel.AssemblerRegisters;
 namespace KvmSharp.Tests.Reference;
 
 /// <summary>
-/// The host processor as a reference for SSE floating point: one instruction on XMM0/XMM1 run natively
-/// under a chosen MXCSR, returning XMM0 and MXCSR (exception flags included, which Unicorn does not model).
+/// The host processor as a reference for SSE floating point: one instruction on XMM0/XMM1/RAX run natively
+/// under a chosen MXCSR, returning XMM0, RAX, RFLAGS and MXCSR (exception flags included, which Unicorn
+/// does not model).
 /// The code is assembled into an executable page and called through a function pointer; the caller's MXCSR
 /// is saved and restored around it. One call at a time (the page is shared).
 /// </summary>
@@ -20,7 +21,7 @@ public static unsafe class HostSse
     /// <summary>True when the host can run SSE4.1 instructions (x86-64-v2 hosts).</summary>
     public static bool Available => Sse41.IsSupported;
 
-    public static (UInt128 Xmm0, uint Mxcsr) Run(Action<Assembler> instruction, UInt128 first, UInt128 second, uint mxcsr)
+    public static (UInt128 Xmm0, uint Mxcsr, ulong Rax, ulong Rflags) Run(Action<Assembler> instruction, UInt128 first, UInt128 second, uint mxcsr, ulong accumulator = 0)
     {
         lock (Gate)
         {
@@ -35,9 +36,14 @@ public static unsafe class HostSse
             a.stmxcsr(__dword_ptr[rdi + 40]);
             a.movdqu(xmm0, __xmmword_ptr[rdi]);
             a.movdqu(xmm1, __xmmword_ptr[rdi + 16]);
+            a.mov(rax, __qword_ptr[rdi + 48]);
             a.ldmxcsr(__dword_ptr[rdi + 32]);
             instruction(a);
             a.stmxcsr(__dword_ptr[rdi + 36]);
+            a.pushfq();
+            a.pop(rcx);
+            a.mov(__qword_ptr[rdi + 56], rcx);
+            a.mov(__qword_ptr[rdi + 48], rax);
             a.movdqu(__xmmword_ptr[rdi], xmm0);
             a.ldmxcsr(__dword_ptr[rdi + 40]);
             a.ret();
@@ -46,12 +52,13 @@ public static unsafe class HostSse
             if (stream.Length > PageSize) throw new InvalidOperationException("host SSE stub too long");
             stream.ToArray().CopyTo(new Span<byte>((void*)_page, PageSize));
 
-            byte* buffer = stackalloc byte[48];
+            byte* buffer = stackalloc byte[64];
             *(UInt128*)buffer = first;
             *(UInt128*)(buffer + 16) = second;
             *(uint*)(buffer + 32) = mxcsr;
+            *(ulong*)(buffer + 48) = accumulator;
             ((delegate* unmanaged<byte*, void>)_page)(buffer);
-            return (*(UInt128*)buffer, *(uint*)(buffer + 36));
+            return (*(UInt128*)buffer, *(uint*)(buffer + 36), *(ulong*)(buffer + 48), *(ulong*)(buffer + 56));
         }
     }
 }
