@@ -4,8 +4,10 @@ namespace KvmSharp.Accelerators.Emulate;
 
 /// <summary>
 /// The CPUID the software CPU shows (Intel SDM vol 2A "CPUID"): it advertises what is implemented.
-/// FPU, SSE and SSE2 are advertised with a subset implemented (x86-64 code assumes them, and Linux
-/// refuses to boot without an FPU); SSE3 and later are not advertised until they exist.
+/// FPU is advertised with a subset implemented (Linux refuses to boot without one). SSE through SSE4.2
+/// with CX16, POPCNT and LAHF/SAHF make the x86-64-v2 level, which Debian's glibc picks its string
+/// functions by. MMX (leaf 1 EDX bit 23) is implemented but not advertised until its registers alias
+/// the x87 ones, so FXSAVE/FXRSTOR carry them across context switches.
 /// </summary>
 public sealed class EmulatedCpuModel(int vcpuIndex, int vcpuCount) : ICpuPlatform
 {
@@ -30,11 +32,15 @@ public sealed class EmulatedCpuModel(int vcpuIndex, int vcpuCount) : ICpuPlatfor
         | (1u << 17)  // PSE-36
         | (1u << 19)  // CLFLUSH
         | (1u << 24)  // FXSAVE/FXRSTOR
-        | (1u << 25)  // SSE (the subset in Executor.Sse.cs; the rest raises #UD and is reported)
+        | (1u << 25)  // SSE (Executor.Sse*.cs, MXCSR rounding, DAZ, FTZ and exception flags included)
         | (1u << 26); // SSE2
 
     private const uint Leaf1EcxFeatures =
-        (1u << 13)    // CMPXCHG16B
+        (1u << 0)     // SSE3 (FISTTP, its one x87 instruction, comes with the x87 unit)
+        | (1u << 9)   // SSSE3
+        | (1u << 13)  // CMPXCHG16B
+        | (1u << 19)  // SSE4.1
+        | (1u << 20)  // SSE4.2 (PCMPESTRI/PCMPESTRM/PCMPISTRI/PCMPISTRM, CRC32, PCMPGTQ)
         | (1u << 23)  // POPCNT
         | (1u << 31); // running under a hypervisor
 

@@ -26,7 +26,8 @@ public sealed class DiffRandom(string group)
     /// <summary>Shift and rotate counts worth trying, before masking by the CPU.</summary>
     public static readonly int[] ShiftCounts = [0, 1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 255];
 
-    public Random Rng { get; } = new(HashCode.Combine(Seed, StableHash(group)));
+    // Not HashCode.Combine: it is randomized per process, so the printed seed would not reproduce a failure.
+    public Random Rng { get; } = new(unchecked(Seed * 486187739 + StableHash(group)));
 
     private static int StableHash(string s)
     {

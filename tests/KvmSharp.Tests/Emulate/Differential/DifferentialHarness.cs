@@ -224,6 +224,8 @@ public sealed class DifferentialHarness : IDisposable
         sb.Append("  initial:");
         for (int i = 0; i < (_mode == DiffMode.Long64 ? 16 : 8); i++) sb.Append($" {(Gpr)i}={c.Gprs[i]:X}");
         sb.AppendLine($" RFLAGS={InitialFlags(c):X} [{ReferenceState.DescribeFlags(InitialFlags(c))}]");
+        for (int i = 0; i < (_mode == DiffMode.Long64 ? 16 : 8); i++) if (c.Xmm[i] != 0) sb.Append($" XMM{i}={c.Xmm[i]:X32}");
+        sb.AppendLine();
         foreach (var (address, bytes) in c.Memory) sb.AppendLine($"  memory {address:X}: {Convert.ToHexString(bytes)}");
         sb.Append(difference);
         return sb.ToString();
