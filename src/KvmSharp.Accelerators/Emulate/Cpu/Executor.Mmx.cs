@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using Iced.Intel;
 
@@ -9,13 +10,21 @@ namespace KvmSharp.Accelerators.Emulate.Cpu;
 public sealed partial class Executor
 {
     /// <summary>
-    /// MM0–MM7. Architecturally these are the significands (bits 63:0) of the x87 registers R0–R7 (SDM vol 1
-    /// §9.2.1): once the x87 data registers exist in CpuState, this accessor must return a reference to them
-    /// (and MMX writes must set the exponent fields to all ones), so FXSAVE/FXRSTOR and x87 code see one state.
+    /// MM0–MM7 are the significands (bits 63:0) of the x87 data registers R0–R7 (SDM vol 1 §9.2.1), so
+    /// FXSAVE/FXRSTOR and x87 code see one state. A read leaves the register as it is.
     /// </summary>
-    private readonly ulong[] _mmx = new ulong[8];
+    private ulong MmxValue(int n) => _cpu.Fpr[n & 7].Significand;
 
-    private ref ulong MmxRegister(int n) => ref _mmx[n & 7];
+    /// <summary>
+    /// MMn as an MMX instruction's destination: its sign and exponent (bits 79:64) become all ones (SDM vol 1
+    /// §9.5.1). The significand is the first field of <see cref="X87.Float80"/>, so the reference points at it.
+    /// </summary>
+    private ref ulong MmxRegister(int n)
+    {
+        ref var register = ref _cpu.Fpr[n & 7];
+        register = new X87.Float80(register.Significand, 0xFFFF);
+        return ref Unsafe.As<X87.Float80, ulong>(ref register);
+    }
 
     /// <summary>MMX instructions raise #UD with CR0.EM and #NM with CR0.TS (SDM vol 1 §9.5.1, Table 12-1).</summary>
     private void RequireMmx()
@@ -40,7 +49,7 @@ public sealed partial class Executor
             case Mnemonic.Emms: RequireMmx(); _cpu.FpuTag = 0xFFFF; return true;   // all registers empty (SDM "EMMS")
             case Mnemonic.Movq2dq:
                 RequireSse();
-                WriteXmm(i.Op0Register, Vector128.Create(MmxRegister(i.Op1Register - Register.MM0), 0UL));
+                WriteXmm(i.Op0Register, Vector128.Create(MmxValue(i.Op1Register - Register.MM0), 0UL));
                 EnterMmxState();
                 return true;
             case Mnemonic.Movdq2q:
@@ -50,7 +59,7 @@ public sealed partial class Executor
                 return true;
             case Mnemonic.Movntq:
                 RequireMmx();
-                _mmu.Write(MemoryLinear(in i), 8, MmxRegister(i.Op1Register - Register.MM0));
+                _mmu.Write(MemoryLinear(in i), 8, MmxValue(i.Op1Register - Register.MM0));
                 EnterMmxState();
                 return true;
             case Mnemonic.Pshufw:

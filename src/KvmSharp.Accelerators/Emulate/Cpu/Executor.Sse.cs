@@ -71,7 +71,7 @@ public sealed partial class Executor
         if (i.GetOpKind(op) == OpKind.Register)
         {
             var register = i.GetOpRegister(op);
-            return IsXmm(register) ? ReadXmm(register) : Vector128.Create(MmxRegister(register - Register.MM0), 0UL);
+            return IsXmm(register) ? ReadXmm(register) : Vector128.Create(MmxValue(register - Register.MM0), 0UL);
         }
         return ReadVector(in i, op, aligned: i.MemorySize.GetSize() == 16 && NeedsAlignment(in i));
     }

@@ -83,7 +83,7 @@ public sealed partial class Executor
         {
             var source = i.Op1Register;
             mmx |= IsMmx(source);
-            value = IsXmm(source) ? ReadXmm(source).GetElement(0) : mmx ? MmxRegister(source - Register.MM0) : RegisterFile.Read(_gpr, source);
+            value = IsXmm(source) ? ReadXmm(source).GetElement(0) : mmx ? MmxValue(source - Register.MM0) : RegisterFile.Read(_gpr, source);
         }
         else value = _mmu.Read(MemoryLinear(in i), size);
         value &= Mask(size);

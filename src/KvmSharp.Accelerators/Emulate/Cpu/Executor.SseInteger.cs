@@ -149,7 +149,7 @@ public sealed partial class Executor
         RequireSimd(in i);
         ulong count = i.Op1Kind == OpKind.Immediate8 ? i.Immediate8 : Source(in i, 1).GetElement(0);
         bool mmx = IsMmx(i.Op0Register);
-        var value = mmx ? Vector128.Create(MmxRegister(i.Op0Register - Register.MM0), 0UL) : ReadXmm(i.Op0Register);
+        var value = mmx ? Vector128.Create(MmxValue(i.Op0Register - Register.MM0), 0UL) : ReadXmm(i.Op0Register);
         int laneBits = i.Mnemonic switch
         {
             Mnemonic.Psllq or Mnemonic.Psrlq => 64,
