@@ -59,7 +59,7 @@ public sealed partial class Executor
             case MsrGsBase: _cpu.Segments[CpuState.Gs].Base = value; break;
             case MsrKernelGsBase: _cpu.KernelGsBase = value; break;
             case MsrTsc: _cpu.Tsc = value - Platform.ReadTsc(); break;
-            case MsrApicBase: _cpu.ApicBase = value; break;
+            case MsrApicBase: _cpu.ApicBase = (value & 0xF_FFFF_F800) | (_cpu.ApicBase & 0x100); break;   // base and enable; BSP is read-only, no x2APIC
             case MsrSysenterCs: _cpu.SysenterCs = value; break;
             case MsrSysenterEsp: _cpu.SysenterEsp = value; break;
             case MsrSysenterEip: _cpu.SysenterEip = value; break;

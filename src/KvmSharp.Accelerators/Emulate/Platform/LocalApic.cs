@@ -179,7 +179,8 @@ public sealed partial class LocalApic
         {
             case ApicDeliveryMode.Fixed:
             case ApicDeliveryMode.LowestPriority:
-                RequestVector(vector, levelTriggered);
+                // A software-disabled APIC takes only NMI, INIT, SMI and SIPI (SDM vol 3 §10.4.7.2).
+                if (SoftwareEnabled) RequestVector(vector, levelTriggered);
                 break;
             case ApicDeliveryMode.Nmi:
                 _nmiPending = true;
