@@ -16,10 +16,26 @@ public sealed partial class EmulatedVcpu : IApicOwner, ICpuEvents, IInstructionC
 
     private readonly ManualResetEventSlim _wake = new(false, spinCount: 0);
 
+    // 1 while this vCPU counts as waiting in the platform's idle accounting. A signal takes it out at
+    // once, on the signalling thread, so instruction-counted time never jumps past an event that a
+    // woken vCPU has not got round to taking yet.
+    private int _waiting;
+
     void IApicOwner.Signal()
     {
+        MarkRunnable();
         _core.RaiseAttention();
         _wake.Set();
+    }
+
+    private void MarkWaiting()
+    {
+        if (Interlocked.Exchange(ref _waiting, 1) == 0) _platform.Shared.EnterWait();
+    }
+
+    private void MarkRunnable()
+    {
+        if (Interlocked.Exchange(ref _waiting, 0) == 1) _platform.Shared.LeaveWait();
     }
 
     ulong ICpuEvents.PollTimers()
@@ -41,12 +57,12 @@ public sealed partial class EmulatedVcpu : IApicOwner, ICpuEvents, IInstructionC
     private bool WaitWhileHalted()
     {
         var shared = _platform.Shared;
-        shared.EnterWait();
         try
         {
             while (true)
             {
                 _wake.Reset();
+                MarkWaiting();
                 if (_core.TakeKick()) return false;
                 shared.PollTimers();
                 if (_platform.Apic.CanWake(_cpu.Interruptible))
@@ -59,7 +75,7 @@ public sealed partial class EmulatedVcpu : IApicOwner, ICpuEvents, IInstructionC
         }
         finally
         {
-            shared.LeaveWait();
+            MarkRunnable();
         }
     }
 
@@ -68,12 +84,12 @@ public sealed partial class EmulatedVcpu : IApicOwner, ICpuEvents, IInstructionC
     {
         var shared = _platform.Shared;
         ResetForInit();
-        shared.EnterWait();
         try
         {
             while (true)
             {
                 _wake.Reset();
+                MarkWaiting();
                 if (_core.TakeKick()) return false;
                 if (_platform.Apic.TryTakeStartup(out byte vector))
                 {
@@ -86,7 +102,7 @@ public sealed partial class EmulatedVcpu : IApicOwner, ICpuEvents, IInstructionC
         }
         finally
         {
-            shared.LeaveWait();
+            MarkRunnable();
         }
     }
 

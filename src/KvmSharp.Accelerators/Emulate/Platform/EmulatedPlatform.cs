@@ -94,9 +94,10 @@ public sealed class EmulatedPlatform
 
     // ---- idle accounting for deterministic time ------------------------------------------------
 
-    /// <summary>A vCPU starts waiting (HLT or wait-for-SIPI); true when now every vCPU waits.</summary>
-    public bool EnterWait() => Interlocked.Increment(ref _waitingVcpus) >= Volatile.Read(ref _vcpuCount);
+    /// <summary>A vCPU starts waiting (HLT or wait-for-SIPI) with nothing to take.</summary>
+    public void EnterWait() => Interlocked.Increment(ref _waitingVcpus);
 
+    /// <summary>A waiting vCPU has something to do (it was signalled or kicked).</summary>
     public void LeaveWait() => Interlocked.Decrement(ref _waitingVcpus);
 
     /// <summary>Whether every vCPU is waiting (so deterministic time may jump to the next deadline).</summary>
