@@ -76,9 +76,7 @@ public sealed class CpuCore : IMmioPort
         _attention = true;
     }
 
-    /// <summary>Whether a kick is waiting; <see cref="TakeKick"/> consumes it (a halted vCPU's wait ends on it).</summary>
-    public bool KickPending => _kickRequested;
-
+    /// <summary>Consumes a waiting kick (a halted vCPU's wait ends on it).</summary>
     public bool TakeKick()
     {
         bool kicked = _kickRequested;
