@@ -40,4 +40,10 @@ public interface IVirtualMachine : IDisposable
     /// An edge-triggered input fires on the rising edge; a level-triggered one while high.
     /// </summary>
     void SetInterruptLine(uint gsi, bool high);
+
+    /// <summary>
+    /// The guest's own time where it is not the host's (the software CPU's instruction-counted time):
+    /// clocked devices (PM timer, CMOS clock) follow it. Null: host time.
+    /// </summary>
+    TimeProvider? GuestTime => null;
 }

@@ -27,7 +27,10 @@ public sealed class EmulatedVirtualMachine : IVirtualMachine
         IGuestClock clock = options.InstructionCountShift is { } shift ? new InstructionClock(shift) : new HostClock();
         Platform = new EmulatedPlatform(clock);
         if (chipset?.Invoke(Platform, options) is { } created) Platform.AttachChipset(created);
+        if (clock is InstructionClock) GuestTime = new GuestTimeProvider(clock);
     }
+
+    public TimeProvider? GuestTime { get; }
 
     public GuestMemory Memory { get; }
 
