@@ -21,7 +21,11 @@ public interface IAccelerator : IDisposable
 /// An i8254 PIT at ports 0x40–0x43 (and 0x61). Every PC has one and Linux's boot-time timer check uses
 /// it; a guest that needs no PIT can leave it out (on KVM its kernel thread makes VM teardown slower).
 /// </param>
-public sealed record VirtualMachineOptions(int VcpuCount, bool LegacyTimer = true);
+/// <param name="InstructionCountShift">
+/// Deterministic guest time (software CPU only): each instruction is 2^shift ns of guest time, as
+/// QEMU's <c>-icount shift=N</c>; null: guest time follows host time.
+/// </param>
+public sealed record VirtualMachineOptions(int VcpuCount, bool LegacyTimer = true, int? InstructionCountShift = null);
 
 /// <summary>One guest: its memory slots, its vCPUs and its interrupt lines.</summary>
 public interface IVirtualMachine : IDisposable
@@ -36,4 +40,10 @@ public interface IVirtualMachine : IDisposable
     /// An edge-triggered input fires on the rising edge; a level-triggered one while high.
     /// </summary>
     void SetInterruptLine(uint gsi, bool high);
+
+    /// <summary>
+    /// The guest's own time where it is not the host's (the software CPU's instruction-counted time):
+    /// clocked devices (PM timer, CMOS clock) follow it. Null: host time.
+    /// </summary>
+    TimeProvider? GuestTime => null;
 }

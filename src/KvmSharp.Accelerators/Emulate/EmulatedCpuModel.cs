@@ -1,4 +1,5 @@
 using KvmSharp.Accelerators.Emulate.Cpu;
+using KvmSharp.Accelerators.Emulate.Platform;
 
 namespace KvmSharp.Accelerators.Emulate;
 
@@ -8,12 +9,12 @@ namespace KvmSharp.Accelerators.Emulate;
 /// with CX16, POPCNT and LAHF/SAHF make the x86-64-v2 level, which Debian's glibc picks its string
 /// functions by. MMX (leaf 1 EDX bit 23) is implemented but not advertised until its registers alias
 /// the x87 ones, so FXSAVE/FXRSTOR carry them across context switches.
+/// With a platform (a VM, not a bare core in a test) it also shows the local APIC, the TSC-deadline
+/// timer, an always-running APIC timer and KVM's paravirtual clock, so Linux needs no PIT to calibrate.
 /// </summary>
-public sealed class EmulatedCpuModel(int vcpuIndex, int vcpuCount) : ICpuPlatform
+public sealed class EmulatedCpuModel : ICpuPlatform
 {
-    private static readonly long StartTicks = System.Diagnostics.Stopwatch.GetTimestamp();
-
-    /// <summary>The TSC frequency reported to the guest and used to advance the TSC with host time.</summary>
+    /// <summary>The TSC frequency reported to the guest: one tick per guest nanosecond.</summary>
     public const ulong TscHz = 1_000_000_000;
 
     // "KvmSharpCPU " as EBX, EDX, ECX (vendor string order).
@@ -44,23 +45,53 @@ public sealed class EmulatedCpuModel(int vcpuIndex, int vcpuCount) : ICpuPlatfor
         | (1u << 23)  // POPCNT
         | (1u << 31); // running under a hypervisor
 
+    private const uint Leaf1EdxApic = 1u << 9, Leaf1EcxTscDeadline = 1u << 24;
+
+    /// <summary>Leaf 6 EAX bit 2: the APIC timer runs in every C-state (ARAT); Linux wants it to trust the LAPIC timer.</summary>
+    private const uint Leaf6EaxArat = 1u << 2;
+
     private const uint Extended1EdxFeatures = (1u << 11) | (1u << 20) | (1u << 26) | (1u << 29); // SYSCALL, NX, 1 GiB pages, LM
     private const uint Extended1EcxFeatures = (1u << 0) | (1u << 5);                           // LAHF in 64-bit mode, LZCNT
 
-    public ulong ReadTsc()
+    private readonly int _vcpuIndex, _vcpuCount;
+    private readonly IGuestClock _clock;
+    private readonly VcpuPlatform? _platform;
+
+    /// <summary>A CPU without a platform around it (tests of the bare core): host time, no APIC.</summary>
+    public EmulatedCpuModel(int vcpuIndex, int vcpuCount) : this(vcpuIndex, vcpuCount, new HostClock(), null) { }
+
+    public EmulatedCpuModel(int vcpuIndex, int vcpuCount, IGuestClock clock, VcpuPlatform? platform)
     {
-        long elapsed = System.Diagnostics.Stopwatch.GetTimestamp() - StartTicks;
-        return (ulong)((UInt128)(ulong)elapsed * TscHz / (ulong)System.Diagnostics.Stopwatch.Frequency);
+        (_vcpuIndex, _vcpuCount, _clock, _platform) = (vcpuIndex, vcpuCount, clock, platform);
     }
 
-    public (uint Eax, uint Ebx, uint Ecx, uint Edx) Cpuid(uint leaf, uint subleaf) => leaf switch
+    /// <summary>Guest nanoseconds: the TSC runs at <see cref="TscHz"/>.</summary>
+    public ulong ReadTsc() => (ulong)_clock.Nanoseconds;
+
+    public bool TryReadMsr(uint index, out ulong value)
     {
-        0 => (0x1, VendorEbx, VendorEcx, VendorEdx),
-        // Family 6, model 0x0F; EBX: APIC id, logical processor count, CLFLUSH line size 64.
-        1 => (0x0006_06F1, ((uint)vcpuIndex << 24) | ((uint)vcpuCount << 16) | (8 << 8), Leaf1EcxFeatures, Leaf1EdxFeatures),
-        0x8000_0000 => (0x8000_0008, 0, 0, 0),
-        0x8000_0001 => (0, 0, Extended1EcxFeatures, Extended1EdxFeatures),
-        0x8000_0008 => (0x3028, 0, 0, 0),   // 40 physical, 48 linear address bits
-        _ => (0, 0, 0, 0),
-    };
+        value = 0;
+        return _platform?.TryReadMsr(index, out value) == true;
+    }
+
+    public bool TryWriteMsr(uint index, ulong value) => _platform?.TryWriteMsr(index, value) == true;
+
+    public (uint Eax, uint Ebx, uint Ecx, uint Edx) Cpuid(uint leaf, uint subleaf)
+    {
+        bool platform = _platform is not null;
+        return leaf switch
+        {
+            0 => (platform ? 6u : 1u, VendorEbx, VendorEcx, VendorEdx),
+            // Family 6, model 0x0F; EBX: APIC id, logical processor count, CLFLUSH line size 64.
+            1 => (0x0006_06F1, ((uint)_vcpuIndex << 24) | ((uint)_vcpuCount << 16) | (8 << 8),
+                  Leaf1EcxFeatures | (platform ? Leaf1EcxTscDeadline : 0), Leaf1EdxFeatures | (platform ? Leaf1EdxApic : 0)),
+            6 when platform => (Leaf6EaxArat, 0, 0, 0),
+            0x4000_0000 when platform => KvmClock.SignatureLeaf,
+            0x4000_0001 when platform => KvmClock.FeatureLeaf,
+            0x8000_0000 => (0x8000_0008, 0, 0, 0),
+            0x8000_0001 => (0, 0, Extended1EcxFeatures, Extended1EdxFeatures),
+            0x8000_0008 => (0x3028, 0, 0, 0),   // 40 physical, 48 linear address bits
+            _ => (0, 0, 0, 0),
+        };
+    }
 }

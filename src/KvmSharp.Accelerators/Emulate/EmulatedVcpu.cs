@@ -1,4 +1,5 @@
 using KvmSharp.Accelerators.Emulate.Cpu;
+using KvmSharp.Accelerators.Emulate.Platform;
 using KvmSharp.Native.X86;
 
 namespace KvmSharp.Accelerators.Emulate;
@@ -6,11 +7,15 @@ namespace KvmSharp.Accelerators.Emulate;
 /// <summary>
 /// A vCPU run by the software CPU. Exits look like KVM's: port I/O and MMIO carry their data in a small
 /// buffer owned by the vCPU; an IN or MMIO read completes when <see cref="Run"/> is called again.
+/// As with KVM's in-kernel irqchip, the platform's own registers (local APIC, chipset) never leave
+/// <see cref="Run"/>, HLT sleeps inside it until an interrupt can be taken, and an application
+/// processor waits inside it for INIT/SIPI; a <see cref="Kick"/> ends any of these waits.
 /// </summary>
-public sealed class EmulatedVcpu : IVcpu
+public sealed partial class EmulatedVcpu : IVcpu
 {
     private readonly CpuState _cpu = new();
     private readonly CpuCore _core;
+    private readonly VcpuPlatform _platform;
     private readonly byte[] _exitData = new byte[8];
     private PendingExit _pending;
 
@@ -19,8 +24,13 @@ public sealed class EmulatedVcpu : IVcpu
     internal EmulatedVcpu(EmulatedVirtualMachine vm, int index, int vcpuCount)
     {
         Index = index;
-        _core = new CpuCore(_cpu, vm.Physical, new EmulatedCpuModel(index, vcpuCount));
+        _platform = new VcpuPlatform(vm.Platform, index, _cpu, vm.Memory);
+        _core = new CpuCore(_cpu, vm.Physical, new EmulatedCpuModel(index, vcpuCount, vm.Platform.Clock, _platform));
         _core.Executor.Unimplemented.FirstSeen = vm.ReportUnimplemented;
+        _core.PlatformIo = _platform;
+        _core.Events = this;
+        _platform.Apic.Attach(this);
+        vm.Platform.InstructionClock?.Add(this);
         ResetToRealMode();
     }
 
@@ -31,46 +41,79 @@ public sealed class EmulatedVcpu : IVcpu
 
     public IDisposable AttachToCurrentThread() => new NoAttachment();
 
-    public void Kick() => _core.Kick();
+    public void Kick()
+    {
+        _core.Kick();
+        _wake.Set();
+    }
 
     public VcpuExit Run()
     {
         CompletePendingExit();
-        var stop = _core.Run();
-        switch (stop)
+        while (true)
         {
-            case CoreStop.PortIo:
+            if (_platform.Apic.WaitingForStartup)
             {
-                var io = _core.Executor.PendingIo;
-                var data = _exitData.AsSpan(0, io.Size);
-                if (io.IsWrite)
+                if (!WaitForStartup()) return new VcpuExit { Reason = VcpuExitReason.Kicked };
+                continue;
+            }
+            var stop = _core.Run();
+            switch (stop)
+            {
+                case CoreStop.PortIo:
                 {
-                    BitConverter.TryWriteBytes(_exitData, io.Data);
-                    _pending = PendingExit.PortOut;
-                    return new VcpuExit { Reason = VcpuExitReason.IoOut, Address = io.Port, Size = io.Size, Count = 1, Data = data };
+                    if (TryPlatformPort()) continue;
+                    var io = _core.Executor.PendingIo;
+                    var data = _exitData.AsSpan(0, io.Size);
+                    if (io.IsWrite)
+                    {
+                        BitConverter.TryWriteBytes(_exitData, io.Data);
+                        _pending = PendingExit.PortOut;
+                        return new VcpuExit { Reason = VcpuExitReason.IoOut, Address = io.Port, Size = io.Size, Count = 1, Data = data };
+                    }
+                    data.Clear();
+                    _pending = PendingExit.PortIn;
+                    return new VcpuExit { Reason = VcpuExitReason.IoIn, Address = io.Port, Size = io.Size, Count = 1, Data = data };
                 }
-                data.Clear();
-                _pending = PendingExit.PortIn;
-                return new VcpuExit { Reason = VcpuExitReason.IoIn, Address = io.Port, Size = io.Size, Count = 1, Data = data };
+                case CoreStop.MmioRead:
+                {
+                    var (address, size, _) = _core.MmioAccess;
+                    _exitData.AsSpan().Clear();
+                    _pending = PendingExit.MmioRead;
+                    return new VcpuExit { Reason = VcpuExitReason.MmioRead, Address = address, Size = size, Count = 1, Data = _exitData.AsSpan(0, size) };
+                }
+                case CoreStop.MmioWrite:
+                {
+                    var (address, size, value) = _core.MmioAccess;
+                    BitConverter.TryWriteBytes(_exitData, value);
+                    return new VcpuExit { Reason = VcpuExitReason.MmioWrite, Address = address, Size = size, Count = 1, Data = _exitData.AsSpan(0, size) };
+                }
+                case CoreStop.Halt:
+                    if (!WaitWhileHalted()) return new VcpuExit { Reason = VcpuExitReason.Kicked };
+                    continue;
+                case CoreStop.Init:
+                    continue;   // the APIC now waits for SIPI; the state is reset there
+                case CoreStop.Shutdown: return new VcpuExit { Reason = VcpuExitReason.Shutdown };
+                case CoreStop.Kicked: return new VcpuExit { Reason = VcpuExitReason.Kicked };
+                default: return new VcpuExit { Reason = VcpuExitReason.Failed, Message = _core.FailureMessage ?? "the software CPU stopped" };
             }
-            case CoreStop.MmioRead:
-            {
-                var (address, size, _) = _core.MmioAccess;
-                _exitData.AsSpan().Clear();
-                _pending = PendingExit.MmioRead;
-                return new VcpuExit { Reason = VcpuExitReason.MmioRead, Address = address, Size = size, Count = 1, Data = _exitData.AsSpan(0, size) };
-            }
-            case CoreStop.MmioWrite:
-            {
-                var (address, size, value) = _core.MmioAccess;
-                BitConverter.TryWriteBytes(_exitData, value);
-                return new VcpuExit { Reason = VcpuExitReason.MmioWrite, Address = address, Size = size, Count = 1, Data = _exitData.AsSpan(0, size) };
-            }
-            case CoreStop.Halt: return new VcpuExit { Reason = VcpuExitReason.Halt };
-            case CoreStop.Shutdown: return new VcpuExit { Reason = VcpuExitReason.Shutdown };
-            case CoreStop.Kicked: return new VcpuExit { Reason = VcpuExitReason.Kicked };
-            default: return new VcpuExit { Reason = VcpuExitReason.Failed, Message = _core.FailureMessage ?? "the software CPU stopped" };
         }
+    }
+
+    /// <summary>Port I/O the chipset owns completes here, without an exit.</summary>
+    private bool TryPlatformPort()
+    {
+        ref readonly var io = ref _core.Executor.PendingIo;
+        if (io.IsWrite)
+        {
+            if (!_platform.TryWritePort(io.Port, io.Size, (uint)io.Data)) return false;
+            _core.Executor.CompletePortOut();
+            _core.RequestEventCheck();
+            return true;
+        }
+        if (!_platform.TryReadPort(io.Port, io.Size, out uint value)) return false;
+        _core.Executor.CompletePortIn(value);
+        return true;
     }
 
     private void CompletePendingExit()

@@ -1,30 +1,43 @@
 using System.Collections.Concurrent;
 using KvmSharp.Accelerators.Emulate.Cpu;
+using KvmSharp.Accelerators.Emulate.Platform;
 using KvmSharp.Memory;
 
 namespace KvmSharp.Accelerators.Emulate;
 
 /// <summary>
-/// A VM run by the software CPU. The platform's interrupt controllers (LAPIC, IOAPIC, PIC) and timers
-/// for this backend are the next step (issue 4); until then interrupt lines reach no vCPU, which is
-/// enough for guests that poll their devices.
+/// A VM run by the software CPU. It owns the platform the vCPUs share (<see cref="EmulatedPlatform"/>):
+/// guest time (host time, or instruction-counted with <see cref="VirtualMachineOptions.InstructionCountShift"/>),
+/// one local APIC per vCPU on an APIC bus, and the chipset (IOAPIC, 8259s, PIT) when a factory gives
+/// one. Without a chipset, interrupt lines reach no CPU (enough for guests that poll their devices);
+/// the local APICs, their timers and IPIs work either way.
 /// </summary>
 public sealed class EmulatedVirtualMachine : IVirtualMachine
 {
     private readonly VirtualMachineOptions _options;
     private readonly ConcurrentDictionary<string, byte> _reported = new();
 
-    internal EmulatedVirtualMachine(GuestMemory memory, VirtualMachineOptions options, Action<string> notice)
+    internal EmulatedVirtualMachine(GuestMemory memory, VirtualMachineOptions options, Action<string> notice,
+        Func<EmulatedPlatform, VirtualMachineOptions, IChipset?>? chipset = null)
     {
         Memory = memory;
         _options = options;
         Physical = new PhysicalMemory(memory);
         Notice = notice;
+        IGuestClock clock = options.InstructionCountShift is { } shift ? new InstructionClock(shift) : new HostClock();
+        Platform = new EmulatedPlatform(clock);
+        if (chipset?.Invoke(Platform, options) is { } created) Platform.AttachChipset(created);
+        if (clock is InstructionClock) GuestTime = new GuestTimeProvider(clock);
     }
+
+    public TimeProvider? GuestTime { get; }
 
     public GuestMemory Memory { get; }
 
     internal PhysicalMemory Physical { get; }
+
+    /// <summary>What the vCPUs share: the platform lock, the clock, the APIC bus, the chipset.</summary>
+    public EmulatedPlatform Platform { get; }
 
     private Action<string> Notice { get; }
 
@@ -35,8 +48,8 @@ public sealed class EmulatedVirtualMachine : IVirtualMachine
         return new EmulatedVcpu(this, index, _options.VcpuCount);
     }
 
-    /// <summary>No interrupt controller listens yet (issue 4): the level change is dropped.</summary>
-    public void SetInterruptLine(uint gsi, bool high) { }
+    /// <summary>Drives a GSI of the chipset (none attached: the level change is dropped).</summary>
+    public void SetInterruptLine(uint gsi, bool high) => Platform.SetInterruptLine(gsi, high);
 
     internal void ReportUnimplemented(string line)
     {

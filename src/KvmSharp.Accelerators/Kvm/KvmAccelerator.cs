@@ -13,6 +13,8 @@ public sealed class KvmAccelerator : IAccelerator
 
     public IVirtualMachine CreateVirtualMachine(GuestMemory memory, VirtualMachineOptions options)
     {
+        if (options.InstructionCountShift is not null)
+            throw new AcceleratorException("--icount needs the software CPU (--accel emulate): KVM runs guests in real time");
         // Each VM owns its own /dev/kvm descriptor, so VMs are independent and close everything they opened.
         var system = KvmSystem.Open(_devicePath);
         try

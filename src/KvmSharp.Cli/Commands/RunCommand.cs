@@ -1,4 +1,5 @@
 using System.CommandLine;
+using KvmSharp.Accelerators.Emulate.Platform;
 using KvmSharp.Cli.Parsing;
 using KvmSharp.Machine.Config;
 using KvmSharp.Machine.Images;
@@ -34,7 +35,10 @@ internal static class RunCommand
         var console = Options.Console();
         var noPit = new Option<bool>("--no-pit") { Description = "Leave out the i8254 PIT (as QEMU's -M microvm does): a faster start and exit for guests that need no PIT" };
 
-        var command = new Command("run", "Run a virtual machine") { kernel, initrd, cmdline, exec, memory, cpus, accel, debugExit, console, noPit };
+        var icount = Options.OptionalNumber("--icount",
+            "Deterministic guest time on the software CPU: each instruction counts 2^N ns (as QEMU's -icount shift=N), so runs repeat exactly (implies --accel emulate)",
+            (ulong)InstructionClock.MaxShift);
+        var command = new Command("run", "Run a virtual machine") { kernel, initrd, cmdline, exec, memory, cpus, accel, debugExit, console, noPit, icount };
         command.SetAction(result => UserErrors.Guard(() =>
         {
             string? kernelName = result.GetValue(kernel);
@@ -63,6 +67,7 @@ internal static class RunCommand
                 DebugExitPort = (ushort?)result.GetValue(debugExit),
                 Console = result.GetValue(console) ?? ConsoleConfig.Stdio,
                 LegacyTimer = !result.GetValue(noPit),
+                InstructionCountShift = (int?)result.GetValue(icount),
             };
             return Run(config, status);
         }));

@@ -45,6 +45,11 @@ public sealed record MachineConfig
     public AcceleratorChoice Accelerator { get; init; } = AcceleratorChoice.Auto;
     /// <summary>An i8254 PIT (the PC default). Guests that need none may leave it out: see <see cref="Accelerators.VirtualMachineOptions"/>.</summary>
     public bool LegacyTimer { get; init; } = true;
+    /// <summary>
+    /// Deterministic guest time on the software CPU: each instruction is 2^N ns (QEMU's <c>-icount shift=N</c>);
+    /// null: guest time follows host time.
+    /// </summary>
+    public int? InstructionCountShift { get; init; }
     /// <summary>The port of a QEMU-compatible isa-debug-exit device, when one is wanted.</summary>
     public ushort? DebugExitPort { get; init; }
     public ConsoleConfig Console { get; init; } = ConsoleConfig.Stdio;
@@ -67,6 +72,10 @@ public sealed record MachineConfig
             problems.Add($"kernel '{Kernel.Path}' does not exist");
         if (Kernel?.InitrdPath is { } initrd && !File.Exists(initrd))
             problems.Add($"initrd '{initrd}' does not exist");
+        if (InstructionCountShift is { } shift && (shift < 0 || shift > Accelerators.Emulate.Platform.InstructionClock.MaxShift))
+            problems.Add($"--icount must be between 0 and {Accelerators.Emulate.Platform.InstructionClock.MaxShift}");
+        if (InstructionCountShift is not null && Accelerator == AcceleratorChoice.Kvm)
+            problems.Add("--icount needs the software CPU (--accel emulate): KVM runs guests in real time");
         if (Console.Kind == ConsoleKind.Socket && string.IsNullOrEmpty(Console.SocketPath))
             problems.Add("--console socket: needs a path, as in socket:/tmp/vm.sock");
         return problems;

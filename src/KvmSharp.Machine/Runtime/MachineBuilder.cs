@@ -61,13 +61,15 @@ public sealed class MachineBuilder(MachineConfig config)
         if (problems.Count > 0) throw new MachineConfigException(string.Join("; ", problems));
 
         var owned = new List<IDisposable>();
-        var accelerator = _accelerator ?? AcceleratorSelector.Select(config.Accelerator, _inform);
+        // Deterministic time exists only on the software CPU, so --icount makes "auto" choose it.
+        var choice = config.InstructionCountShift is not null && config.Accelerator == AcceleratorChoice.Auto ? AcceleratorChoice.Emulate : config.Accelerator;
+        var accelerator = _accelerator ?? AcceleratorSelector.Select(choice, _inform);
         var memory = GuestMemory.Create(config.MemorySize);
         IVirtualMachine? vm = null;
         var vcpus = new List<IVcpu>();
         try
         {
-            vm = accelerator.CreateVirtualMachine(memory, new VirtualMachineOptions(config.VcpuCount, config.LegacyTimer));
+            vm = accelerator.CreateVirtualMachine(memory, new VirtualMachineOptions(config.VcpuCount, config.LegacyTimer, config.InstructionCountShift));
             var state = new MachineRunState();
             var ports = new IoBus("port I/O");
             var mmio = new IoBus("MMIO");

@@ -42,11 +42,12 @@ internal sealed class PlatformDevices
         Keyboard = i8042;
 
         ulong below4G = Math.Min(config.MemorySize, MemoryMap.PciHoleStart);
-        var rtc = new CmosRtc(below4G, config.MemorySize - below4G, config.VcpuCount, () => DateTimeOffset.UtcNow);
+        var time = vm.GuestTime ?? TimeProvider.System;   // guest time where the accelerator counts it (--icount)
+        var rtc = new CmosRtc(below4G, config.MemorySize - below4G, config.VcpuCount, time.GetUtcNow);
         ports.Register(CmosRtc.PortBase, CmosRtc.PortCount, rtc);
         acpiDevices.Add(rtc);
 
-        var pm = new AcpiPowerManagement(control, new GsiInterruptLine(vm, AcpiPlatform.DefaultSciIrq));
+        var pm = new AcpiPowerManagement(control, new GsiInterruptLine(vm, AcpiPlatform.DefaultSciIrq), time);
         ports.Register(MemoryMap.AcpiPmIoBase, AcpiPmLayout.BlockLength, pm);
         acpiDevices.Add(pm);
         PowerManagement = pm;

@@ -90,12 +90,31 @@ public class RunCommandTests : IDisposable
     [InlineData("--debug-exit", "0x10000", "--debug-exit: '0x10000' is not a number")]
     [InlineData("--console", "serial", "--console: 'serial' is not one of")]
     [InlineData("--accel", "tcg", "tcg")]
+    [InlineData("--icount", "11", "--icount: '11' is not a number from 0 to 0xa")]
     public void BadFlagValuesGetAClearErrorAndNoStackTrace(string flag, string value, string expected)
     {
         var (code, _, stderr) = CliProcess.Run("run", flag, value);
         Assert.NotEqual(0, code);
         Assert.Contains(expected, stderr);
         Assert.DoesNotContain("   at ", stderr);
+    }
+
+    [Fact]
+    public void IcountWithKvmIsOneLine()
+    {
+        var (code, _, stderr) = CliProcess.Run("run", "--icount", "3", "--accel", "kvm");
+        Assert.Equal(1, code);
+        Assert.Equal("kvmsharp: error: --icount needs the software CPU (--accel emulate): KVM runs guests in real time", stderr.Trim());
+    }
+
+    [Fact]
+    public void IcountRunsTheGuestOnTheSoftwareCpu()
+    {
+        string hello = WriteGuest("hello-icount.bin", TinyGuests.Hello("Hello, world!\n", 0xF4, 0x10));
+        var (code, stdout, stderr) = CliProcess.Run("run", "--kernel", hello, "--debug-exit", "0xf4", "--icount", "2");
+        Assert.True(code == 0x21, $"exit status {code}, stderr: {stderr}");
+        Assert.Equal("Hello, world!\n", stdout);
+        Assert.Equal("", stderr);   // --icount makes auto choose the software CPU without probing KVM
     }
 
     [Fact]

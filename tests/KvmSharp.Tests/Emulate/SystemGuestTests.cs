@@ -12,7 +12,7 @@ namespace KvmSharp.Tests.Emulate;
 /// </summary>
 public class SystemGuestTests
 {
-    private static byte[] Image(string name, byte[] image)
+    internal static byte[] Image(string name, byte[] image)
     {
         if (Environment.GetEnvironmentVariable("KVMSHARP_WRITE_GUESTS") is { Length: > 0 } dir)
             File.WriteAllBytes(Path.Combine(dir, name + ".bin"), image);

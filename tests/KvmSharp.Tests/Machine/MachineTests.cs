@@ -146,8 +146,10 @@ public class MachineTests
         Assert.Equal(MachineExitReason.Stopped, exit.Reason);
     }
 
-    [Fact]
-    public void BootProcessorStartsTheSecondVcpuWithInitSipi()
+    [Theory]
+    [InlineData("kvm")]
+    [InlineData("emulate")]
+    public void BootProcessorStartsTheSecondVcpuWithInitSipi(string accelerator)
     {
         const uint Trampoline = 0x10000, BspCounter = 0x2000, ApCounter = 0x2004, LapicIcrLow = 0xFEE00300, LapicIcrHigh = 0xFEE00310, LapicSpuriousVector = 0xFEE000F0;
         // The AP wakes in real mode at CS:IP = (vector << 8):0 (Intel SDM vol 3 §10.4.4, §8.4.4.1) and counts in RAM.
@@ -181,7 +183,7 @@ public class MachineTests
             a.inc(__dword_ptr[BspCounter]);
             a.jmp(bspLoop);
         });
-        using var vm = new TestMachine(image, c => c with { VcpuCount = 2 });
+        using var vm = new TestMachine(image, c => c with { VcpuCount = 2 }, accelerator: accelerator);
         vm.Machine.Start();
         WaitUntil(() => vm.Machine.Memory.Read<uint>(new GuestAddress(BspCounter)) > 0, "the bootstrap vCPU never ran");
         WaitUntil(() => vm.Machine.Memory.Read<uint>(new GuestAddress(ApCounter)) > 0 || vm.Machine.Exit.IsCompleted, "the second vCPU never started after INIT/SIPI");

@@ -1,9 +1,10 @@
 using Iced.Intel;
+using KvmSharp.Accelerators.Emulate.Platform;
 
 namespace KvmSharp.Accelerators.Emulate.Cpu;
 
 /// <summary>Why <see cref="CpuCore.Run"/> stopped.</summary>
-public enum CoreStop : byte { PortIo, MmioRead, MmioWrite, Halt, Shutdown, Kicked, Failed }
+public enum CoreStop : byte { PortIo, MmioRead, MmioWrite, Halt, Shutdown, Kicked, Failed, Init }
 
 /// <summary>
 /// The fetch–decode–execute loop of one emulated CPU: looks up (or decodes) the block at RIP, executes
@@ -18,6 +19,13 @@ public sealed class CpuCore : IMmioPort
     private readonly byte[] _fetchBuffer = new byte[4096 + 15];
     private volatile bool _kickRequested;
     private LazyFlags _flagsBefore;
+
+    // The one check of the hot path: attention (a kick, an interrupt, NMI or INIT arrived) or a timer poll due.
+    private volatile bool _attention;
+    private ulong _nextEventCheck = ulong.MaxValue;
+
+    // STI holds interrupts off until the instruction after it retired (SDM vol 2 "STI").
+    private ulong _shadowEnd;
 
     // MMIO: a read is recorded, the instruction abandoned, and retried once the VMM supplied the value.
     private bool _mmioReadReady;
@@ -46,12 +54,47 @@ public sealed class CpuCore : IMmioPort
 
     public string? FailureMessage { get; private set; }
 
-    public void Kick() => _kickRequested = true;
+    /// <summary>The local APIC and timers; null for a bare core (tests), which then takes no interrupts.</summary>
+    public ICpuEvents? Events
+    {
+        get => _events;
+        set
+        {
+            _events = value;
+            RequestEventCheck();
+        }
+    }
 
-    /// <summary>
-    /// After HLT the CPU stays halted until an interrupt wakes it (SDM vol 2 "HLT"); until this backend
-    /// has interrupt controllers (issue 4) nothing does, so a halted CPU only reports Halt.
-    /// </summary>
+    private ICpuEvents? _events;
+
+    /// <summary>Registers the platform owns (LAPIC page, IOAPIC), handled without leaving the core.</summary>
+    public IPlatformIo? PlatformIo { get; set; }
+
+    public void Kick()
+    {
+        _kickRequested = true;
+        _attention = true;
+    }
+
+    /// <summary>Consumes a waiting kick (a halted vCPU's wait ends on it).</summary>
+    public bool TakeKick()
+    {
+        bool kicked = _kickRequested;
+        _kickRequested = false;
+        return kicked;
+    }
+
+    /// <summary>Makes the core look at its events and poll the timers at the next block boundary. Safe from any thread.</summary>
+    public void RaiseAttention() => _attention = true;
+
+    /// <summary>Polls the timers and looks at events at the next block boundary (the core's own thread).</summary>
+    public void RequestEventCheck()
+    {
+        _nextEventCheck = 0;
+        _attention = true;
+    }
+
+    /// <summary>After HLT the CPU stays halted until an interrupt, NMI or INIT wakes it (SDM vol 2 "HLT").</summary>
     public bool Halted { get; private set; }
 
     /// <summary>Leaves the halt state, as an interrupt, NMI or INIT does.</summary>
@@ -74,10 +117,10 @@ public sealed class CpuCore : IMmioPort
         DecodedBlock? previous = null;
         while (true)
         {
-            if (_kickRequested)
+            if (_attention || InstructionsRetired >= _nextEventCheck)
             {
-                _kickRequested = false;
-                return CoreStop.Kicked;
+                if (ServiceEvents() is { } eventStop) return eventStop;
+                previous = null;
             }
             if (Halted) return CoreStop.Halt;
             if (_blocks.HasStalePages) _blocks.ApplyInvalidations();
@@ -144,7 +187,9 @@ public sealed class CpuCore : IMmioPort
                         Halted = true;
                         return CoreStop.Halt;
                     }
-                    return null;   // EndBlock
+                    // EndBlock; after an STI that set IF, interrupts wait one more instruction.
+                    if (Executor.TakeInterruptShadow()) _shadowEnd = InstructionsRetired + 1;
+                    return null;
                 }
                 if ((_mmioWrites.Count != 0 || _blocks.HasStalePages) && EndsBlockAfterWrite(block, out var stop)) return stop;
                 if (n + 1 == ops.Length || _cpu.Rip != instructions[n + 1].IP) return null;
@@ -195,6 +240,47 @@ public sealed class CpuCore : IMmioPort
         }
         if (_blocks.HasStalePages) _blocks.ApplyInvalidations();
         return !block.Valid;
+    }
+
+    /// <summary>
+    /// The event check at a block boundary: a kick ends the run; due timers are polled; INIT stops the
+    /// core for the vCPU to reset it; NMI, or with IF set and no STI shadow the highest-priority
+    /// interrupt, is delivered through the IDT as an external event (no DPL check, no error code; SDM
+    /// vol 3 §6.8.1, §6.12.1.1).
+    /// </summary>
+    private CoreStop? ServiceEvents()
+    {
+        _attention = false;
+        if (_kickRequested)
+        {
+            _kickRequested = false;
+            return CoreStop.Kicked;
+        }
+        if (_events is not { } events)
+        {
+            _nextEventCheck = ulong.MaxValue;
+            return null;
+        }
+        if (InstructionsRetired >= _nextEventCheck) _nextEventCheck = InstructionsRetired + events.PollTimers();
+        bool interruptible = _cpu.Interruptible && InstructionsRetired >= _shadowEnd;
+        if (interruptible || events.UrgentPending)
+        {
+            switch (events.Take(interruptible, _cpu.NmiBlocked, out byte vector))
+            {
+                case CpuEvent.Init:
+                    Halted = false;
+                    return CoreStop.Init;
+                case CpuEvent.Nmi:
+                    Halted = false;
+                    _cpu.NmiBlocked = true;
+                    return Deliver(vector, _cpu.Rip, null, 0) ? null : CoreStop.Shutdown;
+                case CpuEvent.Interrupt:
+                    Halted = false;
+                    return Deliver(vector, _cpu.Rip, null, 0) ? null : CoreStop.Shutdown;
+            }
+        }
+        if (!interruptible && events.MayHaveInterrupt) _attention = true;   // look again once IF allows
+        return null;
     }
 
     private bool DeliverFault(CpuException fault) =>
@@ -278,6 +364,7 @@ public sealed class CpuCore : IMmioPort
 
     ulong IMmioPort.Read(ulong physical, int size)
     {
+        if (PlatformIo is { } platform && platform.TryReadMmio(physical, size, out ulong owned)) return owned;
         if (_mmioReadReady && _mmioReadAddress == physical && _mmioReadSize == size)
         {
             _mmioReadReady = false;
@@ -290,5 +377,13 @@ public sealed class CpuCore : IMmioPort
         throw MmioReadPending.Instance;
     }
 
-    void IMmioPort.Write(ulong physical, int size, ulong value) => _mmioWrites.Enqueue((physical, size, value));
+    void IMmioPort.Write(ulong physical, int size, ulong value)
+    {
+        if (PlatformIo is { } platform && platform.TryWriteMmio(physical, size, value))
+        {
+            RequestEventCheck();   // an EOI, TPR, ICR or timer write: priorities or deadlines may have changed
+            return;
+        }
+        _mmioWrites.Enqueue((physical, size, value));
+    }
 }

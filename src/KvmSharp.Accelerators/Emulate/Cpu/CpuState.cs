@@ -72,4 +72,7 @@ public sealed class CpuState
     public int Cpl => ProtectedMode ? Segments[Cs].Dpl : 0;
 
     public bool Interruptible => (SystemFlags & FlagInterrupt) != 0;
+
+    /// <summary>An NMI handler runs: further NMIs wait until the next IRET (SDM vol 3 §6.7.1).</summary>
+    public bool NmiBlocked;
 }

@@ -85,7 +85,11 @@ public sealed partial class Executor
             case Mnemonic.Cld: _cpu.SystemFlags &= ~CpuState.FlagDirection; break;
             case Mnemonic.Std: _cpu.SystemFlags |= CpuState.FlagDirection; break;
             case Mnemonic.Cli: RequireIoPrivilege(); _cpu.SystemFlags &= ~CpuState.FlagInterrupt; break;
-            case Mnemonic.Sti: RequireIoPrivilege(); _cpu.SystemFlags |= CpuState.FlagInterrupt; _interruptShadow = true; return StepResult.EndBlock;
+            case Mnemonic.Sti:
+                RequireIoPrivilege();
+                _interruptShadow = !_cpu.Interruptible;   // only an STI that sets IF holds interrupts off (SDM vol 2 "STI")
+                _cpu.SystemFlags |= CpuState.FlagInterrupt;
+                return StepResult.EndBlock;
             case Mnemonic.Cpuid: Cpuid(); break;
             case Mnemonic.Rdtsc: Rdtsc(); break;
             case Mnemonic.Rdtscp: Rdtsc(); _gpr[CpuState.Rcx] = 0; break;

@@ -129,6 +129,7 @@ public sealed partial class Executor
 
     private void InterruptReturn(int size)
     {
+        _cpu.NmiBlocked = false;
         if (!_cpu.ProtectedMode)
         {
             ulong ip = Pop(size), cs = Pop(size), flags = Pop(size);

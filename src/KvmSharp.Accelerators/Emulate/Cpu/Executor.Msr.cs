@@ -37,7 +37,8 @@ public sealed partial class Executor
         MsrSysenterEip => _cpu.SysenterEip,
         MsrPat => _cpu.Pat,
         // Unknown MSRs read as zero when written before (kept), and #GP otherwise, as on hardware.
-        _ => _cpu.OtherMsrs.TryGetValue(index, out ulong v) ? v : IsKnownReadAsZero(index) ? 0UL : throw CpuException.GeneralProtection(),
+        _ => Platform.TryReadMsr(index, out ulong owned) ? owned
+            : _cpu.OtherMsrs.TryGetValue(index, out ulong v) ? v : IsKnownReadAsZero(index) ? 0UL : throw CpuException.GeneralProtection(),
     };
 
     public void WriteMsr(uint index, ulong value)
@@ -58,12 +59,14 @@ public sealed partial class Executor
             case MsrGsBase: _cpu.Segments[CpuState.Gs].Base = value; break;
             case MsrKernelGsBase: _cpu.KernelGsBase = value; break;
             case MsrTsc: _cpu.Tsc = value - Platform.ReadTsc(); break;
-            case MsrApicBase: _cpu.ApicBase = value; break;
+            case MsrApicBase: _cpu.ApicBase = (value & 0xF_FFFF_F800) | (_cpu.ApicBase & 0x100); break;   // base and enable; BSP is read-only, no x2APIC
             case MsrSysenterCs: _cpu.SysenterCs = value; break;
             case MsrSysenterEsp: _cpu.SysenterEsp = value; break;
             case MsrSysenterEip: _cpu.SysenterEip = value; break;
             case MsrPat: _cpu.Pat = value; break;
-            default: _cpu.OtherMsrs[index] = value; break;
+            default:
+                if (!Platform.TryWriteMsr(index, value)) _cpu.OtherMsrs[index] = value;
+                break;
         }
     }
 

@@ -228,4 +228,13 @@ public interface ICpuPlatform
 
     /// <summary>CPUID leaf/subleaf for this vCPU.</summary>
     (uint Eax, uint Ebx, uint Ecx, uint Edx) Cpuid(uint leaf, uint subleaf);
+
+    /// <summary>An MSR the platform owns (the TSC deadline, kvmclock); false: the CPU's own rules apply.</summary>
+    bool TryReadMsr(uint index, out ulong value)
+    {
+        value = 0;
+        return false;
+    }
+
+    bool TryWriteMsr(uint index, ulong value) => false;
 }
