@@ -90,6 +90,7 @@ public sealed partial class Executor
         var target = ReadDescriptor(gate.Selector);
         int oldCpl = _cpu.Cpl, newCpl = target.Dpl;
         ulong oldFlags = _cpu.Rflags, oldCs = _cpu.Segments[CpuState.Cs].Selector;
+        _mmu.ImplicitSupervisor = newCpl < 3;   // the handler's stack, with its privilege (SDM vol 3 §4.6.1)
         if (newCpl < oldCpl)
         {
             // Stack switch from the 32-bit TSS (SDM §7.2.1: ESPn at 4 + 8n, SSn at 8 + 8n).
@@ -101,7 +102,6 @@ public sealed partial class Executor
             Push(oldSs, size);
             Push(oldEsp, size);
         }
-        _mmu.ImplicitSupervisor = newCpl < 3;   // the handler's stack, with its privilege (SDM vol 3 §4.6.1)
         Push(oldFlags, size);
         Push(oldCs, size);
         Push(returnRip, size);
