@@ -32,7 +32,7 @@ initrd="$(echo "$paths" | awk '/initrd/ {print $NF}')"
 bin="$root/.build/cli/kvmsharp"
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 # The same command line kvmsharp builds for --exec 'true' (DefaultGuestCommandLine.Exec).
-cmdline="console=ttyS0 panic=-1 quiet kvmsharp.exec=$(printf true | base64)"
+cmdline="console=ttyS0 panic=-1 quiet loglevel=1 kvmsharp.exec=$(printf true | base64)"
 
 run() {  # run NAME CMD... : appends seconds and peak KiB; checks the status
   local name="$1"; shift

@@ -5,8 +5,8 @@ namespace KvmSharp.Machine.Images;
 /// <summary>
 /// The kernel command lines the default guest boots with. A shell: the kernel's own console output on
 /// COM1. <c>--exec</c>: the command, base64-encoded (the command line is split at spaces and has no
-/// quoting, base64 has neither spaces nor quotes), and <c>quiet</c> so boot messages below errors stay
-/// out of the command's output. <c>panic=-1</c> reboots on a panic, which ends the run instead of hanging.
+/// quoting, base64 has neither spaces nor quotes), and <c>quiet loglevel=1</c> so kernel messages other
+/// than emergencies (a panic) stay out of the command's output. <c>panic=-1</c> reboots on a panic, which ends the run instead of hanging.
 /// </summary>
 public static class DefaultGuestCommandLine
 {
@@ -27,7 +27,7 @@ public static class DefaultGuestCommandLine
     public static string Exec(string command, string extra = "")
     {
         if (string.IsNullOrWhiteSpace(command)) throw new GuestImageException("--exec needs a command, as in --exec 'uname -a'");
-        string line = Join($"{Common} quiet {ExecParameter}={Convert.ToBase64String(Encoding.UTF8.GetBytes(command))}", extra);
+        string line = Join($"{Common} quiet loglevel=1 {ExecParameter}={Convert.ToBase64String(Encoding.UTF8.GetBytes(command))}", extra);
         if (line.Length > MaxLength)
             throw new GuestImageException($"--exec: the command is too long for the kernel command line ({line.Length} bytes once encoded, at most {MaxLength})");
         return line;

@@ -123,19 +123,24 @@ public sealed partial class Executor
         if ((_cpu.Cr0 & (4 | 8)) != 0) throw new CpuException(ExceptionVector.DeviceNotAvailable);
     }
 
-    private ulong FxArea(in Instruction i)
+    /// <summary>
+    /// The 512-byte area, 16-byte aligned (#GP), checked up front for the access the instruction makes so a
+    /// page fault comes before any state changes: FXSAVE writes it, FXRSTOR only reads it (Linux restores
+    /// from init_fpstate, which is read-only after boot).
+    /// </summary>
+    private ulong FxArea(in Instruction i, AccessKind access)
     {
         RequireFpu();
         ulong address = MemoryLinear(in i);
         if ((address & 15) != 0) throw CpuException.GeneralProtection();
-        _mmu.Translate(address, AccessKind.Write);
-        _mmu.Translate(address + FxsaveSize - 1, AccessKind.Write);
+        _mmu.Translate(address, access);
+        _mmu.Translate(address + FxsaveSize - 1, access);
         return address;
     }
 
     private void FxSave(in Instruction i)
     {
-        ulong area = FxArea(in i);
+        ulong area = FxArea(in i, AccessKind.Write);
         // Abridged tag word: one bit per register, 1 = not empty (SDM vol 1 §10.5.1.1).
         ulong abridgedTag = 0;
         for (int n = 0; n < 8; n++) if ((_cpu.FpuTag >> (2 * n) & 3) != 3) abridgedTag |= 1UL << n;
@@ -166,7 +171,7 @@ public sealed partial class Executor
 
     private void FxRestore(in Instruction i)
     {
-        ulong area = FxArea(in i);
+        ulong area = FxArea(in i, AccessKind.Read);
         ulong mxcsr = _mmu.Read(area + 24, 4);
         if ((mxcsr & ~0xFFFFUL) != 0) throw CpuException.GeneralProtection();   // reserved MXCSR bits (SDM "FXRSTOR")
         ulong head = _mmu.Read(area, 8);
