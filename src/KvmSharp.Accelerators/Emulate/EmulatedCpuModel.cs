@@ -5,10 +5,9 @@ namespace KvmSharp.Accelerators.Emulate;
 
 /// <summary>
 /// The CPUID the software CPU shows (Intel SDM vol 2A "CPUID"): it advertises what is implemented.
-/// FPU is advertised with a subset implemented (Linux refuses to boot without one). SSE through SSE4.2
-/// with CX16, POPCNT and LAHF/SAHF make the x86-64-v2 level, which Debian's glibc picks its string
-/// functions by. MMX (leaf 1 EDX bit 23) is implemented but not advertised until its registers alias
-/// the x87 ones, so FXSAVE/FXRSTOR carry them across context switches.
+/// The x87 FPU lacks only its transcendental instructions. MMX (its registers are the x87 ones, so
+/// FXSAVE/FXRSTOR carry them) and SSE through SSE4.2 with CX16, POPCNT and LAHF/SAHF make the x86-64-v2
+/// level, which Debian's glibc picks its string functions by.
 /// With a platform (a VM, not a bare core in a test) it also shows the local APIC, the TSC-deadline
 /// timer, an always-running APIC timer and KVM's paravirtual clock, so Linux needs no PIT to calibrate.
 /// </summary>
@@ -32,6 +31,7 @@ public sealed class EmulatedCpuModel : ICpuPlatform
         | (1u << 16)  // PAT
         | (1u << 17)  // PSE-36
         | (1u << 19)  // CLFLUSH
+        | (1u << 23)  // MMX (Executor.Mmx.cs; MM0–7 are the x87 registers' significands)
         | (1u << 24)  // FXSAVE/FXRSTOR
         | (1u << 25)  // SSE (Executor.Sse*.cs, MXCSR rounding, DAZ, FTZ and exception flags included)
         | (1u << 26); // SSE2
