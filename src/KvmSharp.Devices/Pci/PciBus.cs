@@ -37,7 +37,10 @@ public sealed class PciBus
         _ioWindow = ioWindow;
     }
 
-    /// <summary>BAR placements the guest asked for that were not decoded (outside the windows, or overlapping).</summary>
+    /// <summary>
+    /// How often an enabled BAR could not be decoded where the guest put it (outside the windows, or
+    /// overlapping); counted each time a command or BAR write re-evaluates it, for diagnostics.
+    /// </summary>
     public long RejectedBarPlacements => Interlocked.Read(ref _rejected);
 
     /// <summary>Puts <paramref name="device"/> at slot/function on bus 0 (before the guest runs).</summary>
