@@ -196,7 +196,7 @@ public class PciBusTests
     {
         var second = new FakePciFunction();
         _bus.Attach(4, 0, second);
-        _mmio.Register(0xC100_0000, 0x1000, new PciHostBridgeStandIn());
+        _mmio.Register(0xC100_0000, 0x1000, new PlatformDeviceStandIn());
 
         LegacyWrite32(3, 0x10, 0x0010_0000);             // over RAM, outside every window
         LegacyWrite32(3, 4, PciConfigSpace.CommandMemorySpace);
@@ -225,7 +225,7 @@ public class PciBusTests
         Assert.Single(second.BarWrites);
     }
 
-    private sealed class PciHostBridgeStandIn : IBusDevice
+    private sealed class PlatformDeviceStandIn : IBusDevice
     {
         public void Read(ulong offset, Span<byte> data) => data.Fill(0);
         public void Write(ulong offset, ReadOnlySpan<byte> data) { }
