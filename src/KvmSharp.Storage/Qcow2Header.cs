@@ -146,7 +146,9 @@ internal sealed class Qcow2Header
         // qcow2.txt: the name lives in the first cluster and is at most 1023 bytes.
         if (length == 0 || length > 1023 || offset >= (ulong)clusterSize || offset + length > (ulong)cluster0.Length)
             throw Bad(path, "backing file name lies outside the first cluster");
-        return Encoding.UTF8.GetString(cluster0.Slice((int)offset, (int)length));
+        var name = cluster0.Slice((int)offset, (int)length);
+        if (name.Contains((byte)0)) throw Bad(path, "backing file name contains a NUL byte");
+        return Encoding.UTF8.GetString(name);
     }
 
     private static void CheckTable(string path, string what, ulong offset, ulong bytes, long clusterSize, long fileLength)
