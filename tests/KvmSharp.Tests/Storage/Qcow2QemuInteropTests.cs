@@ -28,11 +28,8 @@ public sealed class Qcow2QemuInteropTests : IDisposable
     public void ImagesQemuConvertedReadBackTheSameBytes(string clusterSize, bool compressed)
     {
         byte[] pattern = StorageScratch.Pattern(Size + 1536, 1);
-        string raw = _scratch.PathOf("pattern.raw"), image = _scratch.PathOf("pattern.qcow2");
-        File.WriteAllBytes(raw, pattern);
-        var args = new List<string> { "convert", "-f", "raw", "-O", "qcow2", "-o", $"cluster_size={clusterSize}" };
-        if (compressed) args.Add("-c");
-        _scratch.QemuImgOk([.. args, raw, image]);
+        string image = _scratch.PathOf("pattern.qcow2");
+        _scratch.QemuQcow2From(pattern, image, compressed ? ["-c", "-o", $"cluster_size={clusterSize}"] : ["-o", $"cluster_size={clusterSize}"]);
 
         // The pattern's text-like runs shrink under deflate: a compressed image is well under half the data.
         if (compressed) Assert.True(new FileInfo(image).Length < pattern.Length / 2, "qemu-img did not compress");
@@ -55,8 +52,7 @@ public sealed class Qcow2QemuInteropTests : IDisposable
         var expected = new byte[Size];
         using (var disk = Qcow2Image.Open(image, readOnly: false))
             WriteRandomly(disk, expected, seed: clusterBits);
-        _scratch.AssertQemuCheckClean(image);
-        Assert.Equal(expected, _scratch.QemuRawBytes(image));
+        _scratch.AssertQemuAgrees(image, expected);
         using var reopened = Qcow2Image.Open(image, readOnly: true);
         Assert.Equal(expected, StorageScratch.ReadAll(reopened));
     }
@@ -76,21 +72,18 @@ public sealed class Qcow2QemuInteropTests : IDisposable
         // The table no longer sits in cluster 1 where the creator put it (header bytes 48-55).
         byte[] header = File.ReadAllBytes(image).AsSpan(0, 64).ToArray();
         Assert.NotEqual(512UL, System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(header.AsSpan(48)));
-        _scratch.AssertQemuCheckClean(image);
-        Assert.Equal(expected, _scratch.QemuRawBytes(image));
+        _scratch.AssertQemuAgrees(image, expected);
     }
 
     [Fact]
     public void WritesIntoQemuMadeImagesIncludingCompressedClusters()
     {
         byte[] expected = StorageScratch.Pattern(Size, 2);
-        string raw = _scratch.PathOf("pattern.raw"), image = _scratch.PathOf("compressed.qcow2");
-        File.WriteAllBytes(raw, expected);
-        _scratch.QemuImgOk("convert", "-c", "-f", "raw", "-O", "qcow2", raw, image);
+        string image = _scratch.PathOf("compressed.qcow2");
+        _scratch.QemuQcow2From(expected, image, "-c");
         using (var disk = Qcow2Image.Open(image, readOnly: false))
             WriteRandomly(disk, expected, seed: 77);
-        _scratch.AssertQemuCheckClean(image);
-        Assert.Equal(expected, _scratch.QemuRawBytes(image));
+        _scratch.AssertQemuAgrees(image, expected);
     }
 
     [Fact]
@@ -110,8 +103,7 @@ public sealed class Qcow2QemuInteropTests : IDisposable
             Assert.Equal(expected, StorageScratch.ReadAll(disk));
         }
         Assert.Equal(baseBytes, File.ReadAllBytes(basePath));
-        _scratch.AssertQemuCheckClean(overlay);
-        Assert.Equal(expected, _scratch.QemuRawBytes(overlay));
+        _scratch.AssertQemuAgrees(overlay, expected);
         Assert.Contains("backing file: base.raw", _scratch.QemuImgOk("info", overlay));
     }
 
@@ -119,9 +111,8 @@ public sealed class Qcow2QemuInteropTests : IDisposable
     public void QemuMadeOverlayOnAQcow2BaseCopiesOnWrite()
     {
         byte[] baseBytes = StorageScratch.Pattern(Size, 6);
-        string raw = _scratch.PathOf("base.raw"), basePath = _scratch.PathOf("base.qcow2"), overlay = _scratch.PathOf("overlay.qcow2");
-        File.WriteAllBytes(raw, baseBytes);
-        _scratch.QemuImgOk("convert", "-c", "-f", "raw", "-O", "qcow2", raw, basePath);
+        string basePath = _scratch.PathOf("base.qcow2"), overlay = _scratch.PathOf("overlay.qcow2");
+        _scratch.QemuQcow2From(baseBytes, basePath, "-c");
         _scratch.QemuImgOk("create", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", overlay);
         byte[] baseFile = File.ReadAllBytes(basePath);
 
@@ -129,8 +120,7 @@ public sealed class Qcow2QemuInteropTests : IDisposable
         using (var disk = Qcow2Image.Open(overlay, readOnly: false))
             WriteRandomly(disk, expected, seed: 10);
         Assert.Equal(baseFile, File.ReadAllBytes(basePath));
-        _scratch.AssertQemuCheckClean(overlay);
-        Assert.Equal(expected, _scratch.QemuRawBytes(overlay));
+        _scratch.AssertQemuAgrees(overlay, expected);
     }
 
     [Fact]
@@ -151,8 +141,7 @@ public sealed class Qcow2QemuInteropTests : IDisposable
             expected.AsSpan(5 * 65536, 2 * 65536).Clear(); // our discard of whole clusters reads back zeros
             Assert.Equal(expected, StorageScratch.ReadAll(disk));
         }
-        _scratch.AssertQemuCheckClean(overlay);
-        Assert.Equal(expected, _scratch.QemuRawBytes(overlay));
+        _scratch.AssertQemuAgrees(overlay, expected);
     }
 
     /// <summary>A seeded mix of writes (unaligned, cluster-crossing, whole-cluster), zeroing and discards, mirrored into <paramref name="expected"/>.</summary>

@@ -36,6 +36,22 @@ public sealed class StorageScratch : IDisposable
         Assert.Contains("No errors were found", stdout);
     }
 
+    /// <summary>qemu-img finds the image consistent and reads exactly <paramref name="expected"/> from it.</summary>
+    public void AssertQemuAgrees(string image, byte[] expected)
+    {
+        AssertQemuCheckClean(image);
+        Assert.Equal(expected, QemuRawBytes(image));
+    }
+
+    /// <summary>Writes <paramref name="data"/> to a raw file and has qemu-img convert it to a qcow2 image at <paramref name="image"/>.</summary>
+    public void QemuQcow2From(byte[] data, string image, params string[] options)
+    {
+        string raw = PathOf($"source-{Guid.NewGuid():N}.raw");
+        File.WriteAllBytes(raw, data);
+        QemuImgOk(["convert", "-f", "raw", "-O", "qcow2", .. options, raw, image]);
+        File.Delete(raw);
+    }
+
     /// <summary>The image as qemu reads it, through qemu-img convert to raw.</summary>
     public byte[] QemuRawBytes(string image)
     {
