@@ -41,6 +41,20 @@ public sealed class Qcow2QemuInteropTests : IDisposable
         Assert.Equal(pattern.AsSpan(65_536 - 7, slice.Length).ToArray(), slice);
     }
 
+    [Fact]
+    public void VersionTwoImagesReadAndWrite()
+    {
+        byte[] expected = StorageScratch.Pattern(Size, 12);
+        string image = _scratch.PathOf("v2.qcow2");
+        _scratch.QemuQcow2From(expected, image, "-o", "compat=0.10");
+        using (var disk = Qcow2Image.Open(image, readOnly: false))
+        {
+            Assert.Equal(expected, StorageScratch.ReadAll(disk));
+            WriteRandomly(disk, expected, seed: 12); // v2 has no zero flag: zeroing writes zero data
+        }
+        _scratch.AssertQemuAgrees(image, expected);
+    }
+
     [Theory]
     [InlineData(16)]
     [InlineData(12)]
