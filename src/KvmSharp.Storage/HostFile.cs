@@ -1,0 +1,58 @@
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+
+namespace KvmSharp.Storage;
+
+/// <summary>
+/// The Linux file calls .NET does not expose: fdatasync (FLUSH must not pay for an inode timestamp
+/// update the way fsync, and so FileStream.Flush(true), does) and fallocate for hole punching.
+/// </summary>
+internal static partial class HostFile
+{
+    // linux/falloc.h
+    private const int FallocKeepSize = 0x01;
+    private const int FallocPunchHole = 0x02;
+
+    [LibraryImport("libc", EntryPoint = "fdatasync", SetLastError = true)]
+    private static partial int FdataSync(int fd);
+
+    [LibraryImport("libc", EntryPoint = "fallocate", SetLastError = true)]
+    private static partial int Fallocate(int fd, int mode, long offset, long length);
+
+    public static void DataSync(SafeFileHandle handle)
+    {
+        int result = WithFd(handle, static (fd, _, _) => FdataSync(fd), 0, 0);
+        if (result != 0)
+            throw new IOException($"fdatasync failed (errno {Marshal.GetLastPInvokeError()})");
+    }
+
+    /// <summary>Deallocates a range, keeping the size; later reads give zeros. False when the file system cannot.</summary>
+    public static bool TryPunchHole(SafeFileHandle handle, long offset, long length) =>
+        length == 0 || WithFd(handle, static (fd, o, l) => Fallocate(fd, FallocPunchHole | FallocKeepSize, o, l), offset, length) == 0;
+
+    private static int WithFd(SafeFileHandle handle, Func<int, long, long, int> call, long a, long b)
+    {
+        bool added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            return call((int)handle.DangerousGetHandle(), a, b);
+        }
+        finally
+        {
+            if (added) handle.DangerousRelease();
+        }
+    }
+
+    /// <summary>Reads exactly destination.Length bytes; bytes past the end of the file read as zeros.</summary>
+    public static void ReadFully(SafeFileHandle handle, long offset, Span<byte> destination)
+    {
+        while (!destination.IsEmpty)
+        {
+            int n = RandomAccess.Read(handle, destination, offset);
+            if (n == 0) { destination.Clear(); return; }
+            destination = destination[n..];
+            offset += n;
+        }
+    }
+}
