@@ -143,6 +143,16 @@ public class VirtQueueHostileTests
     }
 
     [Fact]
+    public void IndirectTableLargerThanSixteenBitNextCanReachIsRejected()
+    {
+        using var driver = new MockVirtqDriver(4);
+        driver.Enable();
+        driver.SetDescriptor(0, 0, 16 * 65537, Flags.Indirect);   // inside RAM, but entry 65536 is unreachable
+        driver.Publish(0);
+        Assert.Contains("more than 65536", WalkExpectingError(driver).Message);
+    }
+
+    [Fact]
     public void IndirectWithNextIsRejected()
     {
         using var driver = new MockVirtqDriver(4);
