@@ -12,7 +12,7 @@ namespace KvmSharp.Devices.Virtio.Queue;
 /// table, so a loop in the <c>next</c> links ends the walk instead of hanging it;</item>
 /// <item><c>next</c> inside the current table (queue size, or the indirect table's entry count);</item>
 /// <item>every buffer inside guest RAM (GuestMemory checks the 64-bit sum for overflow);</item>
-/// <item>readable buffers before writable ones (§2.7.4.2: "device-writable ... after device-readable");</item>
+/// <item>readable buffers before writable ones (driver requirement of §2.7.4.2);</item>
 /// <item>indirect tables (§2.7.5.3.1): length a non-zero multiple of 16, not combined with NEXT, and no
 /// indirect descriptor inside an indirect table;</item>
 /// <item>the chain's total length at most <see cref="MaxTotalLength"/>.</item>
@@ -23,9 +23,10 @@ namespace KvmSharp.Devices.Virtio.Queue;
 public struct DescriptorChain
 {
     /// <summary>
-    /// Total bytes a chain may describe: the used element's <c>len</c> is 32 bits (§2.7.8), so a device could
-    /// never report more written than this, and a bound keeps a device's byte counts in plain 32-bit
-    /// arithmetic. Linux never builds chains anywhere near it.
+    /// Total bytes a chain may describe. §2.7.5.2 forbids drivers chains over 2^32 bytes; we stop one byte
+    /// short because the used element's <c>len</c> is 32 bits (§2.7.8), so 2^32 - 1 is the most a device can
+    /// report written, and a device's byte counts then stay in plain 32-bit arithmetic. Linux never builds
+    /// chains anywhere near it.
     /// </summary>
     public const uint MaxTotalLength = uint.MaxValue;
 

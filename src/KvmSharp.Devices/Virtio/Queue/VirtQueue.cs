@@ -43,7 +43,7 @@ public sealed class VirtQueue(GuestMemory memory, ushort maxSize = VirtQueue.Max
     public GuestAddress DriverRing { get; private set; }
     public GuestAddress DeviceRing { get; private set; }
 
-    /// <summary>VIRTIO_F_EVENT_IDX was negotiated: used_event/avail_event replace the ring flags (§2.7.10).</summary>
+    /// <summary>VIRTIO_F_EVENT_IDX was negotiated: used_event/avail_event replace the ring flags (§2.7.7, §2.7.10).</summary>
     public bool EventIdx { get; private set; }
 
     public bool IsReady { get; private set; }
@@ -133,13 +133,13 @@ public sealed class VirtQueue(GuestMemory memory, ushort maxSize = VirtQueue.Max
         if (!_memory.TryWrite(element, bytes))
             throw new VirtQueueException($"device ring element at {element} is outside guest RAM");
         _nextUsed++;
-        // Release store: the element above becomes visible no later than the new idx (§2.7.8.2 step "write
-        // barrier before updating idx").
+        // Release store: the element above becomes visible no later than the new idx, because the driver
+        // reads the elements that idx covers as soon as it sees idx (§2.7.8).
         WriteU16(DeviceRing + 2, _nextUsed, volatileStore: true);
     }
 
     /// <summary>
-    /// Whether the driver wants a used-buffer notification now (§2.7.7, §2.7.10). Call after a batch of
+    /// Whether the driver wants a used-buffer notification now (§2.7.7). Call after a batch of
     /// <see cref="AddUsed"/>. With EVENT_IDX: notify when used idx has passed used_event since the last call
     /// that said yes or no; otherwise: unless the driver set VRING_AVAIL_F_NO_INTERRUPT.
     /// </summary>
@@ -158,7 +158,7 @@ public sealed class VirtQueue(GuestMemory memory, ushort maxSize = VirtQueue.Max
         _signalledUsed = _nextUsed;
         _signalledUsedValid = true;
         if (!valid) return true; // nothing signalled yet since enable: notify once to be safe
-        // §2.7.10: notify if used_event lies in [old, new): (new - event - 1) < (new - old), all mod 2^16.
+        // §2.7.7: notify if used_event lies in [old, new): (new - event - 1) < (new - old), all mod 2^16.
         return (ushort)(_nextUsed - usedEvent - 1) < (ushort)(_nextUsed - old);
     }
 
@@ -169,8 +169,8 @@ public sealed class VirtQueue(GuestMemory memory, ushort maxSize = VirtQueue.Max
     private GuestAddress AvailEventAddress => DeviceRing + RingHeader + UsedElementSize * Size;
 
     /// <summary>
-    /// The driver's avail idx, checked: the driver may be at most a queue's worth ahead of us (§2.7.13.3 —
-    /// more would mean it overwrote heads we have not read, so the ring is corrupt).
+    /// The driver's avail idx, checked: the driver may be at most a queue's worth ahead of us. It never
+    /// decrements idx (§2.7.6) and the ring holds only size heads, so more means a corrupt ring.
     /// </summary>
     private ushort ReadAvailIndex()
     {

@@ -108,7 +108,7 @@ public class VirtQueueTests
     {
         using var driver = new MockVirtqDriver(8);
         driver.Enable(eventIdx: true);
-        driver.SetAvailFlags(1);   // ignored once EVENT_IDX is negotiated (§2.7.10)
+        driver.SetAvailFlags(1);   // ignored once EVENT_IDX is negotiated (§2.7.7)
         for (int i = 0; i < 4; i++) driver.Publish(driver.AddChain((8, true)));
 
         Complete(driver);                          // used idx 1
