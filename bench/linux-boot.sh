@@ -3,7 +3,7 @@
 # and powered off, by `kvmsharp run --accel emulate --exec` and by `qemu-system-x86_64 -M pc -accel tcg`
 # with the same kernel, initramfs and kernel command line, alternating, in one run. Reports the median
 # wall time and the peak RSS of each side and the ratios (issue 4: wall ≤ 10× QEMU's, RSS ≤ RAM + 64 MiB).
-# Usage: bench/linux-boot.sh [--runs N] [--memory MiB] [--icount]
+# Usage: bench/linux-boot.sh [--runs N] [--memory MiB] [--icount]   (--icount: the software CPU runs with --icount 0)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 runs=3 memory=256 icount=()
@@ -11,7 +11,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs="$2"; shift 2 ;;
     --memory) memory="$2"; shift 2 ;;
-    --icount) icount=(--icount); shift ;;
+    --icount) icount=(--icount 0); shift ;;
     -h|--help) sed -n 2,6p "$0"; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
