@@ -27,6 +27,8 @@ public sealed partial class Executor
         if (destination.IsSegmentRegister())
         {
             LoadSegment(destination, (ushort)ReadOperand(in i, 1, 2));
+            // MOV SS holds interrupts off until after the next instruction, so SS:RSP change together (SDM vol 2 "MOV").
+            if (destination == Register.SS) _interruptShadow = true;
             return;
         }
         if (source.IsSegmentRegister())
@@ -78,6 +80,7 @@ public sealed partial class Executor
             ulong sp = StackPointer;
             ushort selector = (ushort)_mmu.Read(Linear(Register.SS, sp), 2);
             LoadSegment(i.Op0Register, selector);
+            if (i.Op0Register == Register.SS) _interruptShadow = true;   // as MOV SS (SDM vol 2 "POP")
             StackPointer = sp + (ulong)size;
             return;
         }

@@ -7,7 +7,11 @@ namespace KvmSharp.Accelerators.Emulate.Cpu;
 // software interrupts, and the string instructions that share the default dispatch.
 public sealed partial class Executor
 {
-    /// <summary>Set by STI (and MOV SS): interrupts are held off until after the next instruction (SDM vol 2 "STI").</summary>
+    /// <summary>
+    /// Set by STI, MOV SS and POP SS: interrupts are held off until after the next instruction (SDM vol 2
+    /// "STI", "MOV"). The run loop reads it at the next block boundary; a MOV SS in the middle of a block
+    /// only delays an interrupt by one more instruction.
+    /// </summary>
     private bool _interruptShadow;
 
     public bool TakeInterruptShadow()
