@@ -7,8 +7,9 @@ namespace KvmSharp.Devices.Pci;
 /// Configuration mechanism #1 (PCI Local Bus spec 3.0 §3.2.2.3.2): CONFIG_ADDRESS at port 0xCF8 (dword
 /// accesses only) selects bus/device/function/register with bit 31 as the enable bit; CONFIG_DATA at
 /// 0xCFC–0xCFF reaches that dword of the selected function, with byte and word accesses at the offset
-/// inside the dword. Two separate port registrations (<see cref="AddressPort"/> at 0xCF8, length 4, and
-/// <see cref="DataPort"/> at 0xCFC, length 4) so 0xCF9 stays free for the reset control register.
+/// inside the dword. Two port devices: <see cref="AddressPort"/> (0xCF8, 4 ports) and <see cref="DataPort"/>
+/// (0xCFC, 4 ports). 0xCF8–0xCFB overlaps the reset control register at 0xCF9, so wiring this into a
+/// machine needs one decoder for that range (a dword access is CONFIG_ADDRESS, a byte at 0xCF9 is reset).
 /// Only the first 256 bytes are reachable this way; the extended space needs ECAM.
 /// </summary>
 public sealed class PciLegacyConfigAccess
