@@ -109,11 +109,7 @@ public sealed class CpuCore : IMmioPort
 
     public CoreStop Run()
     {
-        if (_mmioWrites.TryDequeue(out var pendingWrite))
-        {
-            MmioAccess = pendingWrite;
-            return CoreStop.MmioWrite;
-        }
+        if (TakeMmioWrite()) return CoreStop.MmioWrite;
         DecodedBlock? previous = null;
         while (true)
         {
@@ -176,18 +172,14 @@ public sealed class CpuCore : IMmioPort
                 InstructionsRetired++;
                 if (result != StepResult.Continue)
                 {
-                    if (_mmioWrites.TryDequeue(out var write))
-                    {
-                        MmioAccess = write;
-                        return CoreStop.MmioWrite;
-                    }
+                    if (TakeMmioWrite()) return CoreStop.MmioWrite;
                     if (result == StepResult.PortIo) return CoreStop.PortIo;
                     if (result == StepResult.Halt)
                     {
                         Halted = true;
                         return CoreStop.Halt;
                     }
-                    // EndBlock; after an STI that set IF, interrupts wait one more instruction.
+                    // EndBlock; after STI (that set IF), MOV SS or POP SS, interrupts wait one more instruction.
                     if (Executor.TakeInterruptShadow()) _shadowEnd = InstructionsRetired + 1;
                     return null;
                 }
@@ -232,9 +224,8 @@ public sealed class CpuCore : IMmioPort
     private bool EndsBlockAfterWrite(DecodedBlock block, out CoreStop? stop)
     {
         stop = null;
-        if (_mmioWrites.TryDequeue(out var write))
+        if (TakeMmioWrite())
         {
-            MmioAccess = write;
             stop = CoreStop.MmioWrite;
             return true;
         }
@@ -281,6 +272,14 @@ public sealed class CpuCore : IMmioPort
         }
         if (!interruptible && events.MayHaveInterrupt) _attention = true;   // look again once IF allows
         return null;
+    }
+
+    /// <summary>Moves the oldest queued MMIO write into <see cref="MmioAccess"/> for an exit.</summary>
+    private bool TakeMmioWrite()
+    {
+        if (!_mmioWrites.TryDequeue(out var write)) return false;
+        MmioAccess = write;
+        return true;
     }
 
     private bool DeliverFault(CpuException fault) =>

@@ -11,14 +11,15 @@ public sealed partial class Executor
         switch (i.Mnemonic)
         {
             // Data movement (Executor.Data.cs)
-            case Mnemonic.Mov: Mov(in i); break;
+            // MOV SS / POP SS set the interrupt shadow: end the block so the run loop honours it, as after STI.
+            case Mnemonic.Mov: Mov(in i); if (_interruptShadow) return StepResult.EndBlock; break;
             case Mnemonic.Movzx: WriteOperand(in i, 0, OperandSize(in i, 0), ReadOperand(in i, 1, OperandSize(in i, 1))); break;
             case Mnemonic.Movsx:
             case Mnemonic.Movsxd: Movsx(in i); break;
             case Mnemonic.Lea: Lea(in i); break;
             case Mnemonic.Xchg: Xchg(in i); break;
             case Mnemonic.Push: PushInstruction(in i); break;
-            case Mnemonic.Pop: PopInstruction(in i); break;
+            case Mnemonic.Pop: PopInstruction(in i); if (_interruptShadow) return StepResult.EndBlock; break;
             case Mnemonic.Pushf: case Mnemonic.Pushfd: case Mnemonic.Pushfq: Push(_cpu.Rflags & 0xFC_FFFF, OperandSizeOf(in i)); break;
             case Mnemonic.Popf: case Mnemonic.Popfd: case Mnemonic.Popfq: return Popf(in i);
             case Mnemonic.Lahf: RegisterFile.Write(_gpr, Register.AH, _cpu.Rflags & 0xD7 | 2); break;

@@ -65,9 +65,7 @@ public sealed partial class Executor
                 break;
             }
             case MicroKind.Mov:
-                WriteDestination(in op, linear, ReadSource(in op, linear));
-                break;
-            case MicroKind.MovZeroExtend:
+            case MicroKind.MovZeroExtend:   // the source is read at its own size: zero-extended already
                 WriteDestination(in op, linear, ReadSource(in op, linear));
                 break;
             case MicroKind.MovSignExtend:

@@ -9,8 +9,7 @@ public sealed partial class Executor
 {
     /// <summary>
     /// Set by STI, MOV SS and POP SS: interrupts are held off until after the next instruction (SDM vol 2
-    /// "STI", "MOV"). The run loop reads it at the next block boundary; a MOV SS in the middle of a block
-    /// only delays an interrupt by one more instruction.
+    /// "STI", "MOV"). Each of them ends its block, and the run loop takes the shadow right there.
     /// </summary>
     private bool _interruptShadow;
 
