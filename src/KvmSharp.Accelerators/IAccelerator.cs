@@ -42,6 +42,12 @@ public interface IVirtualMachine : IDisposable
     void SetInterruptLine(uint gsi, bool high);
 
     /// <summary>
+    /// Sends a message-signalled interrupt: the address/data pair a device wrote to 0xFEExxxxx
+    /// (SDM vol 3 §11.11). Call from any thread; allocates nothing.
+    /// </summary>
+    void SignalMsi(ulong address, uint data);
+
+    /// <summary>
     /// The guest's own time where it is not the host's (the software CPU's instruction-counted time):
     /// clocked devices (PM timer, CMOS clock) follow it. Null: host time.
     /// </summary>

@@ -51,6 +51,13 @@ public sealed class EmulatedVirtualMachine : IVirtualMachine
     /// <summary>Drives a GSI of the chipset (none attached: the level change is dropped).</summary>
     public void SetInterruptLine(uint gsi, bool high) => Platform.SetInterruptLine(gsi, high);
 
+    /// <summary>Decodes the MSI into an APIC message and delivers it (see <see cref="MsiMessage"/>).</summary>
+    public void SignalMsi(ulong address, uint data)
+    {
+        if (!MsiMessage.TryDecode(address, data, out var message)) return;
+        lock (Platform.Lock) Platform.Bus.Deliver(message);
+    }
+
     internal void ReportUnimplemented(string line)
     {
         if (_reported.TryAdd(line, 0)) Notice(line);

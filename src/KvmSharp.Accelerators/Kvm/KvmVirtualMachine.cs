@@ -104,6 +104,14 @@ public sealed unsafe class KvmVirtualMachine : IVirtualMachine
             ThrowIrqLine(gsi);
     }
 
+    public void SignalMsi(ulong address, uint data)
+    {
+        var msi = new KvmMsi { AddressLow = (uint)address, AddressHigh = (uint)(address >> 32), Data = data };
+        // KVM_SIGNAL_MSI returns >0 delivered, 0 blocked by the guest (masked APIC, no target): both are fine.
+        if (LibcImports.Ioctl(_fd.Number, KvmIoctls.SignalMsi, &msi) < 0)
+            throw new NativeException("KVM_SIGNAL_MSI", Marshal.GetLastPInvokeError());
+    }
+
     private static void ThrowIrqLine(uint gsi) => throw new NativeException($"KVM_IRQ_LINE {gsi}", Marshal.GetLastPInvokeError());
 
     internal static void Check(int rc, string operation)

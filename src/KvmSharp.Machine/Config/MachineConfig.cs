@@ -54,6 +54,18 @@ public sealed record MachineConfig
     public ushort? DebugExitPort { get; init; }
     public ConsoleConfig Console { get; init; } = ConsoleConfig.Stdio;
 
+    // ---- virtio devices on PCI (issue 5); each becomes one PCI function in slot order ----
+    /// <summary>Disks in order: the first is the guest's /dev/vda.</summary>
+    public IReadOnlyList<DiskConfig> Disks { get; init; } = [];
+    public IReadOnlyList<NetConfig> Nets { get; init; } = [];
+    /// <summary>A virtio-rng device fed by the host's getrandom(2).</summary>
+    public bool Rng { get; init; }
+    /// <summary>A virtio-balloon device.</summary>
+    public bool Balloon { get; init; }
+    public VsockConfig? Vsock { get; init; }
+    /// <summary>A virtio-console (the guest's hvc0) and where it goes; null: none.</summary>
+    public ConsoleConfig? VirtioConsole { get; init; }
+
     /// <summary>The largest machine we build: 1 TiB of RAM, 255 vCPUs (8-bit xAPIC ids).</summary>
     public const ulong MaxMemorySize = 1UL << 40;
     public const int MaxVcpuCount = 255;

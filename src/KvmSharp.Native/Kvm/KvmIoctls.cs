@@ -35,6 +35,7 @@ public static class KvmIoctls
     public static readonly nuint CreatePit2 = Iow(0x77, 64);
     public static readonly nuint Ioeventfd = Iow(0x79, 64);
     public static readonly nuint EnableCap = Iow(0xA3, 104);
+    public static readonly nuint SignalMsi = Iow(0xA5, 32);
 
     // vCPU ioctls
     public static readonly nuint Run = Io(0x80);

@@ -125,6 +125,18 @@ public struct KvmMsrsHeader
     public uint Padding;
 }
 
+/// <summary>struct kvm_msi (KVM_SIGNAL_MSI): an MSI's address and data; flags and devid stay 0 on x86.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct KvmMsi
+{
+    public uint AddressLow;
+    public uint AddressHigh;
+    public uint Data;
+    public uint Flags;
+    public uint DeviceId;
+    public fixed byte Padding[12];
+}
+
 /// <summary>struct kvm_irq_level.</summary>
 [StructLayout(LayoutKind.Sequential)]
 public struct KvmIrqLevel

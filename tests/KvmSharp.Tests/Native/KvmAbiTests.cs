@@ -34,6 +34,7 @@ public class KvmAbiTests
             P("sizeof kvm_pit_config", sizeof(struct kvm_pit_config));
             P("sizeof kvm_translation", sizeof(struct kvm_translation));
             P("sizeof kvm_mp_state", sizeof(struct kvm_mp_state));
+            P("sizeof kvm_msi", sizeof(struct kvm_msi));
             P("offsetof kvm_run.exit_reason", offsetof(struct kvm_run, exit_reason));
             P("offsetof kvm_run.io", offsetof(struct kvm_run, io));
             P("offsetof kvm_run.io.data_offset", offsetof(struct kvm_run, io.data_offset));
@@ -133,6 +134,7 @@ public class KvmAbiTests
         { "sizeof kvm_pit_config", Unsafe.SizeOf<KvmPitConfig>() },
         { "sizeof kvm_translation", Unsafe.SizeOf<KvmTranslation>() },
         { "sizeof kvm_mp_state", Unsafe.SizeOf<KvmMpState>() },
+        { "sizeof kvm_msi", Unsafe.SizeOf<KvmMsi>() },
     };
 
     [Theory]
@@ -167,6 +169,7 @@ public class KvmAbiTests
         { "KVM_CREATE_IRQCHIP", KvmIoctls.CreateIrqchip }, { "KVM_IRQ_LINE", KvmIoctls.IrqLine },
         { "KVM_IRQFD", KvmIoctls.Irqfd }, { "KVM_CREATE_PIT2", KvmIoctls.CreatePit2 },
         { "KVM_IOEVENTFD", KvmIoctls.Ioeventfd }, { "KVM_ENABLE_CAP", KvmIoctls.EnableCap },
+        { "KVM_SIGNAL_MSI", KvmIoctls.SignalMsi },
         { "KVM_RUN", KvmIoctls.Run }, { "KVM_GET_REGS", KvmIoctls.GetRegs }, { "KVM_SET_REGS", KvmIoctls.SetRegs },
         { "KVM_GET_SREGS", KvmIoctls.GetSregs }, { "KVM_SET_SREGS", KvmIoctls.SetSregs },
         { "KVM_TRANSLATE", KvmIoctls.Translate }, { "KVM_GET_MSRS", KvmIoctls.GetMsrs }, { "KVM_SET_MSRS", KvmIoctls.SetMsrs },

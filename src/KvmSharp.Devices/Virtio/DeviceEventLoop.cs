@@ -1,0 +1,168 @@
+using System.Runtime.InteropServices;
+using KvmSharp.Native.Libc;
+
+namespace KvmSharp.Devices.Virtio;
+
+/// <summary>
+/// A device's own thread: waits in poll(2) on the descriptors it watches (queue notifiers, a tap, sockets)
+/// and runs each one's handler when it is ready, so device work never runs on a vCPU thread.
+/// <see cref="Watch"/>, <see cref="Modify"/> and <see cref="Unwatch"/> may be called before
+/// <see cref="Start"/> or from a handler; other threads hand work over with <see cref="Post"/>.
+/// A handler that throws does not end the loop: the exception goes to the fault callback (the device
+/// marks itself NEEDS_RESET there), so no guest input can take the thread down.
+/// </summary>
+public sealed class DeviceEventLoop : IDisposable
+{
+    private sealed class Watcher(SafeHandle handle, short events, Action<short> onReady)
+    {
+        public SafeHandle Handle { get; } = handle;
+        public short Events { get; set; } = events;
+        public Action<short> OnReady { get; } = onReady;
+        public bool Removed { get; set; }
+    }
+
+    private readonly string _name;
+    private readonly Action<Exception> _onFault;
+    private readonly EventNotifier _wake = new();
+    private readonly List<Watcher> _watchers = [];
+    private readonly Queue<Action> _posted = new();
+    private readonly Lock _postLock = new();
+    private PollFd[] _pollFds = [];
+    private Watcher[] _polled = [];
+    private bool _dirty = true;
+    private volatile bool _stopping;
+    private Thread? _thread;
+
+    /// <param name="name">The thread's name, e.g. "virtio-blk0".</param>
+    /// <param name="onFault">Called on the loop thread with whatever a handler or posted action threw.</param>
+    public DeviceEventLoop(string name, Action<Exception> onFault)
+    {
+        _name = name;
+        _onFault = onFault;
+    }
+
+    public bool IsLoopThread => Thread.CurrentThread == _thread;
+
+    /// <summary>Runs <paramref name="onReady"/> with the revents whenever <paramref name="handle"/> has any of <paramref name="events"/> (POLLIN, POLLOUT; errors and hang-ups always).</summary>
+    public void Watch(SafeHandle handle, short events, Action<short> onReady)
+    {
+        CheckThread();
+        _watchers.Add(new Watcher(handle, events, onReady));
+        _dirty = true;
+    }
+
+    /// <summary>Changes what <paramref name="handle"/> is watched for (say POLLOUT only while output is pending).</summary>
+    public void Modify(SafeHandle handle, short events)
+    {
+        CheckThread();
+        foreach (var w in _watchers)
+            if (w.Handle == handle) w.Events = events;
+        _dirty = true;
+    }
+
+    /// <summary>Stops watching <paramref name="handle"/>; its handler is not called again, even later in the same round.</summary>
+    public void Unwatch(SafeHandle handle)
+    {
+        CheckThread();
+        foreach (var w in _watchers)
+            if (w.Handle == handle) w.Removed = true;
+        _watchers.RemoveAll(w => w.Handle == handle);
+        _dirty = true;
+    }
+
+    /// <summary>Runs <paramref name="action"/> on the loop thread soon; callable from any thread.</summary>
+    public void Post(Action action)
+    {
+        lock (_postLock) _posted.Enqueue(action);
+        _wake.Signal();
+    }
+
+    public void Start()
+    {
+        if (_thread is not null) throw new InvalidOperationException($"{_name} is already running");
+        _stopping = false;
+        _thread = new Thread(Run) { Name = _name, IsBackground = true };
+        _thread.Start();
+    }
+
+    /// <summary>Ends the loop and waits for its thread; handlers still running finish first. Not from the loop thread.</summary>
+    public void Stop()
+    {
+        if (_thread is null) return;
+        if (IsLoopThread) throw new InvalidOperationException("a device loop cannot stop itself from its own thread");
+        _stopping = true;
+        _wake.Signal();
+        _thread.Join();
+        _thread = null;
+        lock (_postLock) _posted.Clear();
+    }
+
+    public void Dispose()
+    {
+        Stop();
+        _wake.Dispose();
+    }
+
+    private void CheckThread()
+    {
+        if (_thread is not null && !IsLoopThread)
+            throw new InvalidOperationException($"{_name}: watch lists change only on the loop thread (use Post)");
+    }
+
+    private unsafe void Run()
+    {
+        while (!_stopping)
+        {
+            if (_dirty) Rebuild();
+            int ready;
+            fixed (PollFd* fds = _pollFds)
+                ready = LibcImports.Poll(fds, (nuint)_pollFds.Length, -1);
+            if (ready < 0)
+            {
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno == LibcConstants.EINTR) continue;
+                _onFault(new NativeException($"poll in {_name}", errno));
+                return;
+            }
+            if (_pollFds[0].Revents != 0)
+            {
+                _wake.Drain();
+                RunPosted();
+            }
+            for (int i = 1; i < _pollFds.Length && !_stopping; i++)
+            {
+                short revents = _pollFds[i].Revents;
+                var watcher = _polled[i];
+                if (revents == 0 || watcher.Removed) continue;
+                try { watcher.OnReady(revents); }
+                catch (Exception e) { _onFault(e); }
+            }
+        }
+    }
+
+    private void RunPosted()
+    {
+        while (!_stopping)
+        {
+            Action? action;
+            lock (_postLock) if (!_posted.TryDequeue(out action)) return;
+            try { action(); }
+            catch (Exception e) { _onFault(e); }
+        }
+    }
+
+    private void Rebuild()
+    {
+        _dirty = false;
+        _pollFds = new PollFd[_watchers.Count + 1];
+        _polled = new Watcher[_watchers.Count + 1];
+        _pollFds[0] = new PollFd { Fd = _wake.Handle.Number, Events = LibcConstants.POLLIN };
+        for (int i = 0; i < _watchers.Count; i++)
+        {
+            var w = _watchers[i];
+            _polled[i + 1] = w;
+            // A closed handle polls as -1, which poll(2) skips: a watcher whose fd its owner closed goes quiet.
+            _pollFds[i + 1] = new PollFd { Fd = w.Handle.IsClosed ? -1 : (int)w.Handle.DangerousGetHandle(), Events = w.Events };
+        }
+    }
+}
