@@ -89,7 +89,10 @@ public sealed class AmlBuilder
     /// <c>Name(name, Package() { values })</c> of integers (DefPackage, ACPI 6.5 §20.2.5.4), such as
     /// <c>\_S5_</c> (§7.4.2). NumElements is one byte, so at most 255 values.
     /// </summary>
-    public AmlBuilder NamePackage(string name, params ulong[] values)
+    public AmlBuilder NamePackage(string name, params ulong[] values) => NameObject(name, IntegerPackage(values));
+
+    /// <summary>PackageOp PkgLength NumElements then each integer (DefPackage, ACPI 6.5 §20.2.5.4).</summary>
+    private static byte[] IntegerPackage(ulong[] values)
     {
         ArgumentNullException.ThrowIfNull(values);
         if (values.Length > byte.MaxValue)
@@ -97,10 +100,21 @@ public sealed class AmlBuilder
         var contents = new List<byte> { (byte)values.Length };
         foreach (ulong value in values)
             contents.AddRange(AmlEncoding.Integer(value));
-        var package = new List<byte> { AmlOpcodes.PackageOp };
-        package.AddRange(AmlEncoding.PackageLength(contents.Count));
-        package.AddRange(contents);
-        return NameObject(name, [.. package]);
+        return [AmlOpcodes.PackageOp, .. AmlEncoding.PackageLength(contents.Count), .. contents];
+    }
+
+    /// <summary>
+    /// <c>Name(name, Package() { Package() { row }, … })</c>: a package of integer packages, such as a
+    /// _PRT (ACPI 6.5 §6.2.13). At most 255 rows of at most 255 integers.
+    /// </summary>
+    public AmlBuilder NamePackageOfRows(string name, IReadOnlyList<ulong[]> rows)
+    {
+        if (rows.Count > byte.MaxValue)
+            throw new ArgumentOutOfRangeException(nameof(rows), "an AML Package() holds at most 255 elements");
+        var contents = new List<byte> { (byte)rows.Count };
+        foreach (var row in rows)
+            contents.AddRange(IntegerPackage(row));
+        return NameObject(name, [AmlOpcodes.PackageOp, .. AmlEncoding.PackageLength(contents.Count), .. contents]);
     }
 
     /// <summary>Appends AML that was encoded elsewhere (for instance another builder's output).</summary>

@@ -68,6 +68,56 @@ public sealed class ResourceTemplate
         return this;
     }
 
+    /// <summary>
+    /// Word Address Space Descriptor for a bus number range (ACPI 6.5 §6.4.3.5.3, resource type 2), as a
+    /// host bridge's _CRS gives its bus range. ASL: <c>WordBusNumber(ResourceProducer, MinFixed, MaxFixed, PosDecode, 0, min, max, 0, count)</c>.
+    /// </summary>
+    public ResourceTemplate BusNumberRange(byte first, byte last) =>
+        AddressSpace(0x88, 2, resourceType: 2, typeFlags: 0, first, last);
+
+    /// <summary>
+    /// Word Address Space Descriptor for I/O ports the bridge forwards (resource type 1, _RNG = entire range).
+    /// ASL: <c>WordIO(ResourceProducer, MinFixed, MaxFixed, PosDecode, EntireRange, 0, min, max, 0, length)</c>.
+    /// </summary>
+    public ResourceTemplate IoRange(ushort first, ushort last) =>
+        AddressSpace(0x88, 2, resourceType: 1, typeFlags: 0x03, first, last);
+
+    /// <summary>
+    /// DWord (below 4 GiB) or QWord Address Space Descriptor for a memory window the bridge forwards
+    /// (ACPI 6.5 §6.4.3.5.1-2, resource type 0; type flags: read/write, non-cacheable).
+    /// ASL: <c>DWordMemory(ResourceProducer, PosDecode, MinFixed, MaxFixed, NonCacheable, ReadWrite, 0, min, max, 0, length)</c>.
+    /// </summary>
+    public ResourceTemplate MemoryRange(ulong first, ulong last) =>
+        last <= uint.MaxValue
+            ? AddressSpace(0x87, 4, resourceType: 0, typeFlags: 0x01, first, last)
+            : AddressSpace(0x8A, 8, resourceType: 0, typeFlags: 0x01, first, last);
+
+    /// <summary>
+    /// The shared layout of Word/DWord/QWord Address Space Descriptors (§6.4.3.5): tag, length, resource
+    /// type, general flags (producer, positive decode, min and max fixed: 0x0C), type flags, then
+    /// granularity, minimum, maximum, translation offset and length, each <paramref name="width"/> bytes.
+    /// </summary>
+    private ResourceTemplate AddressSpace(byte tag, int width, byte resourceType, byte typeFlags, ulong first, ulong last)
+    {
+        if (last < first) throw new ArgumentOutOfRangeException(nameof(last), "an address range ends before it starts");
+        int length = 3 + 5 * width;
+        var descriptor = new byte[3 + length];
+        descriptor[0] = tag;
+        BinaryPrimitives.WriteUInt16LittleEndian(descriptor.AsSpan(1), (ushort)length);
+        descriptor[3] = resourceType;
+        descriptor[4] = 0x0C;
+        descriptor[5] = typeFlags;
+        ulong[] fields = [0, first, last, 0, last - first + 1];
+        Span<byte> value = stackalloc byte[8];
+        for (int i = 0; i < fields.Length; i++)
+        {
+            BinaryPrimitives.WriteUInt64LittleEndian(value, fields[i]);
+            value[..width].CopyTo(descriptor.AsSpan(6 + i * width, width));
+        }
+        _bytes.AddRange(descriptor);
+        return this;
+    }
+
     /// <summary>The descriptors followed by the End Tag (ACPI 6.5 §6.4.2.9: tag 0x79, checksum 0).</summary>
     public byte[] ToArray() => [.. _bytes, 0x79, 0x00];
 }

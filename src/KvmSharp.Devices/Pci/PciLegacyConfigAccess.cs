@@ -8,8 +8,9 @@ namespace KvmSharp.Devices.Pci;
 /// accesses only) selects bus/device/function/register with bit 31 as the enable bit; CONFIG_DATA at
 /// 0xCFC–0xCFF reaches that dword of the selected function, with byte and word accesses at the offset
 /// inside the dword. Two port devices: <see cref="AddressPort"/> (0xCF8, 4 ports) and <see cref="DataPort"/>
-/// (0xCFC, 4 ports). 0xCF8–0xCFB overlaps the reset control register at 0xCF9, so wiring this into a
-/// machine needs one decoder for that range (a dword access is CONFIG_ADDRESS, a byte at 0xCF9 is reset).
+/// (0xCFC, 4 ports). 0xCF8–0xCFB overlaps the PC's reset control register at 0xCF9, so the address port
+/// decodes the whole range as a chipset does: a dword access at 0xCF8 is CONFIG_ADDRESS, a byte access at
+/// 0xCF9 goes to the reset control register given to the constructor (ICH9 datasheet §13.7.5).
 /// Only the first 256 bytes are reachable this way; the extended space needs ECAM.
 /// </summary>
 public sealed class PciLegacyConfigAccess
@@ -20,12 +21,17 @@ public sealed class PciLegacyConfigAccess
     // Bits 30:24 are reserved and 1:0 are hard-wired to 0 (the register is dword aligned).
     private const uint AddressWritable = EnableBit | 0x00FF_FFFC;
 
+    private const ulong ResetControlOffset = 1; // 0xCF9 - 0xCF8
+
     private readonly PciBus _bus;
+    private readonly IBusDevice? _resetControl;
     private uint _address;
 
-    public PciLegacyConfigAccess(PciBus bus)
+    /// <param name="resetControl">The register at 0xCF9 that byte accesses there reach (offset 0 of it); null: none.</param>
+    public PciLegacyConfigAccess(PciBus bus, IBusDevice? resetControl = null)
     {
         _bus = bus;
+        _resetControl = resetControl;
         AddressPort = new AddressRegister(this);
         DataPort = new DataRegister(this);
     }
@@ -40,6 +46,7 @@ public sealed class PciLegacyConfigAccess
         public void Read(ulong offset, Span<byte> data)
         {
             if (offset == 0 && data.Length == 4) BinaryPrimitives.WriteUInt32LittleEndian(data, Volatile.Read(ref owner._address));
+            else if (IsResetControl(offset, data.Length)) owner._resetControl!.Read(0, data);
             else data.Fill(0xFF);
         }
 
@@ -47,7 +54,11 @@ public sealed class PciLegacyConfigAccess
         {
             if (offset == 0 && data.Length == 4)
                 Volatile.Write(ref owner._address, BinaryPrimitives.ReadUInt32LittleEndian(data) & AddressWritable);
+            else if (IsResetControl(offset, data.Length))
+                owner._resetControl!.Write(0, data);
         }
+
+        private bool IsResetControl(ulong offset, int length) => offset == ResetControlOffset && length == 1 && owner._resetControl is not null;
     }
 
     private sealed class DataRegister(PciLegacyConfigAccess owner) : IBusDevice

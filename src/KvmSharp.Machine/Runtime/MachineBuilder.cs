@@ -3,6 +3,7 @@ using KvmSharp.Boot.Acpi;
 using KvmSharp.Boot.Cpu;
 using KvmSharp.Devices.Bus;
 using KvmSharp.Devices.Legacy;
+using KvmSharp.Devices.Virtio;
 using KvmSharp.Machine.Accel;
 using KvmSharp.Machine.Config;
 using KvmSharp.Machine.Console;
@@ -23,6 +24,7 @@ public sealed class MachineBuilder(MachineConfig config)
     private Action<string> _inform = _ => { };
     private readonly List<(bool Mmio, ulong Start, ulong Length, IBusDevice Device)> _extraDevices = [];
     private readonly Dictionary<int, ISerialOutput> _serialOutputs = [];
+    private readonly List<(string Kind, Func<IVirtioDevice> Create)> _extraVirtio = [];
 
     /// <summary>Uses this console for COM1 instead of the one the config names (tests capture output this way).</summary>
     public MachineBuilder WithConsole(ConsoleBackend console) { _console = console; return this; }
@@ -52,6 +54,13 @@ public sealed class MachineBuilder(MachineConfig config)
         return this;
     }
 
+    /// <summary>Adds a virtio device of the embedder's own on PCI, after those the config names.</summary>
+    public MachineBuilder WithVirtioDevice(string kind, Func<IVirtioDevice> create)
+    {
+        _extraVirtio.Add((kind, create));
+        return this;
+    }
+
     /// <summary>Where one-line notices for the user go (accelerator choice, console path).</summary>
     public MachineBuilder WithNotices(Action<string> inform) { _inform = inform; return this; }
 
@@ -76,6 +85,10 @@ public sealed class MachineBuilder(MachineConfig config)
             var console = _console ?? CreateConsole(state);
             owned.Add(console);
             var platform = new PlatformDevices(vm, ports, state, config, console, _serialOutputs);
+            var pci = new PciDevices(ports, mmio, platform.ResetControl);
+            owned.Add(pci);
+            foreach (var (kind, create) in VirtioDeviceFactory.FromConfig(config, _inform).Concat(_extraVirtio))
+                pci.AddVirtio(create(), vm, memory, kind, _inform);
             foreach (var (isMmio, start, length, device) in _extraDevices)
             {
                 if (isMmio && memory.IsValidRange(new GuestAddress(start), 1))
@@ -84,7 +97,7 @@ public sealed class MachineBuilder(MachineConfig config)
             }
 
             var acpi = AcpiPlatform.Default(config.VcpuCount);
-            ulong rsdp = AcpiTables.Build(memory, acpi, platform.AcpiDevices).Value;
+            ulong rsdp = AcpiTables.Build(memory, acpi, [.. platform.AcpiDevices, .. pci.AcpiDevices], pci.AcpiTables).Value;
             var entry = config.Kernel is { } kernel
                 ? KernelLoader.Load(memory, kernel, rsdp)
                 : KernelLoader.Load(memory, DemoGuest.Build(), [], "", rsdp);

@@ -51,7 +51,8 @@ internal sealed class PlatformDevices
         ports.Register(MemoryMap.AcpiPmIoBase, AcpiPmLayout.BlockLength, pm);
         acpiDevices.Add(pm);
         PowerManagement = pm;
-        ports.Register(MemoryMap.ResetControlPort, 1, new ResetControlRegister(control));
+        // 0xCF9 lies inside PCI's CONFIG_ADDRESS (0xCF8-0xCFB): the PCI decoder forwards byte accesses here.
+        ResetControl = new ResetControlRegister(control);
 
         if (config.DebugExitPort is { } debugPort)
             ports.Register(debugPort, DebugExitWidth, new IsaDebugExit(control));
@@ -65,6 +66,9 @@ internal sealed class PlatformDevices
     public I8042Controller Keyboard { get; }
 
     public AcpiPowerManagement PowerManagement { get; }
+
+    /// <summary>The reset control register at 0xCF9; <see cref="PciDevices"/> decodes its port.</summary>
+    public ResetControlRegister ResetControl { get; }
 
     /// <summary>The devices the DSDT describes, in the order they are declared.</summary>
     public IReadOnlyList<IAcpiDevice> AcpiDevices { get; }

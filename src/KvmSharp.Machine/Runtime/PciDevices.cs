@@ -1,0 +1,104 @@
+using KvmSharp.Accelerators;
+using KvmSharp.Boot.Acpi;
+using KvmSharp.Devices.Bus;
+using KvmSharp.Devices.Pci;
+using KvmSharp.Devices.Virtio;
+using KvmSharp.Devices.Virtio.Transport;
+using KvmSharp.Memory;
+
+namespace KvmSharp.Machine.Runtime;
+
+/// <summary>
+/// PCI bus 0 of a machine: the host bridge in slot 0, configuration access through ports 0xCF8/0xCFC
+/// (sharing 0xCF9 with the reset control register) and ECAM at <see cref="MemoryMap.PciEcamStart"/>, and
+/// each virtio device as a function of its own in the next slot. It plays firmware for the BARs: each
+/// device's BAR 0 is placed in the 32-bit PCI window and decoding is turned on before the guest runs,
+/// as a BIOS would, so the OS finds the devices ready and only claims what is there. The guest learns
+/// the rest from ACPI: MCFG, and the host bridge's _CRS and _PRT in the DSDT.
+/// </summary>
+internal sealed class PciDevices : IDisposable
+{
+    /// <summary>The window BARs are placed in; the ECAM region follows it (see <see cref="MemoryMap"/>).</summary>
+    private static readonly PciWindow Mmio32 = new(MemoryMap.PciMmio32Start, MemoryMap.PciMmio32End - MemoryMap.PciMmio32Start);
+
+    /// <summary>I/O ports a BAR may use: above the legacy ISA devices.</summary>
+    private static readonly PciWindow IoWindow = new(0x1000, 0xF000);
+
+    private readonly PciBus _bus;
+    private readonly List<VirtioPciDevice> _virtio = [];
+    private ulong _nextMmio = Mmio32.Start;
+
+    public PciDevices(IoBus ports, IoBus mmio, IBusDevice resetControl)
+    {
+        _bus = new PciBus(mmio, ports, [Mmio32], IoWindow);
+        _bus.Attach(0, 0, new PciHostBridge());
+        var legacy = new PciLegacyConfigAccess(_bus, resetControl);
+        ports.Register(PciLegacyConfigAccess.AddressPortBase, 4, legacy.AddressPort);
+        ports.Register(PciLegacyConfigAccess.DataPortBase, 4, legacy.DataPort);
+        var ecam = new PciEcam(_bus, busCount: 1);
+        mmio.Register(MemoryMap.PciEcamStart, ecam.Length, ecam);
+        AcpiDevices = [new PciHostBridgeAml([Mmio32])];
+        AcpiTables = [Mcfg.Build(MemoryMap.PciEcamStart, 0, 0)];
+    }
+
+    public IReadOnlyList<IAcpiDevice> AcpiDevices { get; }
+
+    /// <summary>Tables besides the DSDT's: the MCFG.</summary>
+    public IReadOnlyList<byte[]> AcpiTables { get; }
+
+    public IReadOnlyList<VirtioPciDevice> Virtio => _virtio;
+
+    /// <summary>
+    /// Puts <paramref name="device"/> in the next free slot behind a virtio-pci transport; the transport
+    /// owns it from here (and disposes it with the machine).
+    /// </summary>
+    public VirtioPciDevice AddVirtio(IVirtioDevice device, IVirtualMachine vm, GuestMemory memory, string kind, Action<string> notice)
+    {
+        int slot = _virtio.Count + 1;
+        if (slot >= PciBus.Slots)
+        {
+            device.Dispose();
+            throw new Config.MachineConfigException($"too many PCI devices: bus 0 has {PciBus.Slots - 1} slots for them");
+        }
+        var transport = new VirtioPciDevice(device, memory, new VmMsiSink(vm), new GsiInterruptLine(vm, PciInterruptRouting.Gsi(slot, 0)),
+                                            $"{kind} 00:{slot:x2}.0", notice);
+        _virtio.Add(transport);
+        _bus.Attach(slot, 0, transport);
+        PlaceBars(slot, transport.Config);
+        return transport;
+    }
+
+    /// <summary>Firmware's work (PCI Firmware spec 3.2 §2.2): naturally aligned BARs in the window, memory decoding on.</summary>
+    private void PlaceBars(int slot, PciConfigSpace config)
+    {
+        for (int bar = 0; bar < 6; bar++)
+        {
+            if (config.GetBar(bar) is not { IsMemory: true } shape) continue;
+            ulong at = (_nextMmio + shape.Size - 1) & ~(shape.Size - 1);
+            if (!Mmio32.Contains(at, shape.Size))
+                throw new Config.MachineConfigException($"PCI devices need more than the {Mmio32.Length >> 20} MiB PCI window");
+            _nextMmio = at + shape.Size;
+            WriteConfig32(slot, PciConfigSpace.BarOffset + 4 * bar, (uint)at);
+            if (shape.Kind == PciBarKind.Memory64) WriteConfig32(slot, PciConfigSpace.BarOffset + 4 * bar + 4, (uint)(at >> 32));
+        }
+        _bus.WriteConfig(0, slot, 0, PciConfigSpace.InterruptLineOffset, [(byte)PciInterruptRouting.Gsi(slot, 0)]);
+        WriteConfig32(slot, PciConfigSpace.CommandOffset, PciConfigSpace.CommandMemorySpace);
+    }
+
+    private void WriteConfig32(int slot, int offset, uint value)
+    {
+        Span<byte> bytes = stackalloc byte[4];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(bytes, value);
+        _bus.WriteConfig(0, slot, 0, offset, bytes);
+    }
+
+    public void Dispose()
+    {
+        foreach (var device in _virtio) device.Dispose();
+    }
+
+    private sealed class VmMsiSink(IVirtualMachine vm) : IMsiSink
+    {
+        public void Deliver(ulong address, uint data) => vm.SignalMsi(address, data);
+    }
+}
