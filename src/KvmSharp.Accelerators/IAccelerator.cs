@@ -48,6 +48,16 @@ public interface IVirtualMachine : IDisposable
     void SignalMsi(ulong address, uint data);
 
     /// <summary>
+    /// Has the accelerator signal <paramref name="notifier"/> itself when the guest writes exactly
+    /// <paramref name="length"/> bytes at MMIO <paramref name="address"/>, without a vCPU exit to the VMM
+    /// (KVM_IOEVENTFD). False where it cannot; such writes then reach the MMIO bus as usual.
+    /// </summary>
+    bool TryAddIoEventNotifier(ulong address, int length, Native.Libc.EventNotifier notifier) => false;
+
+    /// <summary>Undoes <see cref="TryAddIoEventNotifier"/>; nothing if it was not added.</summary>
+    void RemoveIoEventNotifier(ulong address, int length, Native.Libc.EventNotifier notifier) { }
+
+    /// <summary>
     /// The guest's own time where it is not the host's (the software CPU's instruction-counted time):
     /// clocked devices (PM timer, CMOS clock) follow it. Null: host time.
     /// </summary>

@@ -116,6 +116,7 @@ public sealed class PciBus
             {
                 bus.Unregister(old);
                 region.MappedAt = null;
+                (device as IPciBarListener)?.BarMoved(bar, null);
             }
             if (wanted is not { } start) continue;
             if (!InWindow(shape, start) || !TryRegister(bus, start, shape.Size, region))
@@ -124,6 +125,7 @@ public sealed class PciBus
                 continue;
             }
             region.MappedAt = start;
+            (device as IPciBarListener)?.BarMoved(bar, start);
         }
     }
 

@@ -5,6 +5,7 @@ using KvmSharp.Devices.Pci;
 using KvmSharp.Devices.Virtio;
 using KvmSharp.Devices.Virtio.Transport;
 using KvmSharp.Memory;
+using KvmSharp.Native.Libc;
 
 namespace KvmSharp.Machine.Runtime;
 
@@ -62,6 +63,7 @@ internal sealed class PciDevices : IDisposable
         }
         var transport = new VirtioPciDevice(device, memory, new VmMsiSink(vm), new GsiInterruptLine(vm, PciInterruptRouting.Gsi(slot, 0)),
                                             $"{kind} 00:{slot:x2}.0", notice);
+        transport.UseDoorbellRouter(new VmDoorbellRouter(vm));
         _virtio.Add(transport);
         _bus.Attach(slot, 0, transport);
         PlaceBars(slot, transport.Config);
@@ -100,5 +102,11 @@ internal sealed class PciDevices : IDisposable
     private sealed class VmMsiSink(IVirtualMachine vm) : IMsiSink
     {
         public void Deliver(ulong address, uint data) => vm.SignalMsi(address, data);
+    }
+
+    private sealed class VmDoorbellRouter(IVirtualMachine vm) : IDoorbellRouter
+    {
+        public bool TryAttach(ulong address, int length, EventNotifier notifier) => vm.TryAddIoEventNotifier(address, length, notifier);
+        public void Detach(ulong address, int length, EventNotifier notifier) => vm.RemoveIoEventNotifier(address, length, notifier);
     }
 }

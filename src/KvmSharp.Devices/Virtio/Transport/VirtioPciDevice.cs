@@ -19,7 +19,7 @@ namespace KvmSharp.Devices.Virtio.Transport;
 /// configurations are checked when enabled, and a device that finds the driver's queues unusable is
 /// marked DEVICE_NEEDS_RESET (§2.1.2) instead of failing the VM.
 /// </summary>
-public sealed partial class VirtioPciDevice : IPciDevice, IVirtioInterrupts, IDisposable
+public sealed partial class VirtioPciDevice : IPciDevice, IPciBarListener, IVirtioInterrupts, IDisposable
 {
     /// <summary>VIRTIO_MSI_NO_VECTOR (§4.1.4.3): no vector mapped.</summary>
     public const ushort NoVector = 0xFFFF;
@@ -37,6 +37,8 @@ public sealed partial class VirtioPciDevice : IPciDevice, IVirtioInterrupts, IDi
     private readonly Lock _isrLock = new();
     private int _isr;
     private int _needsResetReported;
+    private IDoorbellRouter? _doorbells;
+    private ulong? _doorbellBase;
 
     /// <param name="name">How notices name the device, e.g. "virtio-blk 00:02.0".</param>
     public VirtioPciDevice(IVirtioDevice device, GuestMemory memory, IMsiSink msi, IInterruptLine intx, string name, Action<string> notice)
@@ -82,6 +84,26 @@ public sealed partial class VirtioPciDevice : IPciDevice, IVirtioInterrupts, IDi
         (VirtioPciLayout.NotifyOffset + (ulong)queue * VirtioPciLayout.NotifyOffMultiplier, _notifiers[queue]);
 
     public int QueueCount => _queues.Length;
+
+    /// <summary>
+    /// Hands the queues' doorbells to <paramref name="router"/> whenever BAR 0 is decoded (set before the
+    /// guest runs). §4.1.5.2: Linux writes the queue index as a 16-bit value at the queue's own address.
+    /// </summary>
+    public void UseDoorbellRouter(IDoorbellRouter router) => _doorbells = router;
+
+    public void BarMoved(int bar, ulong? baseAddress)
+    {
+        if (bar != VirtioPciLayout.Bar || _doorbells is not { } router) return;
+        if (_doorbellBase is { } old)
+            for (int q = 0; q < _queues.Length; q++)
+                router.Detach(old + NotifierAddress(q).BarOffset, DoorbellWidth, _notifiers[q]);
+        _doorbellBase = baseAddress;
+        if (baseAddress is { } start)
+            for (int q = 0; q < _queues.Length; q++)
+                router.TryAttach(start + NotifierAddress(q).BarOffset, DoorbellWidth, _notifiers[q]);
+    }
+
+    private const int DoorbellWidth = 2;
 
     public void ConfigWritten(int offset, int length)
     {
