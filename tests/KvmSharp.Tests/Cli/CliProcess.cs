@@ -15,13 +15,19 @@ internal static class CliProcess
         throw new InvalidOperationException("cannot find the repository root (the directory with ./kvmsharp) above the test binaries");
     }
 
-    public static (int ExitCode, string Stdout, string Stderr) Run(params string[] arguments)
+    public static (int ExitCode, string Stdout, string Stderr) Run(params string[] arguments) => RunUnder([], arguments);
+
+    /// <summary>As <see cref="Run"/>, started through <paramref name="wrapper"/> (say <c>ip netns exec NAME</c>).</summary>
+    public static (int ExitCode, string Stdout, string Stderr) RunUnder(string[] wrapper, params string[] arguments)
     {
-        var start = new ProcessStartInfo(Path.Combine(RepositoryRoot, "kvmsharp"))
+        string launcher = Path.Combine(RepositoryRoot, "kvmsharp");
+        var start = new ProcessStartInfo(wrapper.Length > 0 ? wrapper[0] : launcher)
         {
             RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true,
             WorkingDirectory = RepositoryRoot,
         };
+        foreach (var a in wrapper.Skip(1)) start.ArgumentList.Add(a);
+        if (wrapper.Length > 0) start.ArgumentList.Add(launcher);
         foreach (var a in arguments) start.ArgumentList.Add(a);
         using var process = Process.Start(start)!;
         process.StandardInput.Close();
