@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using KvmSharp.Boot.Acpi;
 using KvmSharp.Devices.Acpi;
+using KvmSharp.Devices.Pci;
 using KvmSharp.Memory;
 
 namespace KvmSharp.Tests.Acpi;
@@ -24,8 +25,9 @@ public class IaslDisassemblyTests
                 new SampleSerialDevice("COM1", 0x3F8, 4),
                 new SampleSerialDevice("COM2", 0x2F8, 3),
                 new AcpiPowerManagement(new RecordingMachineControl()),
+                new PciHostBridgeAml([new PciWindow(0xC000_0000, 0x2000_0000)]),
             ];
-            var rsdp = AcpiTables.Build(memory, AcpiPlatform.Default(4), devices);
+            var rsdp = AcpiTables.Build(memory, AcpiPlatform.Default(4), devices, [Mcfg.Build(0xE000_0000, 0, 0)]);
             var tables = AcpiTableReader.ReadAll(memory, rsdp);
             // The RSDP is left to the checksum tests: iasl (as of 20200925) refuses a raw RSDP as "not a valid ACPI table".
 
@@ -43,6 +45,13 @@ public class IaslDisassemblyTests
                 Assert.Contains(name, dsl, StringComparison.Ordinal);
             Assert.Contains("IO (Decode16,", dsl, StringComparison.Ordinal);
             Assert.Contains("IRQNoFlags", dsl, StringComparison.Ordinal);
+            // The PCI root: its IDs, windows and interrupt routing (slot 1 INTA# → GSI 17, PciInterruptRouting).
+            foreach (string name in new[] { "PCI0", "PNP0A08", "PNP0A03", "WordBusNumber", "WordIO", "DWordMemory", "0xC0000000", "0xDFFFFFFF", "_PRT" })
+                Assert.Contains(name, dsl, StringComparison.Ordinal);
+            Assert.Matches(@"Package \(0x04\)\s*\{\s*0x0001FFFF,\s*Zero,\s*Zero,\s*0x11\s*\}", dsl);
+
+            string mcfg = File.ReadAllText(Path.Combine(dir, "mcfg.dsl"));
+            Assert.Contains("Base Address : 00000000E0000000", mcfg, StringComparison.Ordinal);
 
             string madt = File.ReadAllText(Path.Combine(dir, "apic.dsl"));
             Assert.Equal(4, CountOccurrences(madt, "Processor Local APIC"));
