@@ -125,7 +125,7 @@ internal sealed class MockVirtqDriver : IDisposable
     {
         ulong address = _nextBuffer;
         _nextBuffer += (length + 15ul) & ~15ul;
-        if (_nextBuffer > _layoutEnd) _nextBuffer = _base + BufferBase;   // buffers may be reused: tests never read them
+        if (_nextBuffer > _layoutEnd) _nextBuffer = _base + BufferBase;   // buffers are reused: a test reads one only before it wraps around
         return address;
     }
 
