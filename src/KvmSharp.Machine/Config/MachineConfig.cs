@@ -90,6 +90,11 @@ public sealed record MachineConfig
             problems.Add("--icount needs the software CPU (--accel emulate): KVM runs guests in real time");
         if (Console.Kind == ConsoleKind.Socket && string.IsNullOrEmpty(Console.SocketPath))
             problems.Add("--console socket: needs a path, as in socket:/tmp/vm.sock");
+        // CIDs 0-2 are the hypervisor, local and host (virtio 1.2 §5.10.4); 2^32-1 is VMADDR_CID_ANY.
+        if (Vsock is { } vsock && (vsock.GuestCid < 3 || vsock.GuestCid == uint.MaxValue))
+            problems.Add($"--vsock: cid {vsock.GuestCid} is reserved; use 3 to {uint.MaxValue - 1}");
+        if (Vsock is { } socket && !Directory.Exists(Path.GetDirectoryName(Path.GetFullPath(socket.UdsPath))))
+            problems.Add($"--vsock: the directory of uds '{socket.UdsPath}' does not exist");
         return problems;
     }
 }

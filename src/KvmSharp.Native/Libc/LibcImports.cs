@@ -13,6 +13,10 @@ public static unsafe partial class LibcImports
     [LibraryImport(Lib, EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     public static partial int Open(string path, int flags, int mode);
 
+    /// <summary>lstat(2) into a struct stat (144 bytes on x86-64; st_mode is the le32 at offset 24).</summary>
+    [LibraryImport(Lib, EntryPoint = "lstat", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    public static partial int LStat(string path, byte* statBuffer);
+
     [LibraryImport(Lib, EntryPoint = "close", SetLastError = true)]
     public static partial int Close(int fd);
 

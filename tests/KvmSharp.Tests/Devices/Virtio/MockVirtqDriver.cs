@@ -16,15 +16,31 @@ internal sealed class MockVirtqDriver : IDisposable
     public const ulong BufferBase = 0x10_0000;
     public const ulong IndirectBase = 0xF_0000;
 
-    private ushort _nextFreeDescriptor;
-    private ulong _nextBuffer = BufferBase;
-    private ulong _nextIndirect = IndirectBase;
+    /// <summary>The guest RAM one driver lays its rings and buffers out in, from its base address.</summary>
+    public const ulong LayoutSize = 4 << 20;
 
-    public MockVirtqDriver(ushort size, ulong ramSize = 4 << 20)
+    private readonly ulong _base;
+    private readonly ulong _layoutEnd;
+    private readonly bool _ownsMemory;
+    private ushort _nextFreeDescriptor;
+    private ulong _nextBuffer;
+    private ulong _nextIndirect;
+
+    public MockVirtqDriver(ushort size, ulong ramSize = LayoutSize) : this(GuestMemory.Create(ramSize), size, 0, ramSize, ownsMemory: true) { }
+
+    /// <summary>One of several queues in the same guest RAM: its rings and buffers lie in [baseAddress, baseAddress + <see cref="LayoutSize"/>).</summary>
+    public MockVirtqDriver(GuestMemory memory, ushort size, ulong baseAddress) : this(memory, size, baseAddress, LayoutSize, ownsMemory: false) { }
+
+    private MockVirtqDriver(GuestMemory memory, ushort size, ulong baseAddress, ulong layoutSize, bool ownsMemory)
     {
         Size = size;
-        Memory = GuestMemory.Create(ramSize);
+        Memory = memory;
         Queue = new VirtQueue(Memory);
+        _base = baseAddress;
+        _layoutEnd = baseAddress + layoutSize;
+        _ownsMemory = ownsMemory;
+        _nextBuffer = baseAddress + BufferBase;
+        _nextIndirect = baseAddress + IndirectBase;
     }
 
     public ushort Size { get; }
@@ -33,7 +49,7 @@ internal sealed class MockVirtqDriver : IDisposable
     public ushort AvailIdx { get; private set; }
 
     public void Enable(bool eventIdx = false) =>
-        Queue.Enable(Size, new GuestAddress(DescAddress), new GuestAddress(AvailAddress), new GuestAddress(UsedAddress), eventIdx);
+        Queue.Enable(Size, new GuestAddress(_base + DescAddress), new GuestAddress(_base + AvailAddress), new GuestAddress(_base + UsedAddress), eventIdx);
 
     /// <summary>Writes one 16-byte descriptor (§2.7.5) into a table.</summary>
     public void SetDescriptor(ulong table, int index, ulong address, uint length, ushort flags, ushort next)
@@ -46,7 +62,7 @@ internal sealed class MockVirtqDriver : IDisposable
     }
 
     public void SetDescriptor(int index, ulong address, uint length, ushort flags, ushort next = 0) =>
-        SetDescriptor(DescAddress, index, address, length, flags, next);
+        SetDescriptor(_base + DescAddress, index, address, length, flags, next);
 
     /// <summary>Allocates buffers and a chain of direct descriptors for them; returns the head.</summary>
     public ushort AddChain(params (uint Length, bool Writable)[] buffers)
@@ -83,25 +99,25 @@ internal sealed class MockVirtqDriver : IDisposable
     /// <summary>Puts a head in the driver ring and publishes it by bumping idx (§2.7.13).</summary>
     public void Publish(ushort head)
     {
-        Memory.Write(new GuestAddress(AvailAddress + 4 + 2ul * (ulong)(AvailIdx % Size)), head);
+        Memory.Write(new GuestAddress(_base + AvailAddress + 4 + 2ul * (ulong)(AvailIdx % Size)), head);
         SetAvailIdx((ushort)(AvailIdx + 1));
     }
 
     public void SetAvailIdx(ushort idx)
     {
         AvailIdx = idx;
-        Memory.Write(new GuestAddress(AvailAddress + 2), idx);
+        Memory.Write(new GuestAddress(_base + AvailAddress + 2), idx);
     }
 
-    public void SetAvailFlags(ushort flags) => Memory.Write(new GuestAddress(AvailAddress), flags);
-    public void SetUsedEvent(ushort value) => Memory.Write(new GuestAddress(AvailAddress + 4 + 2ul * Size), value);
+    public void SetAvailFlags(ushort flags) => Memory.Write(new GuestAddress(_base + AvailAddress), flags);
+    public void SetUsedEvent(ushort value) => Memory.Write(new GuestAddress(_base + AvailAddress + 4 + 2ul * Size), value);
 
-    public ushort UsedIdx => Memory.Read<ushort>(new GuestAddress(UsedAddress + 2));
-    public ushort AvailEvent => Memory.Read<ushort>(new GuestAddress(UsedAddress + 4 + 8ul * Size));
+    public ushort UsedIdx => Memory.Read<ushort>(new GuestAddress(_base + UsedAddress + 2));
+    public ushort AvailEvent => Memory.Read<ushort>(new GuestAddress(_base + UsedAddress + 4 + 8ul * Size));
 
     public (uint Id, uint Length) UsedElement(ushort position)
     {
-        var at = new GuestAddress(UsedAddress + 4 + 8ul * (ulong)(position % Size));
+        var at = new GuestAddress(_base + UsedAddress + 4 + 8ul * (ulong)(position % Size));
         return (Memory.Read<uint>(at), Memory.Read<uint>(at + 4));
     }
 
@@ -109,11 +125,17 @@ internal sealed class MockVirtqDriver : IDisposable
     {
         ulong address = _nextBuffer;
         _nextBuffer += (length + 15ul) & ~15ul;
-        if (_nextBuffer > Memory.Size) _nextBuffer = BufferBase;   // buffers may be reused: tests never read them
+        if (_nextBuffer > _layoutEnd) _nextBuffer = _base + BufferBase;   // buffers are reused: a test reads one only before it wraps around
         return address;
     }
 
-    public void Dispose() => Memory.Dispose();
+    /// <summary>The buffer address in descriptor <paramref name="index"/> of the queue's table (where a test reads or fills it).</summary>
+    public GuestAddress BufferAddress(ushort index) => new(Memory.Read<ulong>(new GuestAddress(_base + DescAddress + 16ul * index)));
+
+    public void Dispose()
+    {
+        if (_ownsMemory) Memory.Dispose();
+    }
 
     /// <summary>Descriptor flag bits (virtio 1.2 §2.7.5), spelled out again here so the tests do not trust the code under test.</summary>
     public static class Flags
