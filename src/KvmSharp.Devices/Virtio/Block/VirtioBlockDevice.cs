@@ -83,7 +83,12 @@ public sealed class VirtioBlockDevice : IVirtioDevice
         _activation = activation;
         _buffers = new RequestBuffers(activation.Memory);
         _broken = false;
-        var loop = new DeviceEventLoop(_name, e => MarkBroken($"{_name}: {e.Message}"));
+        // Last resort: anything but a VirtQueueException escaping the request code is our bug, not the guest's.
+        var loop = new DeviceEventLoop(_name, e =>
+        {
+            _notice($"{_name}: unexpected {e.GetType().Name}: {e.Message}");
+            MarkBroken($"{_name}: unexpected {e.GetType().Name}: {e.Message}");
+        });
         for (int i = 0; i < activation.Queues.Count && i < activation.Notifiers.Count; i++)
         {
             int queue = i;
