@@ -88,6 +88,8 @@ public sealed record MachineConfig
             problems.Add($"--icount must be between 0 and {Accelerators.Emulate.Platform.InstructionClock.MaxShift}");
         if (InstructionCountShift is not null && Accelerator == AcceleratorChoice.Kvm)
             problems.Add("--icount needs the software CPU (--accel emulate): KVM runs guests in real time");
+        foreach (var disk in Disks.Where(d => !File.Exists(d.Path)))
+            problems.Add($"--disk: image '{disk.Path}' does not exist");
         if (Console.Kind == ConsoleKind.Socket && string.IsNullOrEmpty(Console.SocketPath))
             problems.Add("--console socket: needs a path, as in socket:/tmp/vm.sock");
         return problems;
