@@ -45,12 +45,16 @@ public sealed class VirtioBlockDevice : IVirtioDevice
     /// Opens a disk image for a guest: <paramref name="format"/> "raw", "qcow2" or null to probe. The image is
     /// locked (flock: exclusive when writable, shared when read-only) so a second VMM cannot open it for
     /// writing at the same time. Throws <see cref="ImageFormatException"/> (an IOException) with one clear
-    /// line for a missing, locked or malformed image, and <see cref="ArgumentException"/> for a bad serial.
+    /// line for a missing, locked or malformed image (or a qcow2 image named as raw), and <see cref="ArgumentException"/> for a bad serial.
     /// </summary>
     public static VirtioBlockDevice Open(string path, string? format, bool readOnly, string? serial, Action<string> notice, string name = "virtio-blk")
     {
         if (serial is not null && !IsValidSerial(serial))
             throw new ArgumentException($"serial '{serial}' must be at most 20 printable ASCII characters", nameof(serial));
+        // A qcow2 file given as raw would hand the guest the image's metadata to read and overwrite:
+        // almost always a slip in the command line, so refuse it rather than guess.
+        if (format == "raw" && DiskImage.Probe(path) == "qcow2")
+            throw new ImageFormatException($"'{path}' is a qcow2 image, not raw; use format=qcow2 (or leave format out)");
         var backend = DiskImage.Open(path, format, readOnly);
         try
         {

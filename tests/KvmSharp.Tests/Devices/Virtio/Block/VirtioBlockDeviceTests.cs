@@ -237,6 +237,25 @@ public sealed class VirtioBlockDeviceTests : IDisposable
     }
 
     [Fact]
+    public void AQcow2ImageNamedAsRawIsRefused()
+    {
+        string path = _scratch.PathOf("named-raw.qcow2");
+        Qcow2Creator.Create(path, DiskSize);
+        var e = Assert.Throws<ImageFormatException>(() => VirtioBlockDevice.Open(path, "raw", readOnly: false, null, _ => { }));
+        Assert.Contains("use format=qcow2", e.Message);
+        Assert.Throws<ImageFormatException>(() => VirtioBlockDevice.Open(RawDisk(), "qcow2", readOnly: false, null, _ => { }));
+        using var probed = VirtioBlockDevice.Open(path, null, readOnly: true, null, _ => { });
+        Assert.Equal((ulong)DiskSize, ReadCapacity(probed) * 512);
+    }
+
+    private static ulong ReadCapacity(VirtioBlockDevice device)
+    {
+        var capacity = new byte[8];
+        device.ReadConfig(0, capacity);
+        return BinaryPrimitives.ReadUInt64LittleEndian(capacity);
+    }
+
+    [Fact]
     public void RequestsMadeBeforeActivationAreServed()
     {
         using var disk = VirtioBlockDevice.Open(RawDisk(), "raw", false, null, _ => { });
