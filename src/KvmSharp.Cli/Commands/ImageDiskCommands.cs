@@ -31,7 +31,14 @@ internal static class ImageDiskCommands
             switch (result.GetValue(format))
             {
                 case "qcow2":
-                    Qcow2Creator.Create(file, bytes, backingFile: backingFile);
+                    try
+                    {
+                        Qcow2Creator.Create(file, bytes, backingFile: backingFile);
+                    }
+                    catch (ArgumentException e)   // a size or backing name the format cannot hold
+                    {
+                        throw new MachineConfigException($"image create: {e.Message}");
+                    }
                     break;
                 case "raw" when backingFile is not null:
                     throw new MachineConfigException("--backing needs --format qcow2 (a raw image cannot have a backing file)");

@@ -49,8 +49,6 @@ public sealed class VirtioBlockDevice : IVirtioDevice
     /// </summary>
     public static VirtioBlockDevice Open(string path, string? format, bool readOnly, string? serial, Action<string> notice, string name = "virtio-blk")
     {
-        if (serial is not null && !IsValidSerial(serial))
-            throw new ArgumentException($"serial '{serial}' must be at most 20 printable ASCII characters", nameof(serial));
         // A qcow2 file given as raw would hand the guest the image's metadata to read and overwrite:
         // almost always a slip in the command line, so refuse it rather than guess.
         if (format == "raw" && DiskImage.Probe(path) == "qcow2")
