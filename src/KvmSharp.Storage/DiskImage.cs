@@ -27,7 +27,7 @@ public static class DiskImage
     }
 
     /// <summary>qcow2.txt: a relative backing file name is relative to the directory of the image naming it.</summary>
-    internal static string ResolveBacking(string imagePath, string backing) =>
+    public static string ResolveBacking(string imagePath, string backing) =>
         Path.IsPathRooted(backing) ? backing : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(imagePath)) ?? ".", backing);
 
     internal static SafeFileHandle OpenHandle(string path, bool readOnly)

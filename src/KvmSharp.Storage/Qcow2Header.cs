@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using Microsoft.Win32.SafeHandles;
 
 namespace KvmSharp.Storage;
 
@@ -47,6 +48,17 @@ internal sealed class Qcow2Header
     public int RefcountOrder { get; private init; }
     public string? BackingFile { get; private init; }
     public string? BackingFormat { get; private init; }
+
+    /// <summary>Reads the first cluster of <paramref name="file"/> (its size taken from the header) and parses it.</summary>
+    public static Qcow2Header Read(SafeFileHandle file, long fileLength, string path)
+    {
+        Span<byte> fixedPart = stackalloc byte[V3Length];
+        HostFile.ReadFully(file, 0, fixedPart);
+        uint bits = BinaryPrimitives.ReadUInt32BigEndian(fixedPart[20..]);
+        var cluster0 = new byte[bits is >= 9 and <= 21 ? 1 << (int)bits : V3Length];
+        HostFile.ReadFully(file, 0, cluster0);
+        return Parse(cluster0, fileLength, path);
+    }
 
     public static Qcow2Header Parse(ReadOnlySpan<byte> cluster0, long fileLength, string path)
     {

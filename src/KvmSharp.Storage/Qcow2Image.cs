@@ -71,12 +71,7 @@ public sealed partial class Qcow2Image : IBlockBackend
         try
         {
             long length = RandomAccess.GetLength(file);
-            Span<byte> fixedPart = stackalloc byte[Qcow2Header.V3Length];
-            HostFile.ReadFully(file, 0, fixedPart);
-            uint bits = BinaryPrimitives.ReadUInt32BigEndian(fixedPart[20..]);
-            var cluster0 = new byte[bits is >= 9 and <= 21 ? 1 << (int)bits : Qcow2Header.V3Length];
-            HostFile.ReadFully(file, 0, cluster0);
-            var header = Qcow2Header.Parse(cluster0, length, path);
+            var header = Qcow2Header.Read(file, length, path);
             if (!readOnly) CheckWritable(header, path);
             if (header.BackingFile is { } name)
                 backing = DiskImage.Open(DiskImage.ResolveBacking(path, name), header.BackingFormat, readOnly: true, depth + 1);

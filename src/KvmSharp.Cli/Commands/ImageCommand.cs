@@ -3,7 +3,10 @@ using KvmSharp.Machine.Images;
 
 namespace KvmSharp.Cli.Commands;
 
-/// <summary><c>kvmsharp image pull [--force]</c>: builds the default guest into its cache (or says where the cached one is).</summary>
+/// <summary>
+/// <c>kvmsharp image pull [--force]</c>: builds the default guest into its cache (or says where the cached one is);
+/// <c>image create|info|check</c> for disk images are in <see cref="ImageDiskCommands"/>.
+/// </summary>
 internal static class ImageCommand
 {
     public static Command Create()
@@ -18,6 +21,8 @@ internal static class ImageCommand
             Console.WriteLine($"release {guest.KernelRelease}");
             return 0;
         }));
-        return new Command("image", "The default guest image") { pull };
+        var image = new Command("image", "The default guest image, and disk images for --disk") { pull };
+        foreach (var command in ImageDiskCommands.Create()) image.Subcommands.Add(command);
+        return image;
     }
 }

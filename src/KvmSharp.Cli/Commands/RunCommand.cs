@@ -39,7 +39,8 @@ internal static class RunCommand
         var icount = Options.OptionalNumber("--icount",
             "Deterministic guest time on the software CPU: each instruction counts 2^N ns (as QEMU's -icount shift=N), so runs repeat exactly (implies --accel emulate)",
             (ulong)InstructionClock.MaxShift);
-        var command = new Command("run", "Run a virtual machine") { kernel, initrd, cmdline, exec, memory, cpus, accel, debugExit, console, noPit, icount, vsock };
+        var disks = DiskOption.Create();
+        var command = new Command("run", "Run a virtual machine") { kernel, initrd, cmdline, exec, memory, cpus, accel, debugExit, console, noPit, icount, vsock, disks };
         command.SetAction(result => UserErrors.Guard(() =>
         {
             string? kernelName = result.GetValue(kernel);
@@ -69,6 +70,7 @@ internal static class RunCommand
                 Console = result.GetValue(console) ?? ConsoleConfig.Stdio,
                 LegacyTimer = !result.GetValue(noPit),
                 InstructionCountShift = (int?)result.GetValue(icount),
+                Disks = result.GetValue(disks) ?? [],
                 Vsock = result.GetValue(vsock),
             };
             return Run(config, status);

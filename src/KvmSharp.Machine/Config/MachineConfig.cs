@@ -88,6 +88,8 @@ public sealed record MachineConfig
             problems.Add($"--icount must be between 0 and {Accelerators.Emulate.Platform.InstructionClock.MaxShift}");
         if (InstructionCountShift is not null && Accelerator == AcceleratorChoice.Kvm)
             problems.Add("--icount needs the software CPU (--accel emulate): KVM runs guests in real time");
+        foreach (var disk in Disks.Where(d => !File.Exists(d.Path)))
+            problems.Add($"--disk: image '{disk.Path}' does not exist");
         if (Console.Kind == ConsoleKind.Socket && string.IsNullOrEmpty(Console.SocketPath))
             problems.Add("--console socket: needs a path, as in socket:/tmp/vm.sock");
         // CIDs 0-2 are the hypervisor, local and host (virtio 1.2 §5.10.4); 2^32-1 is VMADDR_CID_ANY.

@@ -65,15 +65,20 @@ internal sealed class MockVirtqDriver : IDisposable
         SetDescriptor(_base + DescAddress, index, address, length, flags, next);
 
     /// <summary>Allocates buffers and a chain of direct descriptors for them; returns the head.</summary>
-    public ushort AddChain(params (uint Length, bool Writable)[] buffers)
+    public ushort AddChain(params (uint Length, bool Writable)[] buffers) => AddChain(out _, buffers);
+
+    /// <summary>As <see cref="AddChain(ValueTuple{uint, bool}[])"/>, also giving each buffer's guest address so a test can fill or read it.</summary>
+    public ushort AddChain(out ulong[] addresses, params (uint Length, bool Writable)[] buffers)
     {
         ushort head = _nextFreeDescriptor;
+        addresses = new ulong[buffers.Length];
         for (int i = 0; i < buffers.Length; i++)
         {
             ushort index = (ushort)((head + i) % Size);
             bool last = i == buffers.Length - 1;
             ushort flags = (ushort)((buffers[i].Writable ? Flags.Write : 0) | (last ? 0 : Flags.Next));
-            SetDescriptor(index, AllocateBuffer(buffers[i].Length), buffers[i].Length, flags, (ushort)((index + 1) % Size));
+            addresses[i] = AllocateBuffer(buffers[i].Length);
+            SetDescriptor(index, addresses[i], buffers[i].Length, flags, (ushort)((index + 1) % Size));
         }
         _nextFreeDescriptor = (ushort)((head + buffers.Length) % Size);
         return head;

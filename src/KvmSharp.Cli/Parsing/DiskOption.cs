@@ -1,0 +1,62 @@
+using System.CommandLine;
+using KvmSharp.Devices.Virtio.Block;
+using KvmSharp.Machine.Config;
+
+namespace KvmSharp.Cli.Parsing;
+
+/// <summary><c>--disk PATH[,format=raw|qcow2][,readonly=on][,serial=ID]</c>, repeatable: the first is the guest's /dev/vda.</summary>
+public static class DiskOption
+{
+    private static readonly string[] Keys = ["format", "readonly", "serial"];
+
+    public static Option<DiskConfig[]> Create() => new("--disk")
+    {
+        HelpName = "PATH[,format=raw|qcow2][,readonly=on][,serial=ID]",
+        Description = "A virtio-blk disk (repeatable; the first is /dev/vda). Format: probed when not given; serial: up to 20 ASCII characters",
+        Arity = ArgumentArity.ZeroOrMore,
+        CustomParser = result =>
+        {
+            var disks = new List<DiskConfig>();
+            foreach (var token in result.Tokens)
+            {
+                if (!TryParse(token.Value, out var disk, out string error))
+                {
+                    result.AddError($"--disk {token.Value}: {error}");
+                    return [];
+                }
+                disks.Add(disk);
+            }
+            return [.. disks];
+        },
+    };
+
+    public static bool TryParse(string text, out DiskConfig disk, out string error)
+    {
+        disk = new DiskConfig("");
+        if (!DeviceOptionList.TryParse(text, Keys, out var options, out error)) return false;
+        if (options.Positional is not { } path) { error = "the image path comes first, as in --disk disk.qcow2,readonly=on"; return false; }
+        DiskFormat? format = options.Get("format") switch
+        {
+            null => null,
+            "raw" => DiskFormat.Raw,
+            "qcow2" => DiskFormat.Qcow2,
+            var other => Fail(out error, $"format={other}: use raw or qcow2"),
+        };
+        if (error.Length > 0) return false;
+        if (!options.TryGetSwitch("readonly", out bool readOnly, out error)) return false;
+        string? serial = options.Get("serial");
+        if (serial is not null && !VirtioBlockDevice.IsValidSerial(serial))
+        {
+            error = $"serial={serial}: at most 20 printable ASCII characters";
+            return false;
+        }
+        disk = new DiskConfig(Path.GetFullPath(path), format, readOnly, serial);
+        return true;
+    }
+
+    private static DiskFormat? Fail(out string error, string message)
+    {
+        error = message;
+        return null;
+    }
+}
