@@ -1,4 +1,6 @@
 using KvmSharp.Devices.Virtio;
+using KvmSharp.Devices.Virtio.Block;
+using KvmSharp.Devices.Virtio.Vsock;
 using KvmSharp.Machine.Config;
 
 namespace KvmSharp.Machine.Runtime;
@@ -12,6 +14,13 @@ internal static class VirtioDeviceFactory
 {
     public static IEnumerable<(string Kind, Func<IVirtioDevice> Create)> FromConfig(MachineConfig config, Action<string> notice)
     {
-        yield break;
+        for (int i = 0; i < config.Disks.Count; i++)
+        {
+            var disk = config.Disks[i];
+            string name = $"virtio-blk{i}";
+            yield return (name, () => VirtioBlockDevice.Open(disk.Path, disk.Format?.ToString().ToLowerInvariant(), disk.ReadOnly, disk.Serial, notice, name));
+        }
+        if (config.Vsock is { } vsock)
+            yield return ("virtio-vsock", () => new VirtioVsockDevice(vsock.GuestCid, vsock.UdsPath, notice));
     }
 }
