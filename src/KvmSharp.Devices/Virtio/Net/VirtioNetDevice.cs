@@ -131,6 +131,7 @@ public sealed class VirtioNetDevice : IVirtioDevice
 
     private void OnBackendReady(short revents)
     {
+        Statistics.CountHostWakeup();
         if ((revents & (LibcConstants.POLLERR | LibcConstants.POLLHUP | LibcConstants.POLLNVAL)) != 0)
         {
             // A tap that errors or hangs up stays that way: stop polling it rather than spin.

@@ -16,15 +16,34 @@ internal sealed class MockVirtqDriver : IDisposable
     public const ulong BufferBase = 0x10_0000;
     public const ulong IndirectBase = 0xF_0000;
 
+    private readonly ulong _base;
+    private readonly ulong _bufferEnd;
+    private readonly bool _ownsMemory;
     private ushort _nextFreeDescriptor;
-    private ulong _nextBuffer = BufferBase;
-    private ulong _nextIndirect = IndirectBase;
+    private ulong _nextBuffer;
+    private ulong _nextIndirect;
 
     public MockVirtqDriver(ushort size, ulong ramSize = 4 << 20)
+        : this(GuestMemory.Create(ramSize), size, 0, ramSize, ownsMemory: true) { }
+
+    /// <summary>
+    /// A queue in <paramref name="memory"/> that another driver shares (a device's second queue): its rings and
+    /// buffers lie in [<paramref name="layoutBase"/>, <paramref name="layoutBase"/> + <paramref name="layoutSize"/>),
+    /// at the offsets the constants give.
+    /// </summary>
+    public MockVirtqDriver(GuestMemory memory, ushort size, ulong layoutBase, ulong layoutSize)
+        : this(memory, size, layoutBase, layoutBase + layoutSize, ownsMemory: false) { }
+
+    private MockVirtqDriver(GuestMemory memory, ushort size, ulong layoutBase, ulong layoutEnd, bool ownsMemory)
     {
         Size = size;
-        Memory = GuestMemory.Create(ramSize);
+        Memory = memory;
         Queue = new VirtQueue(Memory);
+        _base = layoutBase;
+        _bufferEnd = Math.Min(layoutEnd, memory.Size);
+        _ownsMemory = ownsMemory;
+        _nextBuffer = layoutBase + BufferBase;
+        _nextIndirect = layoutBase + IndirectBase;
     }
 
     public ushort Size { get; }
@@ -32,8 +51,11 @@ internal sealed class MockVirtqDriver : IDisposable
     public VirtQueue Queue { get; }
     public ushort AvailIdx { get; private set; }
 
+    /// <summary>Where this queue's descriptor table lies (<see cref="DescAddress"/> for a queue of its own).</summary>
+    public ulong DescriptorTable => _base + DescAddress;
+
     public void Enable(bool eventIdx = false) =>
-        Queue.Enable(Size, new GuestAddress(DescAddress), new GuestAddress(AvailAddress), new GuestAddress(UsedAddress), eventIdx);
+        Queue.Enable(Size, new GuestAddress(_base + DescAddress), new GuestAddress(_base + AvailAddress), new GuestAddress(_base + UsedAddress), eventIdx);
 
     /// <summary>Writes one 16-byte descriptor (§2.7.5) into a table.</summary>
     public void SetDescriptor(ulong table, int index, ulong address, uint length, ushort flags, ushort next)
@@ -46,7 +68,7 @@ internal sealed class MockVirtqDriver : IDisposable
     }
 
     public void SetDescriptor(int index, ulong address, uint length, ushort flags, ushort next = 0) =>
-        SetDescriptor(DescAddress, index, address, length, flags, next);
+        SetDescriptor(_base + DescAddress, index, address, length, flags, next);
 
     /// <summary>Allocates buffers and a chain of direct descriptors for them; returns the head.</summary>
     public ushort AddChain(params (uint Length, bool Writable)[] buffers)
@@ -83,25 +105,25 @@ internal sealed class MockVirtqDriver : IDisposable
     /// <summary>Puts a head in the driver ring and publishes it by bumping idx (§2.7.13).</summary>
     public void Publish(ushort head)
     {
-        Memory.Write(new GuestAddress(AvailAddress + 4 + 2ul * (ulong)(AvailIdx % Size)), head);
+        Memory.Write(new GuestAddress(_base + AvailAddress + 4 + 2ul * (ulong)(AvailIdx % Size)), head);
         SetAvailIdx((ushort)(AvailIdx + 1));
     }
 
     public void SetAvailIdx(ushort idx)
     {
         AvailIdx = idx;
-        Memory.Write(new GuestAddress(AvailAddress + 2), idx);
+        Memory.Write(new GuestAddress(_base + AvailAddress + 2), idx);
     }
 
-    public void SetAvailFlags(ushort flags) => Memory.Write(new GuestAddress(AvailAddress), flags);
-    public void SetUsedEvent(ushort value) => Memory.Write(new GuestAddress(AvailAddress + 4 + 2ul * Size), value);
+    public void SetAvailFlags(ushort flags) => Memory.Write(new GuestAddress(_base + AvailAddress), flags);
+    public void SetUsedEvent(ushort value) => Memory.Write(new GuestAddress(_base + AvailAddress + 4 + 2ul * Size), value);
 
-    public ushort UsedIdx => Memory.Read<ushort>(new GuestAddress(UsedAddress + 2));
-    public ushort AvailEvent => Memory.Read<ushort>(new GuestAddress(UsedAddress + 4 + 8ul * Size));
+    public ushort UsedIdx => Memory.Read<ushort>(new GuestAddress(_base + UsedAddress + 2));
+    public ushort AvailEvent => Memory.Read<ushort>(new GuestAddress(_base + UsedAddress + 4 + 8ul * Size));
 
     public (uint Id, uint Length) UsedElement(ushort position)
     {
-        var at = new GuestAddress(UsedAddress + 4 + 8ul * (ulong)(position % Size));
+        var at = new GuestAddress(_base + UsedAddress + 4 + 8ul * (ulong)(position % Size));
         return (Memory.Read<uint>(at), Memory.Read<uint>(at + 4));
     }
 
@@ -109,11 +131,14 @@ internal sealed class MockVirtqDriver : IDisposable
     {
         ulong address = _nextBuffer;
         _nextBuffer += (length + 15ul) & ~15ul;
-        if (_nextBuffer > Memory.Size) _nextBuffer = BufferBase;   // buffers may be reused: tests never read them
+        if (_nextBuffer > _bufferEnd) _nextBuffer = _base + BufferBase;   // buffers may be reused: tests never read them
         return address;
     }
 
-    public void Dispose() => Memory.Dispose();
+    public void Dispose()
+    {
+        if (_ownsMemory) Memory.Dispose();
+    }
 
     /// <summary>Descriptor flag bits (virtio 1.2 §2.7.5), spelled out again here so the tests do not trust the code under test.</summary>
     public static class Flags
