@@ -38,7 +38,8 @@ internal static class RunCommand
         var icount = Options.OptionalNumber("--icount",
             "Deterministic guest time on the software CPU: each instruction counts 2^N ns (as QEMU's -icount shift=N), so runs repeat exactly (implies --accel emulate)",
             (ulong)InstructionClock.MaxShift);
-        var command = new Command("run", "Run a virtual machine") { kernel, initrd, cmdline, exec, memory, cpus, accel, debugExit, console, noPit, icount };
+        var net = NetOption.Create();
+        var command = new Command("run", "Run a virtual machine") { kernel, initrd, cmdline, exec, memory, cpus, accel, debugExit, console, noPit, icount, net };
         command.SetAction(result => UserErrors.Guard(() =>
         {
             string? kernelName = result.GetValue(kernel);
@@ -68,6 +69,7 @@ internal static class RunCommand
                 Console = result.GetValue(console) ?? ConsoleConfig.Stdio,
                 LegacyTimer = !result.GetValue(noPit),
                 InstructionCountShift = (int?)result.GetValue(icount),
+                Nets = result.GetValue(net) ?? [],
             };
             return Run(config, status);
         }));

@@ -90,6 +90,8 @@ public sealed record MachineConfig
             problems.Add("--icount needs the software CPU (--accel emulate): KVM runs guests in real time");
         if (Console.Kind == ConsoleKind.Socket && string.IsNullOrEmpty(Console.SocketPath))
             problems.Add("--console socket: needs a path, as in socket:/tmp/vm.sock");
+        foreach (var tap in Nets.GroupBy(n => n.Tap).Where(g => g.Count() > 1))
+            problems.Add($"--net: tap {tap.Key} is given twice (one tap carries one NIC)");
         return problems;
     }
 }
