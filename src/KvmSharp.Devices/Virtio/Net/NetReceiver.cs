@@ -17,6 +17,20 @@ namespace KvmSharp.Devices.Virtio.Net;
 /// </summary>
 internal sealed class NetReceiver(NetStatistics statistics)
 {
+    /// <summary>Why <see cref="Serve"/> stopped.</summary>
+    public enum Outcome
+    {
+        /// <summary>The host has no more frames now: keep polling it.</summary>
+        HostDrained,
+        /// <summary>The driver's rx buffers ran out: stop polling the host until it notifies rx.</summary>
+        NeedBuffers,
+        /// <summary>Reading the host failed (<see cref="HostError"/>): stop polling it, it will not get better.</summary>
+        HostFailed,
+    }
+
+    /// <summary>The errno of the failed read when <see cref="Serve"/> says <see cref="Outcome.HostFailed"/>.</summary>
+    public int HostError { get; private set; }
+
     /// <summary>Chains held for one frame at most: 64 KiB in Linux's smallest mergeable buffers (~1.5 KiB) takes ~45.</summary>
     private const int MaxChains = 256;
     /// <summary>Descriptors kept over all held chains; a longer chain is used only as far as its first ones.</summary>
@@ -36,27 +50,29 @@ internal sealed class NetReceiver(NetStatistics statistics)
     /// <summary>Forgets the frame and chains held (device reset: the driver takes its buffers back, §2.4).</summary>
     public void Reset() => _chains = _descriptorCount = _pending = 0;
 
-    /// <summary>
-    /// Moves frames from the backend to the driver until the backend has none (true: keep polling it) or the
-    /// driver's buffers run out (false: wait for an rx notification). <paramref name="used"/>: a chain went back.
-    /// </summary>
-    public bool Serve(VirtQueue queue, GuestMemory memory, INetBackend backend, bool mergeable, out bool used)
+    /// <summary>Moves frames from the backend to the driver until one side runs out. <paramref name="used"/>: a chain went back.</summary>
+    public Outcome Serve(VirtQueue queue, GuestMemory memory, INetBackend backend, bool mergeable, out bool used)
     {
         used = false;
         for (int frames = 0; frames < FramesPerCall; frames++)
         {
             if (_pending == 0)
             {
-                if (_chains == 0 && !TryTakeChain(queue, ref used)) return false;
+                if (_chains == 0 && !TryTakeChain(queue, ref used)) return Outcome.NeedBuffers;
                 int length = backend.Receive(_frame);
-                if (length == 0) return true;
-                if (length < 0) { statistics.CountRxError(); return true; }
+                if (length == 0) return Outcome.HostDrained;
+                if (length < 0)
+                {
+                    statistics.CountRxError();
+                    HostError = -length;
+                    return Outcome.HostFailed;
+                }
                 if (length < NetFrame.HeaderLength) { statistics.CountRxDropped(); continue; }
                 _pending = length;
             }
-            if (!TryDeliver(queue, memory, mergeable, ref used)) return false;
+            if (!TryDeliver(queue, memory, mergeable, ref used)) return Outcome.NeedBuffers;
         }
-        return true;
+        return Outcome.HostDrained;   // the loop polls again: the host side is still readable if it has more
     }
 
     /// <summary>Puts the pending frame into held chains, taking more as needed; false when the driver has too few buffers yet.</summary>

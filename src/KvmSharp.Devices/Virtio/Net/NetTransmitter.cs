@@ -12,6 +12,9 @@ internal sealed class NetTransmitter(NetStatistics statistics)
 {
     private readonly byte[] _frame = new byte[NetFrame.BufferLength];
 
+    /// <summary>The errno of the last frame the backend refused, 0 if none has been.</summary>
+    public int LastSendError { get; private set; }
+
     /// <summary>Sends every chain the driver made available; true when any went back to the used ring.</summary>
     public bool Serve(VirtQueue queue, GuestMemory memory, INetBackend backend)
     {
@@ -20,7 +23,7 @@ internal sealed class NetTransmitter(NetStatistics statistics)
         {
             int length = Gather(ref chain, memory);
             if (length < NetFrame.HeaderLength) statistics.CountTxDropped();
-            else if (backend.Send(_frame.AsSpan(0, length)) < 0) statistics.CountTxError();
+            else if (backend.Send(_frame.AsSpan(0, length)) is < 0 and var error) { statistics.CountTxError(); LastSendError = -error; }
             else statistics.CountTxFrame();
             // The device writes nothing into a tx chain, so its used length is 0 (§5.1.6.2.1).
             queue.AddUsed(chain.Head, 0);

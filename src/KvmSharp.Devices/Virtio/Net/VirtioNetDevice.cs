@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using KvmSharp.Devices.Virtio.Net.Host;
 using KvmSharp.Devices.Virtio.Queue;
 using KvmSharp.Native.Libc;
@@ -32,6 +33,8 @@ public sealed class VirtioNetDevice : IVirtioDevice
     private DeviceEventLoop? _loop;
     private bool _pollingBackend;
     private bool _broken;
+    private bool _toldSendError;
+    private bool _hostFailed;
 
     /// <param name="name">For the loop thread and notices, e.g. the tap's name.</param>
     public VirtioNetDevice(INetBackend backend, ReadOnlySpan<byte> mac, string name, Action<string> notice)
@@ -74,7 +77,7 @@ public sealed class VirtioNetDevice : IVirtioDevice
     {
         Reset();
         _activation = activation;
-        _broken = false;
+        _broken = _hostFailed = false;
         var loop = new DeviceEventLoop($"virtio-net-{_name}", OnFault);
         _loop = loop;
         if (!TrySetOffloads(NetFeatures.ToTunOffloads(activation.Features))) return;
@@ -133,28 +136,38 @@ public sealed class VirtioNetDevice : IVirtioDevice
     {
         Statistics.CountHostWakeup();
         if ((revents & (LibcConstants.POLLERR | LibcConstants.POLLHUP | LibcConstants.POLLNVAL)) != 0)
-        {
-            // A tap that errors or hangs up stays that way: stop polling it rather than spin.
-            _notice($"kvmsharp: virtio-net {_name}: the host side failed (poll events 0x{revents:x}); no more frames will arrive");
-            _loop!.Unwatch(_backend.Handle);
-            return;
-        }
-        ServeReceive();
+            StopPollingHost($"poll events 0x{revents:x}");
+        else
+            ServeReceive();
     }
 
     private void ServeReceive()
     {
         var activation = _activation!;
-        if (_broken) return;
-        bool keepPolling = _receiver.Serve(activation.Queues[ReceiveQueue], activation.Memory, _backend,
+        if (_broken || _hostFailed) return;
+        var outcome = _receiver.Serve(activation.Queues[ReceiveQueue], activation.Memory, _backend,
             activation.Has(NetFeatures.MergeableRxBuffers), out bool used);
         if (used) activation.NotifyUsed(ReceiveQueue);
-        // Out of rx buffers: stop polling the backend (it stays readable) until the driver notifies rx.
-        if (keepPolling != _pollingBackend)
+        if (outcome == NetReceiver.Outcome.HostFailed)
         {
-            _pollingBackend = keepPolling;
-            _loop!.Modify(_backend.Handle, keepPolling ? LibcConstants.POLLIN : (short)0);
+            StopPollingHost(Marshal.GetPInvokeErrorMessage(_receiver.HostError));
+            return;
         }
+        // Out of rx buffers: stop polling the backend (it stays readable) until the driver notifies rx.
+        bool poll = outcome == NetReceiver.Outcome.HostDrained;
+        if (poll != _pollingBackend)
+        {
+            _pollingBackend = poll;
+            _loop!.Modify(_backend.Handle, poll ? LibcConstants.POLLIN : (short)0);
+        }
+    }
+
+    /// <summary>A host side that errors or hangs up stays that way: stop polling it rather than spin.</summary>
+    private void StopPollingHost(string why)
+    {
+        _hostFailed = true;
+        _notice($"kvmsharp: virtio-net {_name}: reading from the host failed ({why}); no more frames will arrive");
+        _loop!.Unwatch(_backend.Handle);
     }
 
     private void ServeTransmit()
@@ -163,6 +176,11 @@ public sealed class VirtioNetDevice : IVirtioDevice
         if (_broken) return;
         if (_transmitter.Serve(activation.Queues[TransmitQueue], activation.Memory, _backend))
             activation.NotifyUsed(TransmitQueue);
+        if (_transmitter.LastSendError != 0 && !_toldSendError)
+        {
+            _toldSendError = true;   // once: a tap that is down refuses every frame
+            _notice($"kvmsharp: virtio-net {_name}: the host refused a frame ({Marshal.GetPInvokeErrorMessage(_transmitter.LastSendError)}); is the tap up?");
+        }
     }
 
     /// <summary>A malformed queue (or anything else a handler threw): NEEDS_RESET, and no more serving until reset.</summary>
