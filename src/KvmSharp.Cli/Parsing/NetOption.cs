@@ -33,7 +33,7 @@ public static class NetOption
         if (!DeviceOptionList.TryParse(text, Keys, out var options, out error)) return false;
         string? tap = options.Get("tap");
         if (options.Positional is not null || tap is null) { error = "name the tap device with tap=NAME"; return false; }
-        if (!TapDevice.IsValidName(tap)) { error = $"'{tap}' is not a network interface name (1 to 15 characters, no '/', ':' or spaces)"; return false; }
+        if (!TapDevice.IsValidName(tap)) { error = $"'{tap}' is not a network interface name ({TapDevice.NameRule})"; return false; }
         byte[]? mac = null;
         if (options.Get("mac") is { } macText && !MacAddress.TryParse(macText, out mac, out error)) return false;
         net = new NetConfig(tap, mac);

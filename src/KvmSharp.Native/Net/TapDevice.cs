@@ -20,6 +20,9 @@ public sealed unsafe class TapDevice : IDisposable
     /// <summary>The offloads probed at open: all four together or none.</summary>
     public const uint AllOffloads = TunConstants.TUN_F_CSUM | TunConstants.TUN_F_TSO4 | TunConstants.TUN_F_TSO6 | TunConstants.TUN_F_TSO_ECN;
 
+    /// <summary>What <see cref="IsValidName"/> accepts, in words for error messages.</summary>
+    public const string NameRule = "1 to 15 characters, no '/', ':' or spaces";
+
     private const int EBUSY = 16, EINVAL = 22;
 
     private TapDevice(FileDescriptor handle, string name, bool offloads)
@@ -93,13 +96,13 @@ public sealed unsafe class TapDevice : IDisposable
     private static void CheckName(string name)
     {
         if (!IsValidName(name))
-            throw new TapException($"'{name}' is not a network interface name (1 to 15 characters, no '/', ':' or spaces)");
+            throw new TapException($"'{name}' is not a network interface name ({NameRule})");
     }
 
     private static TapException SetIffError(string name, int errno) => errno switch
     {
         LibcConstants.EPERM or LibcConstants.EACCES =>
-            new TapException($"tap {name}: permission denied (creating a tap needs CAP_NET_ADMIN; or create it first with 'ip tuntap add {name} mode tap user $USER vnet_hdr')"),
+            new TapException($"tap {name}: permission denied (creating a tap needs CAP_NET_ADMIN; or create it first with 'ip tuntap add dev {name} mode tap user $USER')"),
         EBUSY => new TapException($"tap {name} is busy: another process has it open"),
         EINVAL => new TapException($"{name} exists but is not a single-queue tap device (a tun device, or a multi-queue tap?)"),
         _ => new TapException($"tap {name}: TUNSETIFF failed: {Marshal.GetPInvokeErrorMessage(errno)}"),
