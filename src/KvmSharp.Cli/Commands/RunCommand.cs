@@ -39,8 +39,9 @@ internal static class RunCommand
         var icount = Options.OptionalNumber("--icount",
             "Deterministic guest time on the software CPU: each instruction counts 2^N ns (as QEMU's -icount shift=N), so runs repeat exactly (implies --accel emulate)",
             (ulong)InstructionClock.MaxShift);
+        var net = NetOption.Create();
         var disks = DiskOption.Create();
-        var command = new Command("run", "Run a virtual machine") { kernel, initrd, cmdline, exec, memory, cpus, accel, debugExit, console, noPit, icount, vsock, disks };
+        var command = new Command("run", "Run a virtual machine") { kernel, initrd, cmdline, exec, memory, cpus, accel, debugExit, console, noPit, icount, vsock, disks, net };
         command.SetAction(result => UserErrors.Guard(() =>
         {
             string? kernelName = result.GetValue(kernel);
@@ -72,6 +73,7 @@ internal static class RunCommand
                 InstructionCountShift = (int?)result.GetValue(icount),
                 Disks = result.GetValue(disks) ?? [],
                 Vsock = result.GetValue(vsock),
+                Nets = result.GetValue(net) ?? [],
             };
             return Run(config, status);
         }));

@@ -97,6 +97,8 @@ public sealed record MachineConfig
             problems.Add($"--vsock: cid {vsock.GuestCid} is reserved; use 3 to {uint.MaxValue - 1}");
         if (Vsock is { } socket && !Directory.Exists(Path.GetDirectoryName(Path.GetFullPath(socket.UdsPath))))
             problems.Add($"--vsock: the directory of uds '{socket.UdsPath}' does not exist");
+        foreach (var tap in Nets.GroupBy(n => n.Tap).Where(g => g.Count() > 1))
+            problems.Add($"--net: tap {tap.Key} is given twice (one tap carries one NIC)");
         return problems;
     }
 }

@@ -1,5 +1,6 @@
 using KvmSharp.Devices.Virtio;
 using KvmSharp.Devices.Virtio.Block;
+using KvmSharp.Devices.Virtio.Net;
 using KvmSharp.Devices.Virtio.Vsock;
 using KvmSharp.Machine.Config;
 
@@ -19,6 +20,11 @@ internal static class VirtioDeviceFactory
             var disk = config.Disks[i];
             string name = $"virtio-blk{i}";
             yield return (name, () => VirtioBlockDevice.Open(disk.Path, disk.Format?.ToString().ToLowerInvariant(), disk.ReadOnly, disk.Serial, notice, name));
+        }
+        for (int i = 0; i < config.Nets.Count; i++)
+        {
+            var net = config.Nets[i];
+            yield return ($"virtio-net{i}", () => VirtioNetDevice.OpenTap(net.Tap, net.Mac, notice));
         }
         if (config.Vsock is { } vsock)
             yield return ("virtio-vsock", () => new VirtioVsockDevice(vsock.GuestCid, vsock.UdsPath, notice));

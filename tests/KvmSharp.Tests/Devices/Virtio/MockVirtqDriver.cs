@@ -31,6 +31,9 @@ internal sealed class MockVirtqDriver : IDisposable
     /// <summary>One of several queues in the same guest RAM: its rings and buffers lie in [baseAddress, baseAddress + <see cref="LayoutSize"/>).</summary>
     public MockVirtqDriver(GuestMemory memory, ushort size, ulong baseAddress) : this(memory, size, baseAddress, LayoutSize, ownsMemory: false) { }
 
+    /// <summary>As above, with rings and buffers in [baseAddress, baseAddress + <paramref name="layoutSize"/>).</summary>
+    public MockVirtqDriver(GuestMemory memory, ushort size, ulong baseAddress, ulong layoutSize) : this(memory, size, baseAddress, layoutSize, ownsMemory: false) { }
+
     private MockVirtqDriver(GuestMemory memory, ushort size, ulong baseAddress, ulong layoutSize, bool ownsMemory)
     {
         Size = size;
@@ -47,6 +50,9 @@ internal sealed class MockVirtqDriver : IDisposable
     public GuestMemory Memory { get; }
     public VirtQueue Queue { get; }
     public ushort AvailIdx { get; private set; }
+
+    /// <summary>Where this queue's descriptor table lies (<see cref="DescAddress"/> for a queue of its own).</summary>
+    public ulong DescriptorTable => _base + DescAddress;
 
     public void Enable(bool eventIdx = false) =>
         Queue.Enable(Size, new GuestAddress(_base + DescAddress), new GuestAddress(_base + AvailAddress), new GuestAddress(_base + UsedAddress), eventIdx);
