@@ -83,6 +83,7 @@ public class KvmAbiTests
             P("KVM_CREATE_PIT2", KVM_CREATE_PIT2);
             P("KVM_IOEVENTFD", KVM_IOEVENTFD);
             P("KVM_ENABLE_CAP", KVM_ENABLE_CAP);
+            P("KVM_SIGNAL_MSI", KVM_SIGNAL_MSI);
             P("KVM_RUN", KVM_RUN);
             P("KVM_GET_REGS", KVM_GET_REGS);
             P("KVM_SET_REGS", KVM_SET_REGS);
