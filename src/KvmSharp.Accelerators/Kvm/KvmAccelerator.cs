@@ -6,8 +6,15 @@ namespace KvmSharp.Accelerators.Kvm;
 public sealed class KvmAccelerator : IAccelerator
 {
     private readonly string _devicePath;
+    private readonly Action<string> _notice;
 
-    public KvmAccelerator(string devicePath = KvmSystem.DevicePath) => _devicePath = devicePath;
+    /// <param name="devicePath">The KVM device node.</param>
+    /// <param name="notice">Where one-line notices go (a missing fast path); stderr by default.</param>
+    public KvmAccelerator(string devicePath = KvmSystem.DevicePath, Action<string>? notice = null)
+    {
+        _devicePath = devicePath;
+        _notice = line => (notice ?? Console.Error.WriteLine)($"kvmsharp: {line}");
+    }
 
     public string Name => "kvm";
 
@@ -19,7 +26,7 @@ public sealed class KvmAccelerator : IAccelerator
         var system = KvmSystem.Open(_devicePath);
         try
         {
-            return new KvmVirtualMachine(system, memory, options);
+            return new KvmVirtualMachine(system, memory, options, _notice);
         }
         catch
         {

@@ -9,7 +9,7 @@ namespace KvmSharp.Accelerators.Kvm;
 /// A KVM VM: guest RAM registered as memory slots, the in-kernel interrupt controllers (PIC, IOAPIC,
 /// LAPICs) and PIT, and the vCPUs created on it.
 /// </summary>
-public sealed unsafe class KvmVirtualMachine : IVirtualMachine
+public sealed unsafe partial class KvmVirtualMachine : IVirtualMachine
 {
     private readonly KvmSystem _system;
     private readonly FileDescriptor _fd;
@@ -17,7 +17,7 @@ public sealed unsafe class KvmVirtualMachine : IVirtualMachine
     private readonly KvmCpuidEntry2[] _supportedCpuid;
     private readonly int _runMmapSize;
 
-    internal KvmVirtualMachine(KvmSystem system, GuestMemory memory, VirtualMachineOptions options)
+    internal KvmVirtualMachine(KvmSystem system, GuestMemory memory, VirtualMachineOptions options, Action<string> notice)
     {
         int vcpuCount = options.VcpuCount;
         _system = system;
@@ -48,6 +48,8 @@ public sealed unsafe class KvmVirtualMachine : IVirtualMachine
                 Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.CreatePit2, &pit), "KVM_CREATE_PIT2");
             }
             RegisterMemory(memory);
+            _msiRoutes = CreateMsiRoutes(notice);
+            _ioEventsSupported = ProbeIoEvents(notice);
         }
         catch
         {
@@ -106,6 +108,7 @@ public sealed unsafe class KvmVirtualMachine : IVirtualMachine
 
     public void SignalMsi(ulong address, uint data)
     {
+        if (_msiRoutes is not null && _msiRoutes.TrySignal(address, data)) return;
         var msi = new KvmMsi { AddressLow = (uint)address, AddressHigh = (uint)(address >> 32), Data = data };
         // KVM_SIGNAL_MSI returns >0 delivered, 0 blocked by the guest (masked APIC, no target): both are fine.
         if (LibcImports.Ioctl(_fd.Number, KvmIoctls.SignalMsi, &msi) < 0)
@@ -121,6 +124,9 @@ public sealed unsafe class KvmVirtualMachine : IVirtualMachine
 
     public void Dispose()
     {
+        // irqfds and ioeventfds go before the VM descriptor: deassigning needs it.
+        _msiRoutes?.Dispose();
+        RemoveAllIoEventNotifiers();
         _fd.Dispose();
         _system.Dispose();
     }

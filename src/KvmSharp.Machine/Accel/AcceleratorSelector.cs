@@ -17,12 +17,12 @@ public static class AcceleratorSelector
         switch (choice)
         {
             case AcceleratorChoice.Kvm:
-                return new KvmAccelerator();
+                return new KvmAccelerator(notice: inform);
             case AcceleratorChoice.Emulate:
                 return new EmulatorAccelerator(inform);
             default:
                 var probe = KvmProbe.Run();
-                if (probe.Usable) return new KvmAccelerator();
+                if (probe.Usable) return new KvmAccelerator(notice: inform);
                 inform($"kvmsharp: {probe.Summary}; using the software CPU (--accel emulate)");
                 return new EmulatorAccelerator(inform);
         }

@@ -31,6 +31,7 @@ public static class KvmIoctls
     public static readonly nuint SetIdentityMapAddr = Iow(0x48, 8);
     public static readonly nuint CreateIrqchip = Io(0x60);
     public static readonly nuint IrqLine = Iow(0x61, 8);
+    public static readonly nuint SetGsiRouting = Iow(0x6A, 8);
     public static readonly nuint Irqfd = Iow(0x76, 32);
     public static readonly nuint CreatePit2 = Iow(0x77, 64);
     public static readonly nuint Ioeventfd = Iow(0x79, 64);
@@ -65,6 +66,11 @@ public static class KvmCapability
     public const int SetIdentityMapAddr = 37;
     public const int ImmediateExit = 136;
     public const int NrVcpus = 9;
+    /// <summary>KVM_CAP_IRQ_ROUTING: KVM_CHECK_EXTENSION answers the number of GSIs a routing table may use.</summary>
+    public const int IrqRouting = 25;
+    public const int Irqfd = 32;
+    public const int Ioeventfd = 36;
+    public const int SignalMsi = 77;
     public const int MaxVcpus = 66;
 }
 

@@ -185,3 +185,62 @@ public struct KvmMpState
 
     public const uint Runnable = 0, Uninitialized = 1, InitReceived = 2, Halted = 3, SipiReceived = 4;
 }
+
+/// <summary>
+/// struct kvm_ioeventfd: the kernel signals <see cref="Fd"/> on a guest write of <see cref="Length"/>
+/// bytes at <see cref="Address"/> instead of exiting (Documentation/virt/kvm/api.rst, KVM_IOEVENTFD).
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct KvmIoeventfd
+{
+    public ulong Datamatch;
+    public ulong Address;
+    public uint Length;
+    public int Fd;
+    public uint Flags;
+    public fixed byte Padding[36];
+
+    /// <summary>KVM_IOEVENTFD_FLAG_DEASSIGN: remove the registration that matches the other fields.</summary>
+    public const uint FlagDeassign = 1 << 2;
+}
+
+/// <summary>struct kvm_irqfd: a write to eventfd <see cref="Fd"/> raises <see cref="Gsi"/> in the kernel.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct KvmIrqfd
+{
+    public uint Fd;
+    public uint Gsi;
+    public uint Flags;
+    public uint ResampleFd;
+    public fixed byte Padding[16];
+
+    public const uint FlagDeassign = 1;
+}
+
+/// <summary>Header of struct kvm_irq_routing (KVM_SET_GSI_ROUTING); entries follow it.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct KvmIrqRoutingHeader
+{
+    public uint EntryCount;
+    public uint Flags;
+}
+
+/// <summary>
+/// struct kvm_irq_routing_entry with the two union members x86 uses: an irqchip pin
+/// (<see cref="Chip"/>/<see cref="Pin"/>) or an MSI message (<see cref="AddressLow"/>…<see cref="Data"/>).
+/// </summary>
+[StructLayout(LayoutKind.Explicit, Size = 48)]
+public struct KvmIrqRoutingEntry
+{
+    [FieldOffset(0)] public uint Gsi;
+    [FieldOffset(4)] public uint Type;
+    [FieldOffset(8)] public uint Flags;
+    [FieldOffset(16)] public uint Chip;
+    [FieldOffset(20)] public uint Pin;
+    [FieldOffset(16)] public uint AddressLow;
+    [FieldOffset(20)] public uint AddressHigh;
+    [FieldOffset(24)] public uint Data;
+
+    public const uint TypeIrqchip = 1, TypeMsi = 2;
+    public const uint ChipPicMaster = 0, ChipPicSlave = 1, ChipIoapic = 2;
+}

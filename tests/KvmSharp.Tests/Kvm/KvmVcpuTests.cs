@@ -1,35 +1,13 @@
-using Iced.Intel;
 using KvmSharp.Accelerators;
 using KvmSharp.Accelerators.Kvm;
 using KvmSharp.Memory;
-using KvmSharp.Native.X86;
 using static Iced.Intel.AssemblerRegisters;
+using static KvmSharp.Tests.Kvm.TinyGuest;
 
 namespace KvmSharp.Tests.Kvm;
 
 public class KvmVcpuTests
 {
-    private const ulong CodeAddress = 0x1000;
-
-    private static void StartFlat32(IVcpu vcpu, ulong rip)
-    {
-        vcpu.GetSpecialRegisters(out var s);
-        s.Cs = Segment.Flat(0x10, 0xB, code64: false);
-        s.Ds = s.Es = s.Fs = s.Gs = s.Ss = Segment.Flat(0x18, 0x3, code64: false);
-        s.Cr0 |= SpecialRegisters.Cr0ProtectionEnable;
-        vcpu.SetSpecialRegisters(s);
-        vcpu.SetRegisters(new Registers { Rip = rip, Rflags = Registers.FlagsReserved, Rsp = 0x8000 });
-    }
-
-    private static byte[] Assemble32(Action<Assembler> body, ulong address)
-    {
-        var asm = new Assembler(32);
-        body(asm);
-        var stream = new MemoryStream();
-        asm.Assemble(new StreamCodeWriter(stream), address);
-        return stream.ToArray();
-    }
-
     [Fact]
     public void PortWriteExitCarriesTheGuestsByte()
     {

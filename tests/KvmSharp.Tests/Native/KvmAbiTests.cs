@@ -35,6 +35,10 @@ public class KvmAbiTests
             P("sizeof kvm_translation", sizeof(struct kvm_translation));
             P("sizeof kvm_mp_state", sizeof(struct kvm_mp_state));
             P("sizeof kvm_msi", sizeof(struct kvm_msi));
+            P("sizeof kvm_ioeventfd", sizeof(struct kvm_ioeventfd));
+            P("sizeof kvm_irqfd", sizeof(struct kvm_irqfd));
+            P("sizeof kvm_irq_routing", sizeof(struct kvm_irq_routing));
+            P("sizeof kvm_irq_routing_entry", sizeof(struct kvm_irq_routing_entry));
             P("offsetof kvm_run.exit_reason", offsetof(struct kvm_run, exit_reason));
             P("offsetof kvm_run.io", offsetof(struct kvm_run, io));
             P("offsetof kvm_run.io.data_offset", offsetof(struct kvm_run, io.data_offset));
@@ -44,6 +48,24 @@ public class KvmAbiTests
             P("offsetof kvm_sregs.cr0", offsetof(struct kvm_sregs, cr0));
             P("offsetof kvm_sregs.apic_base", offsetof(struct kvm_sregs, apic_base));
             P("offsetof kvm_fpu.mxcsr", offsetof(struct kvm_fpu, mxcsr));
+            P("offsetof kvm_ioeventfd.len", offsetof(struct kvm_ioeventfd, len));
+            P("offsetof kvm_ioeventfd.fd", offsetof(struct kvm_ioeventfd, fd));
+            P("offsetof kvm_ioeventfd.flags", offsetof(struct kvm_ioeventfd, flags));
+            P("offsetof kvm_irqfd.flags", offsetof(struct kvm_irqfd, flags));
+            P("offsetof kvm_irq_routing_entry.type", offsetof(struct kvm_irq_routing_entry, type));
+            P("offsetof kvm_irq_routing_entry.u.irqchip.pin", offsetof(struct kvm_irq_routing_entry, u.irqchip.pin));
+            P("offsetof kvm_irq_routing_entry.u.msi.address_hi", offsetof(struct kvm_irq_routing_entry, u.msi.address_hi));
+            P("offsetof kvm_irq_routing_entry.u.msi.data", offsetof(struct kvm_irq_routing_entry, u.msi.data));
+            P("KVM_IOEVENTFD_FLAG_DEASSIGN", KVM_IOEVENTFD_FLAG_DEASSIGN);
+            P("KVM_IRQFD_FLAG_DEASSIGN", KVM_IRQFD_FLAG_DEASSIGN);
+            P("KVM_IRQ_ROUTING_IRQCHIP", KVM_IRQ_ROUTING_IRQCHIP);
+            P("KVM_IRQ_ROUTING_MSI", KVM_IRQ_ROUTING_MSI);
+            P("KVM_IRQCHIP_PIC_SLAVE", KVM_IRQCHIP_PIC_SLAVE);
+            P("KVM_IRQCHIP_IOAPIC", KVM_IRQCHIP_IOAPIC);
+            P("KVM_CAP_IRQ_ROUTING", KVM_CAP_IRQ_ROUTING);
+            P("KVM_CAP_IRQFD", KVM_CAP_IRQFD);
+            P("KVM_CAP_IOEVENTFD", KVM_CAP_IOEVENTFD);
+            P("KVM_CAP_SIGNAL_MSI", KVM_CAP_SIGNAL_MSI);
             P("KVM_GET_API_VERSION", KVM_GET_API_VERSION);
             P("KVM_CREATE_VM", KVM_CREATE_VM);
             P("KVM_GET_MSR_INDEX_LIST", KVM_GET_MSR_INDEX_LIST);
@@ -57,9 +79,11 @@ public class KvmAbiTests
             P("KVM_CREATE_IRQCHIP", KVM_CREATE_IRQCHIP);
             P("KVM_IRQ_LINE", KVM_IRQ_LINE);
             P("KVM_IRQFD", KVM_IRQFD);
+            P("KVM_SET_GSI_ROUTING", KVM_SET_GSI_ROUTING);
             P("KVM_CREATE_PIT2", KVM_CREATE_PIT2);
             P("KVM_IOEVENTFD", KVM_IOEVENTFD);
             P("KVM_ENABLE_CAP", KVM_ENABLE_CAP);
+            P("KVM_SIGNAL_MSI", KVM_SIGNAL_MSI);
             P("KVM_RUN", KVM_RUN);
             P("KVM_GET_REGS", KVM_GET_REGS);
             P("KVM_SET_REGS", KVM_SET_REGS);
@@ -136,6 +160,10 @@ public class KvmAbiTests
         { "sizeof kvm_translation", Unsafe.SizeOf<KvmTranslation>() },
         { "sizeof kvm_mp_state", Unsafe.SizeOf<KvmMpState>() },
         { "sizeof kvm_msi", Unsafe.SizeOf<KvmMsi>() },
+        { "sizeof kvm_ioeventfd", Unsafe.SizeOf<KvmIoeventfd>() },
+        { "sizeof kvm_irqfd", Unsafe.SizeOf<KvmIrqfd>() },
+        { "sizeof kvm_irq_routing", Unsafe.SizeOf<KvmIrqRoutingHeader>() },
+        { "sizeof kvm_irq_routing_entry", Unsafe.SizeOf<KvmIrqRoutingEntry>() },
     };
 
     [Theory]
@@ -158,7 +186,32 @@ public class KvmAbiTests
         Assert.Equal(Kernel.Value["offsetof kvm_sregs.apic_base"], (ulong)((byte*)&sregs.ApicBase - (byte*)&sregs));
         FpuState fpu = default;
         Assert.Equal(Kernel.Value["offsetof kvm_fpu.mxcsr"], (ulong)((byte*)&fpu.Mxcsr - (byte*)&fpu));
+        KvmIoeventfd ioevent = default;
+        Assert.Equal(Kernel.Value["offsetof kvm_ioeventfd.len"], (ulong)((byte*)&ioevent.Length - (byte*)&ioevent));
+        Assert.Equal(Kernel.Value["offsetof kvm_ioeventfd.fd"], (ulong)((byte*)&ioevent.Fd - (byte*)&ioevent));
+        Assert.Equal(Kernel.Value["offsetof kvm_ioeventfd.flags"], (ulong)((byte*)&ioevent.Flags - (byte*)&ioevent));
+        KvmIrqfd irqfd = default;
+        Assert.Equal(Kernel.Value["offsetof kvm_irqfd.flags"], (ulong)((byte*)&irqfd.Flags - (byte*)&irqfd));
+        KvmIrqRoutingEntry route = default;
+        byte* routeStart = (byte*)&route;
+        Assert.Equal(Kernel.Value["offsetof kvm_irq_routing_entry.type"], (ulong)((byte*)&route.Type - routeStart));
+        Assert.Equal(Kernel.Value["offsetof kvm_irq_routing_entry.u.irqchip.pin"], (ulong)((byte*)&route.Pin - routeStart));
+        Assert.Equal(Kernel.Value["offsetof kvm_irq_routing_entry.u.msi.address_hi"], (ulong)((byte*)&route.AddressHigh - routeStart));
+        Assert.Equal(Kernel.Value["offsetof kvm_irq_routing_entry.u.msi.data"], (ulong)((byte*)&route.Data - routeStart));
     }
+
+    public static TheoryData<string, ulong> Constants => new()
+    {
+        { "KVM_IOEVENTFD_FLAG_DEASSIGN", KvmIoeventfd.FlagDeassign }, { "KVM_IRQFD_FLAG_DEASSIGN", KvmIrqfd.FlagDeassign },
+        { "KVM_IRQ_ROUTING_IRQCHIP", KvmIrqRoutingEntry.TypeIrqchip }, { "KVM_IRQ_ROUTING_MSI", KvmIrqRoutingEntry.TypeMsi },
+        { "KVM_IRQCHIP_PIC_SLAVE", KvmIrqRoutingEntry.ChipPicSlave }, { "KVM_IRQCHIP_IOAPIC", KvmIrqRoutingEntry.ChipIoapic },
+        { "KVM_CAP_IRQ_ROUTING", KvmCapability.IrqRouting }, { "KVM_CAP_IRQFD", KvmCapability.Irqfd },
+        { "KVM_CAP_IOEVENTFD", KvmCapability.Ioeventfd }, { "KVM_CAP_SIGNAL_MSI", KvmCapability.SignalMsi },
+    };
+
+    [Theory]
+    [MemberData(nameof(Constants))]
+    public void ConstantMatchesTheKernel(string name, ulong ours) => Assert.Equal(Kernel.Value[name], ours);
 
     public static TheoryData<string, ulong> IoctlNumbers => new()
     {
@@ -168,7 +221,7 @@ public class KvmAbiTests
         { "KVM_CREATE_VCPU", KvmIoctls.CreateVcpu }, { "KVM_SET_USER_MEMORY_REGION", KvmIoctls.SetUserMemoryRegion },
         { "KVM_SET_TSS_ADDR", KvmIoctls.SetTssAddr }, { "KVM_SET_IDENTITY_MAP_ADDR", KvmIoctls.SetIdentityMapAddr },
         { "KVM_CREATE_IRQCHIP", KvmIoctls.CreateIrqchip }, { "KVM_IRQ_LINE", KvmIoctls.IrqLine },
-        { "KVM_IRQFD", KvmIoctls.Irqfd }, { "KVM_CREATE_PIT2", KvmIoctls.CreatePit2 },
+        { "KVM_IRQFD", KvmIoctls.Irqfd }, { "KVM_SET_GSI_ROUTING", KvmIoctls.SetGsiRouting }, { "KVM_CREATE_PIT2", KvmIoctls.CreatePit2 },
         { "KVM_IOEVENTFD", KvmIoctls.Ioeventfd }, { "KVM_ENABLE_CAP", KvmIoctls.EnableCap },
         { "KVM_SIGNAL_MSI", KvmIoctls.SignalMsi },
         { "KVM_RUN", KvmIoctls.Run }, { "KVM_GET_REGS", KvmIoctls.GetRegs }, { "KVM_SET_REGS", KvmIoctls.SetRegs },
