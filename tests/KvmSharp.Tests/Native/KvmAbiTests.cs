@@ -98,7 +98,6 @@ public class KvmAbiTests
             P("KVM_SET_CPUID2", KVM_SET_CPUID2);
             P("KVM_GET_MP_STATE", KVM_GET_MP_STATE);
             P("KVM_SET_MP_STATE", KVM_SET_MP_STATE);
-            P("KVM_SIGNAL_MSI", KVM_SIGNAL_MSI);
             return 0;
         }
         """;
