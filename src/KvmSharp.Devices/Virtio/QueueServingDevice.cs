@@ -42,7 +42,7 @@ public abstract class QueueServingDevice(string name, Action<string> notice) : I
 
     public void Activate(VirtioActivation activation)
     {
-        Reset();
+        if (_loop is not null) Reset();   // a second DRIVER_OK without a reset: start afresh
         _activation = activation;
         var loop = new DeviceEventLoop(name, Fail);
         for (int i = 0; i < activation.Queues.Count && i < activation.Notifiers.Count; i++)

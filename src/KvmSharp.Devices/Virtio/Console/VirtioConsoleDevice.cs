@@ -42,6 +42,7 @@ public sealed class VirtioConsoleDevice : QueueServingDevice, IConsoleInput
     private readonly ByteRing _input = new(HostInputBufferSize);
     private readonly EventNotifier _inputReady = new();
     private long _droppedOutput;
+    private bool _closed;
 
     /// <param name="output">Where guest output goes (a console backend); called on the device thread, and on a vCPU thread for emergency writes.</param>
     public VirtioConsoleDevice(ISerialOutput output, Action<string> notice) : base("virtio-console", notice)
@@ -63,10 +64,14 @@ public sealed class VirtioConsoleDevice : QueueServingDevice, IConsoleInput
     /// <summary>Host side (the console's pump thread): queues input for the guest; returns how many bytes fit.</summary>
     public int EnqueueInput(ReadOnlySpan<byte> bytes)
     {
-        int taken;
-        lock (_inputLock) taken = _input.Enqueue(bytes);
-        if (taken > 0) _inputReady.Signal();
-        return taken;
+        // Signal under the lock: after ReleaseResources the eventfd's number may belong to another file.
+        lock (_inputLock)
+        {
+            if (_closed) return bytes.Length;   // the machine is going away: nothing reads input any more
+            int taken = _input.Enqueue(bytes);
+            if (taken > 0) _inputReady.Signal();
+            return taken;
+        }
     }
 
     public override void ReadConfig(int offset, Span<byte> data)
@@ -93,7 +98,14 @@ public sealed class VirtioConsoleDevice : QueueServingDevice, IConsoleInput
             Serve(ReceiveQueue);
         });
 
-    protected override void ReleaseResources() => _inputReady.Dispose();
+    protected override void ReleaseResources()
+    {
+        lock (_inputLock)
+        {
+            _closed = true;
+            _inputReady.Dispose();
+        }
+    }
 
     protected override void ServeQueue(int queue)
     {

@@ -88,6 +88,16 @@ public class VirtioConsoleDeviceTests
     }
 
     [Fact]
+    public void InputAfterDisposeIsSwallowedNotThrown()
+    {
+        // The console's pump thread may outlive the device by a moment while the machine shuts down.
+        var device = new VirtioConsoleDevice(new HostSink(), _ => { });
+        device.Dispose();
+        Assert.Equal(3, device.EnqueueInput("abc"u8));
+        Assert.Equal(0, device.PendingInput);
+    }
+
+    [Fact]
     public void AnEmergencyWriteSendsOneByte()
     {
         var sink = new HostSink();
