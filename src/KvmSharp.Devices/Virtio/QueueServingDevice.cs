@@ -16,7 +16,11 @@ public abstract class QueueServingDevice(string name, Action<string> notice) : I
     private volatile bool _broken;
     private volatile VirtioActivation? _activation;
 
-    protected Action<string> Notice { get; } = notice;
+    /// <summary>Says <paramref name="message"/> once per device (guest mistakes that the device survives, which could repeat per request).</summary>
+    protected void NoticeOnce(ref int said, string message)
+    {
+        if (Interlocked.Exchange(ref said, 1) == 0) notice($"{name}: {message}");
+    }
 
     /// <summary>The running activation (readable from any thread); set before the loop starts, cleared only after it stopped.</summary>
     protected VirtioActivation? Activation => _activation;

@@ -50,6 +50,7 @@ public sealed class VirtioBalloonDevice(Action<string> notice) : QueueServingDev
     private long _statsSequence;
     private BalloonStatistics _statistics = BalloonStatistics.None;
     private int _heldStatsHead = -1;
+    private int _saidInvalid;
 
     public override VirtioDeviceType DeviceType => VirtioDeviceType.Balloon;
     public override ulong DeviceFeatures => FeatureStatsQueue | FeatureDeflateOnOom;
@@ -168,6 +169,7 @@ public sealed class VirtioBalloonDevice(Action<string> notice) : QueueServingDev
             }
         }
         Interlocked.Add(ref _invalidPages, invalid);
+        if (invalid > 0) NoticeOnce(ref _saidInvalid, "the driver gave PFNs that are not guest RAM; they were skipped (said once)");
         return valid;
     }
 

@@ -43,6 +43,7 @@ public sealed class VirtioConsoleDevice : QueueServingDevice, IConsoleInput
     private readonly EventNotifier _inputReady = new();
     private long _droppedOutput;
     private bool _closed;
+    private int _saidDropped;
 
     /// <param name="output">Where guest output goes (a console backend); called on the device thread, and on a vCPU thread for emergency writes.</param>
     public VirtioConsoleDevice(ISerialOutput output, Action<string> notice) : base("virtio-console", notice)
@@ -153,7 +154,11 @@ public sealed class VirtioConsoleDevice : QueueServingDevice, IConsoleInput
             {
                 if (buffer.IsWritable) continue;
                 long send = Math.Min(buffer.Length, budget);
-                Interlocked.Add(ref _droppedOutput, buffer.Length - send);
+                if (send < buffer.Length)
+                {
+                    Interlocked.Add(ref _droppedOutput, buffer.Length - send);
+                    NoticeOnce(ref _saidDropped, $"output beyond {MaxTransmitPerRequest} bytes in one request was dropped (said once)");
+                }
                 for (long done = 0; done < send; done += CopySlice)
                 {
                     int n = (int)Math.Min(CopySlice, send - done);

@@ -20,6 +20,7 @@ public sealed class VirtioEntropyDevice(Action<string> notice) : QueueServingDev
     private const ushort QueueSize = 64;
     private long _bytesProvided;
     private long _rejectedRequests;
+    private int _saidRejected;
 
     public override VirtioDeviceType DeviceType => VirtioDeviceType.Entropy;
     public override ulong DeviceFeatures => 0;
@@ -64,6 +65,7 @@ public sealed class VirtioEntropyDevice(Action<string> notice) : QueueServingDev
         if (readable)
         {
             Interlocked.Increment(ref _rejectedRequests);
+            NoticeOnce(ref _saidRejected, "a request with a device-readable buffer got 0 bytes (said once)");
             return 0;
         }
         Interlocked.Add(ref _bytesProvided, written);

@@ -45,17 +45,20 @@ public class VirtioEntropyDeviceTests
     [Fact]
     public void AChainWithAReadableBufferGetsNothing()
     {
-        var device = new VirtioEntropyDevice(_ => { });
+        var notices = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var device = new VirtioEntropyDevice(notices.Enqueue);
         using var h = new VirtioDeviceHarness(device);
         h.Activate();
         var q = h.Drivers[0];
         ushort head = q.AddChain((16, false), (64, true));
-        h.Submit(0, head);
-        h.WaitForUsed(0, 1);
+        q.Publish(head);
+        h.Submit(0, q.AddChain((16, false), (64, true)));
+        h.WaitForUsed(0, 2);
 
         Assert.Equal(0u, q.UsedElement(0).Length);
         Assert.True(h.Memory.GetSpan(q.BufferOf(head + 1), 64).IndexOfAnyExcept((byte)0) < 0);
-        Assert.Equal(1, device.RejectedRequests);
+        Assert.Equal(2, device.RejectedRequests);
+        Assert.StartsWith("virtio-rng: a request with a device-readable buffer", Assert.Single(notices));
         Assert.Empty(h.Interrupts.NeedsResetReasons);
     }
 
