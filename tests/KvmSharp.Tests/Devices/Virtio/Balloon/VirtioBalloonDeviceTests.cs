@@ -60,8 +60,8 @@ public class VirtioBalloonDeviceTests
         h.Activate();
         var q = h.Drivers[Inflate];
         ushort head = q.AddChain((6, false), (8, true));   // one PFN and 2 stray bytes; then a device-writable buffer
-        h.Memory.Write(q.BufferOf(head), (uint)(PageA.Value / 4096));
-        h.Memory.Write(q.BufferOf(head + 1), 0x0000_0300_0000_03F1ul);   // PFNs in a writable buffer are not requests
+        h.Memory.Write(q.BufferAddress(head), (uint)(PageA.Value / 4096));
+        h.Memory.Write(q.BufferAddress((ushort)(head + 1)), 0x0000_0300_0000_03F1ul);   // PFNs in a writable buffer are not requests
         h.Submit(Inflate, head);
         h.WaitForUsed(Inflate, 1);
 
@@ -203,7 +203,7 @@ public class VirtioBalloonDeviceTests
         ushort head = q.AddChain(((uint)(pfns.Length * 4), false));
         var bytes = new byte[pfns.Length * 4];
         for (int i = 0; i < pfns.Length; i++) BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(i * 4), pfns[i]);
-        h.Memory.Write(q.BufferOf(head), bytes);
+        h.Memory.Write(q.BufferAddress(head), bytes);
         h.Submit(queue, head);
     }
 
@@ -218,7 +218,7 @@ public class VirtioBalloonDeviceTests
             BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(i * 10), entries[i].Tag);
             BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(i * 10 + 2), entries[i].Value);
         }
-        h.Memory.Write(q.BufferOf(head), bytes);
+        h.Memory.Write(q.BufferAddress(head), bytes);
         h.Submit(Stats, head);
     }
 }

@@ -29,10 +29,10 @@ public class VirtioConsoleDeviceTests
         h.Activate();
         var q = h.Drivers[Transmit];
         ushort first = q.AddChain((5, false), (6, false));
-        h.Memory.Write(q.BufferOf(first), "hello"u8);
-        h.Memory.Write(q.BufferOf(first + 1), " world"u8);
+        h.Memory.Write(q.BufferAddress(first), "hello"u8);
+        h.Memory.Write(q.BufferAddress((ushort)(first + 1)), " world"u8);
         ushort second = q.AddChain((1, false));
-        h.Memory.Write(q.BufferOf(second), "!"u8);
+        h.Memory.Write(q.BufferAddress(second), "!"u8);
         q.Publish(first);
         h.Submit(Transmit, second);
         h.WaitForUsed(Transmit, 2);
@@ -57,8 +57,8 @@ public class VirtioConsoleDeviceTests
 
         Assert.Equal(((uint)small, 2u), q.UsedElement(0));
         Assert.Equal(((uint)large, 1u), q.UsedElement(1));
-        Assert.Equal("ab"u8.ToArray(), h.Memory.GetSpan(q.BufferOf(small), 2).ToArray());
-        Assert.Equal((byte)'c', h.Memory.Read<byte>(q.BufferOf(large)));
+        Assert.Equal("ab"u8.ToArray(), h.Memory.GetSpan(q.BufferAddress(small), 2).ToArray());
+        Assert.Equal((byte)'c', h.Memory.Read<byte>(q.BufferAddress(large)));
         Assert.Equal(0, device.PendingInput);
     }
 
@@ -74,7 +74,7 @@ public class VirtioConsoleDeviceTests
         Assert.Equal(2, device.EnqueueInput("ls"u8));
         h.WaitForUsed(Receive, 1);
         Assert.Equal(((uint)head, 2u), q.UsedElement(0));
-        Assert.Equal("ls"u8.ToArray(), h.Memory.GetSpan(q.BufferOf(head), 2).ToArray());
+        Assert.Equal("ls"u8.ToArray(), h.Memory.GetSpan(q.BufferAddress(head), 2).ToArray());
     }
 
     [Fact]
@@ -147,8 +147,8 @@ public class VirtioConsoleDeviceTests
         h.Activate();
         var q = h.Drivers[Transmit];
         ushort head = q.AddChain((2, false), (4, true));
-        h.Memory.Write(q.BufferOf(head), "ok"u8);
-        h.Memory.Write(q.BufferOf(head + 1), "XXXX"u8);
+        h.Memory.Write(q.BufferAddress(head), "ok"u8);
+        h.Memory.Write(q.BufferAddress((ushort)(head + 1)), "XXXX"u8);
         h.Submit(Transmit, head);
         h.WaitForUsed(Transmit, 1);
         Assert.Equal("ok", sink.Text);
@@ -162,8 +162,8 @@ public class VirtioConsoleDeviceTests
         h.Activate();
         var q = h.Drivers[Transmit];
         // Readable after writable: a driver must not build it (virtio 1.2 §2.7.4.2).
-        q.SetDescriptor(0, q.Offset + BufferBase, 4, (ushort)(Flags.Write | Flags.Next), 1);
-        q.SetDescriptor(1, q.Offset + BufferBase, 4, 0);
+        q.SetDescriptor(0, q.DescriptorTable - DescAddress + BufferBase, 4, (ushort)(Flags.Write | Flags.Next), 1);
+        q.SetDescriptor(1, q.DescriptorTable - DescAddress + BufferBase, 4, 0);
         h.Submit(Transmit, 0);
         h.WaitUntil(() => !h.Interrupts.NeedsResetReasons.IsEmpty, "NEEDS_RESET");
         Assert.Contains("readable descriptor after", h.Interrupts.NeedsResetReasons.Single());
@@ -179,7 +179,7 @@ public class VirtioConsoleDeviceTests
         h.Activate();
         var q = h.Drivers[Receive];
         // 2 MiB claimed; only the pending byte is written and the used length says 1.
-        q.SetDescriptor(0, q.Offset + BufferBase, 2 << 20, Flags.Write);
+        q.SetDescriptor(0, q.DescriptorTable - DescAddress + BufferBase, 2 << 20, Flags.Write);
         h.Submit(Receive, 0);
         device.EnqueueInput("y"u8);
         h.WaitForUsed(Receive, 1);

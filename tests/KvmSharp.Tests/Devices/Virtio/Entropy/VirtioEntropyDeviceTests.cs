@@ -17,8 +17,8 @@ public class VirtioEntropyDeviceTests
         h.WaitForUsed(0, 1);
 
         Assert.Equal(((uint)head, 96u), q.UsedElement(0));
-        var first = h.Memory.GetSpan(q.BufferOf(head), 32).ToArray();
-        var second = h.Memory.GetSpan(q.BufferOf(head + 1), 64).ToArray();
+        var first = h.Memory.GetSpan(q.BufferAddress(head), 32).ToArray();
+        var second = h.Memory.GetSpan(q.BufferAddress((ushort)(head + 1)), 64).ToArray();
         // Zeroed RAM before; 256+ random bits all zero, or two equal 32-byte runs, would mean nothing was written.
         Assert.Contains(first, b => b != 0);
         Assert.Contains(second, b => b != 0);
@@ -38,7 +38,7 @@ public class VirtioEntropyDeviceTests
         h.WaitForUsed(0, 1);
 
         Assert.Equal((uint)VirtioEntropyDevice.MaxBytesPerRequest, q.UsedElement(0).Length);
-        var tail = h.Memory.GetSpan(q.BufferOf(head) + VirtioEntropyDevice.MaxBytesPerRequest, 64 * 1024);
+        var tail = h.Memory.GetSpan(q.BufferAddress(head) + VirtioEntropyDevice.MaxBytesPerRequest, 64 * 1024);
         Assert.True(tail.IndexOfAnyExcept((byte)0) < 0, "bytes past the reported length were written");
     }
 
@@ -56,7 +56,7 @@ public class VirtioEntropyDeviceTests
         h.WaitForUsed(0, 2);
 
         Assert.Equal(0u, q.UsedElement(0).Length);
-        Assert.True(h.Memory.GetSpan(q.BufferOf(head + 1), 64).IndexOfAnyExcept((byte)0) < 0);
+        Assert.True(h.Memory.GetSpan(q.BufferAddress((ushort)(head + 1)), 64).IndexOfAnyExcept((byte)0) < 0);
         Assert.Equal(2, device.RejectedRequests);
         Assert.StartsWith("virtio-rng: a request with a device-readable buffer", Assert.Single(notices));
         Assert.Empty(h.Interrupts.NeedsResetReasons);
