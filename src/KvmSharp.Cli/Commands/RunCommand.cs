@@ -34,6 +34,9 @@ internal static class RunCommand
         var debugExit = Options.OptionalNumber("--debug-exit", "Add a QEMU isa-debug-exit device at this port: a guest write of v exits with status (v<<1)|1", 0xFFFF);
         var console = Options.Console();
         var vsock = VsockOption.Create();
+        var rng = new Option<bool>("--rng") { Description = "Add a virtio-rng device fed by the host's getrandom(2) (the guest's /dev/hwrng)" };
+        var balloon = new Option<bool>("--balloon") { Description = "Add a virtio-balloon device (inflated guest pages go back to the host)" };
+        var virtioConsole = VirtioConsoleOption.Create();
         var noPit = new Option<bool>("--no-pit") { Description = "Leave out the i8254 PIT (as QEMU's -M microvm does): a faster start and exit for guests that need no PIT" };
 
         var icount = Options.OptionalNumber("--icount",
@@ -41,7 +44,7 @@ internal static class RunCommand
             (ulong)InstructionClock.MaxShift);
         var net = NetOption.Create();
         var disks = DiskOption.Create();
-        var command = new Command("run", "Run a virtual machine") { kernel, initrd, cmdline, exec, memory, cpus, accel, debugExit, console, noPit, icount, vsock, disks, net };
+        var command = new Command("run", "Run a virtual machine") { kernel, initrd, cmdline, exec, memory, cpus, accel, debugExit, console, noPit, icount, vsock, disks, net, rng, balloon, virtioConsole };
         command.SetAction(result => UserErrors.Guard(() =>
         {
             string? kernelName = result.GetValue(kernel);
@@ -52,6 +55,8 @@ internal static class RunCommand
                 throw new MachineConfigException("--exec runs its command in the default guest; leave out --kernel");
             if (execCommand is not null && result.GetValue(console) is not null)
                 throw new MachineConfigException("--exec prints the command's output on stdout; leave out --console");
+            if (execCommand is not null && result.GetValue(virtioConsole)?.Kind == ConsoleKind.Stdio)
+                throw new MachineConfigException("--exec prints the command's output on stdout; --virtio-console cannot use stdio");
             if (initrdPath is not null && kernelName is null or DemoKernel)
                 throw new MachineConfigException("--initrd needs --kernel PATH (the default guest brings its own)");
 
@@ -74,6 +79,9 @@ internal static class RunCommand
                 Disks = result.GetValue(disks) ?? [],
                 Vsock = result.GetValue(vsock),
                 Nets = result.GetValue(net) ?? [],
+                Rng = result.GetValue(rng),
+                Balloon = result.GetValue(balloon),
+                VirtioConsole = result.GetValue(virtioConsole),
             };
             return Run(config, status);
         }));

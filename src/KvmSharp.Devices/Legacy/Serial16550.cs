@@ -11,7 +11,7 @@ namespace KvmSharp.Devices.Legacy;
 /// As on a PC, MCR.OUT2 gates the interrupt output onto the ISA IRQ line. Bus accesses wider than a
 /// byte are split into byte accesses at consecutive offsets, as the ISA bus does for an 8-bit device.
 /// </summary>
-public sealed partial class Serial16550 : IBusDevice
+public sealed partial class Serial16550 : IBusDevice, IConsoleInput
 {
     /// <summary>How many consecutive ports the UART decodes; register it with this length.</summary>
     public const int RegisterCount = 8;

@@ -99,6 +99,12 @@ public sealed record MachineConfig
             problems.Add($"--vsock: the directory of uds '{socket.UdsPath}' does not exist");
         foreach (var tap in Nets.GroupBy(n => n.Tap).Where(g => g.Count() > 1))
             problems.Add($"--net: tap {tap.Key} is given twice (one tap carries one NIC)");
+        if (VirtioConsole?.Kind == ConsoleKind.Stdio && Console.Kind == ConsoleKind.Stdio)
+            problems.Add("--virtio-console stdio needs COM1 elsewhere: add --console none, pty or socket:PATH");
+        if (VirtioConsole?.Kind == ConsoleKind.Socket && VirtioConsole.SocketPath == Console.SocketPath && Console.Kind == ConsoleKind.Socket)
+            problems.Add($"--console and --virtio-console cannot share the socket {Console.SocketPath}");
+        if (VirtioConsole?.Kind == ConsoleKind.Socket && string.IsNullOrEmpty(VirtioConsole.SocketPath))
+            problems.Add("--virtio-console socket: needs a path, as in socket:/tmp/hvc.sock");
         return problems;
     }
 }

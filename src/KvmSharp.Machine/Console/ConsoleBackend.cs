@@ -20,14 +20,14 @@ public abstract class ConsoleBackend : ISerialOutput, IDisposable
     /// <summary>Lets a backend interpret host-side keys (e.g. Ctrl-A x); returns how many bytes of <paramref name="input"/> go to the guest.</summary>
     protected virtual int FilterInput(Span<byte> input) => input.Length;
 
-    /// <summary>Starts pumping input into <paramref name="serial"/>.</summary>
-    public void Connect(Serial16550 serial)
+    /// <summary>Starts pumping input into <paramref name="serial"/> (a UART or a virtio console).</summary>
+    public void Connect(IConsoleInput serial)
     {
         _pump = new Thread(() => Pump(serial)) { Name = "console-input", IsBackground = true };
         _pump.Start();
     }
 
-    private void Pump(Serial16550 serial)
+    private void Pump(IConsoleInput serial)
     {
         var buffer = new byte[256];
         while (!_disposed)

@@ -119,23 +119,9 @@ public sealed class MachineBuilder(MachineConfig config)
         }
     }
 
-    private ConsoleBackend CreateConsole(MachineRunState state)
-    {
-        switch (config.Console.Kind)
-        {
-            case ConsoleKind.Pty:
-                var pty = new PtyConsole();
-                _inform($"kvmsharp: console on {pty.Path}");
-                return pty;
-            case ConsoleKind.Socket:
-                _inform($"kvmsharp: console on unix socket {config.Console.SocketPath}");
-                return new SocketConsole(config.Console.SocketPath!);
-            case ConsoleKind.None:
-                return new NullConsole();
-            default:
-                return new StdioConsole(() => state.Finish(MachineExitReason.Stopped, 0, "quit from the console (Ctrl-A x)"));
-        }
-    }
+    private ConsoleBackend CreateConsole(MachineRunState state) =>
+        ConsoleBackends.Create(config.Console, "console", _inform,
+            () => state.Finish(MachineExitReason.Stopped, 0, "quit from the console (Ctrl-A x)"));
 
     /// <summary>The bootstrap processor starts at the loader's entry state; the others wait for INIT/SIPI.</summary>
     private static void ApplyEntryState(IVcpu bsp, BootCpuState entry)
