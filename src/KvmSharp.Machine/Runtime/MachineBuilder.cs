@@ -85,9 +85,14 @@ public sealed class MachineBuilder(MachineConfig config)
             var console = _console ?? CreateConsole(state);
             owned.Add(console);
             var platform = new PlatformDevices(vm, ports, state, config, console, _serialOutputs);
+            // The hvc0 backend is owned before the PCI devices so that it is disposed after the console device.
+            ConsoleBackend? hvc = config.VirtioConsole is { } hvcConfig
+                ? ConsoleBackends.Create(hvcConfig, "virtio console (hvc0)", _inform, () => state.Finish(MachineExitReason.Stopped, 0, "quit from the console (Ctrl-A x)"))
+                : null;
+            if (hvc is not null) owned.Add(hvc);
             var pci = new PciDevices(ports, mmio, platform.ResetControl);
             owned.Add(pci);
-            foreach (var (kind, create) in VirtioDeviceFactory.FromConfig(config, _inform).Concat(_extraVirtio))
+            foreach (var (kind, create) in VirtioDeviceFactory.FromConfig(config, hvc, _inform).Concat(_extraVirtio))
                 pci.AddVirtio(create(), vm, memory, kind, _inform);
             foreach (var (isMmio, start, length, device) in _extraDevices)
             {

@@ -1,8 +1,12 @@
 using KvmSharp.Devices.Virtio;
+using KvmSharp.Devices.Virtio.Balloon;
 using KvmSharp.Devices.Virtio.Block;
+using KvmSharp.Devices.Virtio.Console;
+using KvmSharp.Devices.Virtio.Entropy;
 using KvmSharp.Devices.Virtio.Net;
 using KvmSharp.Devices.Virtio.Vsock;
 using KvmSharp.Machine.Config;
+using KvmSharp.Machine.Console;
 
 namespace KvmSharp.Machine.Runtime;
 
@@ -13,7 +17,8 @@ namespace KvmSharp.Machine.Runtime;
 /// </summary>
 internal static class VirtioDeviceFactory
 {
-    public static IEnumerable<(string Kind, Func<IVirtioDevice> Create)> FromConfig(MachineConfig config, Action<string> notice)
+    /// <param name="consoleBackend">The host end of the virtio console, when the config asks for one.</param>
+    public static IEnumerable<(string Kind, Func<IVirtioDevice> Create)> FromConfig(MachineConfig config, ConsoleBackend? consoleBackend, Action<string> notice)
     {
         for (int i = 0; i < config.Disks.Count; i++)
         {
@@ -26,7 +31,18 @@ internal static class VirtioDeviceFactory
             var net = config.Nets[i];
             yield return ($"virtio-net{i}", () => VirtioNetDevice.OpenTap(net.Tap, net.Mac, notice));
         }
+        if (config.Rng)
+            yield return ("virtio-rng", () => new VirtioEntropyDevice(notice));
+        if (config.Balloon)
+            yield return ("virtio-balloon", () => new VirtioBalloonDevice(notice));
         if (config.Vsock is { } vsock)
             yield return ("virtio-vsock", () => new VirtioVsockDevice(vsock.GuestCid, vsock.UdsPath, notice));
+        if (consoleBackend is not null)
+            yield return ("virtio-console", () =>
+            {
+                var device = new VirtioConsoleDevice(consoleBackend, notice);
+                consoleBackend.Connect(device);
+                return device;
+            });
     }
 }
