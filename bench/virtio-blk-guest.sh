@@ -2,7 +2,8 @@
 # In-guest dd to and from a virtio-blk disk: the default guest (Debian cloud kernel + busybox) under
 # `kvmsharp run --accel emulate` and under `qemu-system-x86_64 -M pc -accel tcg -drive if=virtio`, with the
 # same kernel, initramfs, command and a raw disk on /dev/shm each, alternating, in one run. busybox dd
-# uses O_DIRECT, so the guest's page cache is out of the way; the rate is what dd reports (guest time).
+# uses O_DIRECT, so the guest's page cache is out of the way. busybox dd prints no rate, so the guest
+# times each dd with /proc/uptime (10 ms resolution; guest time follows host time on both sides).
 # Prints the median MB/s of each side per test and the ratio.
 # Usage: bench/virtio-blk-guest.sh [--runs N]
 set -euo pipefail
@@ -26,19 +27,20 @@ bin="$root/.build/cli/kvmsharp"
 tmp="$(mktemp -d)"; shm="$(mktemp -d /dev/shm/kvmsharp-bench-XXXXXX)"
 trap 'rm -rf "$tmp" "$shm"' EXIT
 
-tests=("write 1M" "read 1M" "write 4K" "read 4K")
-script='dd if=/dev/zero of=/dev/vda bs=1M count=64 oflag=direct 2>&1 | tail -1
-dd if=/dev/vda of=/dev/null bs=1M count=64 iflag=direct 2>&1 | tail -1
-dd if=/dev/zero of=/dev/vda bs=4k count=4096 oflag=direct 2>&1 | tail -1
-dd if=/dev/vda of=/dev/null bs=4k count=4096 iflag=direct 2>&1 | tail -1'
+tests=("write 128 MiB, bs=1M" "read 128 MiB, bs=1M" "write 32 MiB, bs=4K" "read 32 MiB, bs=4K")
+# Each line: dd, then "R name bytes start end" with the guest's uptime before and after.
+step() { echo "a=\$(cut -d' ' -f1 /proc/uptime); $1 2>/dev/null; echo R $2 $3 \$a \$(cut -d' ' -f1 /proc/uptime)"; }
+script="$(step 'dd if=/dev/zero of=/dev/vda bs=1M count=128 oflag=direct' w1M $((128 << 20)))
+$(step 'dd if=/dev/vda of=/dev/null bs=1M count=128 iflag=direct' r1M $((128 << 20)))
+$(step 'dd if=/dev/zero of=/dev/vda bs=4k count=8192 oflag=direct' w4K $((8192 * 4096)))
+$(step 'dd if=/dev/vda of=/dev/null bs=4k count=8192 iflag=direct' r4K $((8192 * 4096)))"
 cmdline="console=ttyS0 panic=-1 quiet loglevel=1 kvmsharp.exec=$(printf '%s' "$script" | base64 -w0)"
 
-record() {  # record NAME OUTPUT-FILE: appends each dd line's MB/s to NAME.<test>
-  local n=0
-  grep 'copied' "$2" | tr -d '\r' | while read -r line; do
-    echo "$line" | awk -F', ' '{print $NF}' | sed 's/MB\/s//' >>"$tmp/$1.$n"; n=$((n + 1))
-  done
-  [ "$(grep -c copied "$2")" -eq 4 ] || die "$1 printed no dd results: $(tail -5 "$2")"
+record() {  # record NAME OUTPUT-FILE: appends each step's MB/s (MiB of 2^20 bytes) to NAME.<step index>
+  # QEMU's console output carries terminal escapes before the first line: match the record, not the line start.
+  local pattern='R [rw](1M|4K) [0-9]+ [0-9.]+ [0-9.]+'
+  [ "$(grep -cE "$pattern" "$2")" -eq 4 ] || die "$1 printed no dd results: $(tail -5 "$2")"
+  grep -oE "$pattern" "$2" | awk -v out="$tmp/$1" '{ printf "%.1f\n", $3 / 1048576 / ($5 - $4) >> (out "." NR-1) }'
 }
 median() { sort -g "$1" | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
@@ -55,5 +57,5 @@ done
 printf '\n| dd on /dev/vda, O_DIRECT (median of %d) | KvmSharp emulate | QEMU TCG | ratio |\n|---|---|---|---|\n' "$runs"
 for i in 0 1 2 3; do
   k=$(median "$tmp/kvmsharp.$i"); q=$(median "$tmp/qemu.$i")
-  printf '| %s | %s MB/s | %s MB/s | %.2f |\n' "${tests[$i]}" "$k" "$q" "$(echo "$k / $q" | bc -l)"
+  printf '| %s | %s MiB/s | %s MiB/s | %.2f |\n' "${tests[$i]}" "$k" "$q" "$(echo "$k / $q" | bc -l)"
 done

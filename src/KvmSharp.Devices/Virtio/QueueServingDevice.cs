@@ -48,7 +48,7 @@ public abstract class QueueServingDevice(string name, Action<string> notice) : I
     {
         if (_loop is not null) Reset();   // a second DRIVER_OK without a reset: start afresh
         _activation = activation;
-        var loop = new DeviceEventLoop(name, Fail);
+        var loop = new DeviceEventLoop(name, OnLoopFault);
         for (int i = 0; i < activation.Queues.Count && i < activation.Notifiers.Count; i++)
         {
             int queue = i;
@@ -95,11 +95,25 @@ public abstract class QueueServingDevice(string name, Action<string> notice) : I
     }
 
     /// <summary>Marks the device broken (the driver must reset it) and says why once.</summary>
-    protected void Fail(Exception reason)
+    protected void Fail(Exception reason) => Fail(reason.Message);
+
+    /// <inheritdoc cref="Fail(Exception)"/>
+    protected void Fail(string reason)
     {
         if (_broken) return;
         _broken = true;
-        Activation?.Interrupts.MarkNeedsReset($"{name}: {reason.Message}");
+        Activation?.Interrupts.MarkNeedsReset($"{name}: {reason}");
+    }
+
+    /// <summary>
+    /// The loop's last resort: a malformed queue is the guest's doing; anything else escaping a handler is
+    /// our bug, so it is also told to the user, as "unexpected".
+    /// </summary>
+    private void OnLoopFault(Exception e)
+    {
+        if (e is VirtQueueException) { Fail(e); return; }
+        notice($"{name}: unexpected {e.GetType().Name}: {e.Message}");
+        Fail($"unexpected {e.GetType().Name}: {e.Message}");
     }
 
     public void Dispose()

@@ -1,40 +1,32 @@
-using KvmSharp.Devices.Virtio.Queue;
-using KvmSharp.Native.Libc;
 using KvmSharp.Storage;
 
 namespace KvmSharp.Devices.Virtio.Block;
 
 /// <summary>
 /// virtio-blk (virtio 1.2 §5.2): one request queue served on the device's own <see cref="DeviceEventLoop"/>
-/// thread, requests parsed by <see cref="BlockRequestHandler"/> against an <see cref="IBlockBackend"/> (a raw
+/// thread (the life cycle of <see cref="QueueServingDevice"/>), requests parsed by <see cref="BlockRequestHandler"/> against an <see cref="IBlockBackend"/> (a raw
 /// file or a qcow2 image). Offers SEG_MAX, BLK_SIZE, FLUSH, and DISCARD/WRITE_ZEROES on writable disks or
 /// RO on read-only ones; not SIZE_MAX (no per-segment limit), GEOMETRY, TOPOLOGY, CONFIG_WCE or MQ.
 /// The device owns the backend and disposes it.
 /// </summary>
-public sealed class VirtioBlockDevice : IVirtioDevice
+public sealed class VirtioBlockDevice : QueueServingDevice
 {
     private readonly IBlockBackend _backend;
     private readonly BlockRequestHandler _handler;
     private readonly byte[] _config;
-    private readonly Action<string> _notice;
-    private readonly string _name;
-    private DeviceEventLoop? _loop;
-    private VirtioActivation? _activation;
     private RequestBuffers? _buffers;
-    private volatile bool _broken;
-    private bool _hostErrorReported;
+    private int _hostErrorReported;
 
     /// <param name="backend">The disk; the device disposes it.</param>
     /// <param name="serial">GET_ID's answer: at most 20 ASCII bytes, or null for none.</param>
     /// <param name="notice">One-line messages for the user (a host I/O error, once).</param>
     /// <param name="name">Names the device's thread and its notices, e.g. "virtio-blk0".</param>
     public VirtioBlockDevice(IBlockBackend backend, string? serial, Action<string> notice, string name = "virtio-blk")
+        : base(name, notice)
     {
         if (serial is not null && !IsValidSerial(serial))
             throw new ArgumentException($"serial '{serial}' must be at most 20 printable ASCII characters", nameof(serial));
         _backend = backend;
-        _notice = notice;
-        _name = name;
         _config = BlockConfigSpace.Build((ulong)backend.Size >> BlockLimits.SectorShift);
         _handler = new BlockRequestHandler(backend, BlockRequestHandler.EncodeId(serial), OnHostError);
         DeviceFeatures = BlockFeatures.SegMax | BlockFeatures.BlockSize | BlockFeatures.Flush
@@ -69,110 +61,51 @@ public sealed class VirtioBlockDevice : IVirtioDevice
     public static bool IsValidSerial(string serial) =>
         serial.Length <= BlockLimits.IdSize && serial.All(c => c is >= ' ' and <= '~');
 
-    public VirtioDeviceType DeviceType => VirtioDeviceType.Block;
-    public ulong DeviceFeatures { get; }
-    public IReadOnlyList<ushort> QueueSizes { get; } = [BlockLimits.QueueSize];
-    public int ConfigSize => BlockConfigSpace.Size;
+    public override VirtioDeviceType DeviceType => VirtioDeviceType.Block;
+    public override ulong DeviceFeatures { get; }
+    public override IReadOnlyList<ushort> QueueSizes { get; } = [BlockLimits.QueueSize];
+    public override int ConfigSize => BlockConfigSpace.Size;
 
-    public void ReadConfig(int offset, Span<byte> data) => _config.AsSpan(offset, data.Length).CopyTo(data);
+    public override void ReadConfig(int offset, Span<byte> data) => _config.AsSpan(offset, data.Length).CopyTo(data);
 
     /// <summary>Every field is read-only without CONFIG_WCE (§5.2.4): writes are ignored.</summary>
-    public void WriteConfig(int offset, ReadOnlySpan<byte> data) { }
+    public override void WriteConfig(int offset, ReadOnlySpan<byte> data) { }
 
-    public void Activate(VirtioActivation activation)
-    {
-        Reset();
-        _activation = activation;
-        _buffers = new RequestBuffers(activation.Memory);
-        _broken = false;
-        // Last resort: anything but a VirtQueueException escaping the request code is our bug, not the guest's.
-        var loop = new DeviceEventLoop(_name, e =>
-        {
-            _notice($"{_name}: unexpected {e.GetType().Name}: {e.Message}");
-            MarkBroken($"{_name}: unexpected {e.GetType().Name}: {e.Message}");
-        });
-        for (int i = 0; i < activation.Queues.Count && i < activation.Notifiers.Count; i++)
-        {
-            int queue = i;
-            var notifier = activation.Notifiers[i];
-            loop.Watch(notifier.Handle, LibcConstants.POLLIN, _ =>
-            {
-                notifier.Drain();
-                Serve(queue);
-            });
-        }
-        _loop = loop;
-        loop.Start();
-        // The driver may have made requests available before DRIVER_OK.
-        loop.Post(() =>
-        {
-            for (int i = 0; i < activation.Queues.Count; i++) Serve(i);
-        });
-    }
+    protected override void OnActivate(DeviceEventLoop loop) => _buffers = new RequestBuffers(Activation!.Memory);
 
-    public void Reset()
-    {
-        _loop?.Dispose();
-        _loop = null;
-        _activation = null;
-        _buffers = null;
-        _broken = false;
-    }
+    protected override void OnReset() => _buffers = null;
 
-    public void Dispose()
-    {
-        Reset();
-        _backend.Dispose();
-    }
+    protected override void ReleaseResources() => _backend.Dispose();
 
-    /// <summary>Serves queue <paramref name="index"/> until it is empty; on the loop thread only.</summary>
-    private void Serve(int index)
+    /// <summary>Serves queue <paramref name="index"/> until it is empty (loop thread); a malformed chain throws to the base, which marks NEEDS_RESET.</summary>
+    protected override void ServeQueue(int index)
     {
-        var activation = _activation;
-        var buffers = _buffers;
-        if (_broken || activation is null || buffers is null) return;
+        var activation = Activation!;
+        var buffers = _buffers!;
         var queue = activation.Queues[index];
         bool completed = false;
         try
         {
-            while (!_broken && queue.TryPopAvailable(out var chain))
+            while (!IsBroken && queue.TryPopAvailable(out var chain))
             {
                 ushort head = chain.Head;
                 buffers.Load(ref chain);
                 if (_handler.Handle(buffers) is not { } written)
                 {
-                    MarkBroken($"{_name}: a request has no writable status byte to answer in");
+                    Fail("a request has no writable status byte to answer in");
                     break;
                 }
                 queue.AddUsed(head, written);
                 completed = true;
             }
         }
-        catch (VirtQueueException e)
+        finally
         {
-            MarkBroken($"{_name}: {e.Message}");
-        }
-        try
-        {
-            if (completed) activation.NotifyUsed(index);
-        }
-        catch (VirtQueueException e)
-        {
-            MarkBroken($"{_name}: {e.Message}");
+            // Requests finished before a malformed one still get their interrupt.
+            if (completed && !IsBroken) activation.NotifyUsed(index);
         }
     }
 
-    private void MarkBroken(string reason)
-    {
-        if (_broken) return;
-        _broken = true;
-        _activation?.Interrupts.MarkNeedsReset(reason);
-    }
-
-    private void OnHostError(string message)
-    {
-        if (_hostErrorReported) return;
-        _hostErrorReported = true;
-        _notice($"{_name}: host I/O error, the guest gets I/O errors: {message}");
-    }
+    private void OnHostError(string message) =>
+        NoticeOnce(ref _hostErrorReported, $"host I/O error, the guest gets I/O errors: {message}");
 }
