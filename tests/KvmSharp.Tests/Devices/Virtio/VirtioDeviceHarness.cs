@@ -64,22 +64,3 @@ internal sealed class VirtioDeviceHarness : IDisposable
         Memory.Dispose();
     }
 }
-
-/// <summary>An <see cref="IVirtioInterrupts"/> that records what the device raised.</summary>
-internal sealed class RecordingInterrupts : IVirtioInterrupts
-{
-    private readonly int[] _queueSignals = new int[8];
-    private int _configChanges;
-
-    public ConcurrentQueue<string> NeedsResetReasons { get; } = new();
-    public int ConfigChanges => Volatile.Read(ref _configChanges);
-    public int QueueSignals(int queue) => Volatile.Read(ref _queueSignals[queue]);
-
-    public void SignalQueue(int queue) => Interlocked.Increment(ref _queueSignals[queue]);
-    public void SignalConfigChange() => Interlocked.Increment(ref _configChanges);
-    public void MarkNeedsReset(string reason)
-    {
-        NeedsResetReasons.Enqueue(reason);
-        Interlocked.Increment(ref _configChanges);
-    }
-}

@@ -49,7 +49,7 @@ public class VirtioBalloonDeviceTests
         Assert.Equal(2, device.InvalidPages);
         Assert.Equal(1, device.DiscardedPages);
         Assert.True(h.Memory.GetSpan(PageA, 4096).IndexOfAnyExcept((byte)0) < 0);
-        Assert.Empty(h.Interrupts.NeedsResetReasons);
+        Assert.Empty(h.Interrupts.NeedsReset);
     }
 
     [Fact]
@@ -179,8 +179,8 @@ public class VirtioBalloonDeviceTests
         h.Activate();
         h.Drivers[Stats].SetDescriptor(0, 0xFFFF_FFFF_0000ul, 10, 0);
         h.Submit(Stats, 0);
-        h.WaitUntil(() => !h.Interrupts.NeedsResetReasons.IsEmpty, "NEEDS_RESET");
-        Assert.Contains("outside guest RAM", h.Interrupts.NeedsResetReasons.Single());
+        h.WaitUntil(() => !h.Interrupts.NeedsReset.IsEmpty, "NEEDS_RESET");
+        Assert.Contains("outside guest RAM", h.Interrupts.NeedsReset.Single());
     }
 
     [Fact]
@@ -194,7 +194,7 @@ public class VirtioBalloonDeviceTests
         Assert.True(device.RequestStatistics());   // nothing held: a no-op, not a failure
         SubmitPfns(h, Inflate, (uint)(PageA.Value / 4096));
         h.WaitForUsed(Inflate, 1);
-        Assert.Empty(h.Interrupts.NeedsResetReasons);
+        Assert.Empty(h.Interrupts.NeedsReset);
     }
 
     private static void SubmitPfns(VirtioDeviceHarness h, int queue, params uint[] pfns)

@@ -6,21 +6,6 @@ using KvmSharp.Native.Libc;
 
 namespace KvmSharp.Tests.Devices.Virtio.Block;
 
-/// <summary>Records what a device asks of the transport, and lets a test wait for it.</summary>
-internal sealed class RecordingInterrupts : IVirtioInterrupts
-{
-    private readonly SemaphoreSlim _events = new(0);
-    public int QueueSignals;
-    public string? NeedsResetReason;
-
-    public void SignalQueue(int queue) { Interlocked.Increment(ref QueueSignals); _events.Release(); }
-    public void SignalConfigChange() { }
-    public void MarkNeedsReset(string reason) { NeedsResetReason ??= reason; _events.Release(); }
-
-    /// <summary>Waits for the next signal or NEEDS_RESET; a device that neither answers nor breaks fails the test instead of hanging it.</summary>
-    public void Wait() => Assert.True(_events.Wait(TimeSpan.FromSeconds(20)), "the device neither completed the request nor marked itself broken");
-}
-
 /// <summary>
 /// A virtio-blk device activated on one real queue in guest memory, as the transport would do it, with a
 /// driver side that builds requests the way Linux's virtio_blk does (header, data, status descriptors).

@@ -136,7 +136,7 @@ public class VirtioConsoleDeviceTests
         h.WaitForUsed(Receive, 1);
         Assert.Equal(0u, q.UsedElement(0).Length);
         Assert.Equal(1, device.PendingInput);
-        Assert.Empty(h.Interrupts.NeedsResetReasons);
+        Assert.Empty(h.Interrupts.NeedsReset);
     }
 
     [Fact]
@@ -165,8 +165,8 @@ public class VirtioConsoleDeviceTests
         q.SetDescriptor(0, q.DescriptorTable - DescAddress + BufferBase, 4, (ushort)(Flags.Write | Flags.Next), 1);
         q.SetDescriptor(1, q.DescriptorTable - DescAddress + BufferBase, 4, 0);
         h.Submit(Transmit, 0);
-        h.WaitUntil(() => !h.Interrupts.NeedsResetReasons.IsEmpty, "NEEDS_RESET");
-        Assert.Contains("readable descriptor after", h.Interrupts.NeedsResetReasons.Single());
+        h.WaitUntil(() => !h.Interrupts.NeedsReset.IsEmpty, "NEEDS_RESET");
+        Assert.Contains("readable descriptor after", h.Interrupts.NeedsReset.Single());
         h.Device.Reset();
         Assert.Equal(0, q.UsedIdx);
     }

@@ -59,7 +59,7 @@ public class VirtioEntropyDeviceTests
         Assert.True(h.Memory.GetSpan(q.BufferAddress((ushort)(head + 1)), 64).IndexOfAnyExcept((byte)0) < 0);
         Assert.Equal(2, device.RejectedRequests);
         Assert.StartsWith("virtio-rng: a request with a device-readable buffer", Assert.Single(notices));
-        Assert.Empty(h.Interrupts.NeedsResetReasons);
+        Assert.Empty(h.Interrupts.NeedsReset);
     }
 
     [Fact]
@@ -83,15 +83,15 @@ public class VirtioEntropyDeviceTests
         q.SetDescriptor(0, BufferBase, 8, (ushort)(Flags.Write | Flags.Next), 1);
         q.SetDescriptor(1, BufferBase, 8, (ushort)(Flags.Write | Flags.Next), 0);
         h.Submit(0, 0);
-        h.WaitUntil(() => !h.Interrupts.NeedsResetReasons.IsEmpty, "NEEDS_RESET");
-        Assert.Contains("loop", h.Interrupts.NeedsResetReasons.Single());
+        h.WaitUntil(() => !h.Interrupts.NeedsReset.IsEmpty, "NEEDS_RESET");
+        Assert.Contains("loop", h.Interrupts.NeedsReset.Single());
 
         // A well-formed chain after the failure is not served until reset.
         q.SetDescriptor(2, BufferBase, 8, Flags.Write);
         h.Submit(0, 2);
         h.Device.Reset();   // joins the loop: whatever it was going to do, it has done
         Assert.Equal(0, q.UsedIdx);
-        Assert.Single(h.Interrupts.NeedsResetReasons);
+        Assert.Single(h.Interrupts.NeedsReset);
     }
 
     [Theory]
@@ -103,8 +103,8 @@ public class VirtioEntropyDeviceTests
         h.Activate();
         h.Drivers[0].SetDescriptor(0, address, length, Flags.Write);
         h.Submit(0, 0);
-        h.WaitUntil(() => !h.Interrupts.NeedsResetReasons.IsEmpty, "NEEDS_RESET");
-        Assert.Contains("outside guest RAM", h.Interrupts.NeedsResetReasons.Single());
+        h.WaitUntil(() => !h.Interrupts.NeedsReset.IsEmpty, "NEEDS_RESET");
+        Assert.Contains("outside guest RAM", h.Interrupts.NeedsReset.Single());
     }
 
     [Fact]

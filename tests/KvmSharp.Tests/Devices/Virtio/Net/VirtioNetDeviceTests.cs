@@ -40,7 +40,7 @@ public class VirtioNetDeviceTests
         Assert.Equal(Concat(header, frame), rig.HostReceives());
         NetDeviceRig.WaitUntil(() => rig.Tx.UsedIdx == 1, "the tx chain was not used");
         Assert.Equal((head, 0u), rig.Tx.UsedElement(0));   // nothing written into a tx chain
-        Assert.True(rig.Interrupts.Signals(1) >= 1);
+        Assert.True(rig.Interrupts.QueueSignals(1) >= 1);
         Assert.Equal(1, rig.Statistics.TxFrames);
     }
 
@@ -59,7 +59,7 @@ public class VirtioNetDeviceTests
         NetDeviceRig.WaitUntil(() => rig.Rx.UsedIdx == 1, "no frame reached the rx queue");
         Assert.Equal((head, 112u), rig.Rx.UsedElement(0));
         Assert.Equal(Concat(Header(flags: 2, numBuffers: 1), frame), rig.RxWritten(0));
-        Assert.True(rig.Interrupts.Signals(0) >= 1);
+        Assert.True(rig.Interrupts.QueueSignals(0) >= 1);
         Assert.Equal(1, rig.Statistics.RxFrames);
     }
 

@@ -7,18 +7,6 @@ using KvmSharp.Native.Libc;
 
 namespace KvmSharp.Tests.Devices.Virtio.Vsock;
 
-/// <summary>An <see cref="IVirtioInterrupts"/> that records what the device asked for.</summary>
-internal sealed class RecordingInterrupts : IVirtioInterrupts
-{
-    private readonly Lock _lock = new();
-    private readonly List<string> _needsReset = [];
-
-    public void SignalQueue(int queue) { }
-    public void SignalConfigChange() { }
-    public void MarkNeedsReset(string reason) { lock (_lock) _needsReset.Add(reason); }
-
-    public IReadOnlyList<string> NeedsReset { get { lock (_lock) return [.. _needsReset]; } }
-}
 
 /// <summary>
 /// A virtio-vsock device on real guest RAM with the test playing the guest driver (three mock queues) and
