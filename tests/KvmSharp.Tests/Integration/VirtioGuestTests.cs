@@ -9,7 +9,8 @@ namespace KvmSharp.Tests.Integration;
 /// <summary>
 /// The default guest (Debian's cloud kernel and busybox) on the software CPU using virtio devices as a
 /// user would, through <c>kvmsharp run --exec</c>: ext4 disks (raw and a qcow2 overlay on a read-only
-/// base) read, written and read again in a second boot, /dev/hwrng, two NICs on taps in a network
+/// base) read, written and read again in a second boot, /dev/hwrng, the balloon driver, hvc0 both ways,
+/// two NICs on taps in a network
 /// namespace of the test's own (ping and a TCP transfer with busybox nc), and vsock in both directions
 /// through Firecracker-style Unix sockets. Everything the host checks is read with host tools
 /// (md5, debugfs, qemu-img), not with our code.
@@ -121,6 +122,44 @@ public sealed class VirtioGuestTests(DebianKernelFixture guest) : IClassFixture<
         Assert.Equal("hello-from-guest", lines[4]);
         Assert.Equal("16", lines[5].Trim());
         Assert.True(echoed.Wait(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken), "the guest's vsock connection never closed");
+    }
+
+    [Fact]
+    public void TheBalloonDriverBindsAndHvc0CarriesBytesBothWays()
+    {
+        Assert.NotNull(guest.Guest);
+        string socketPath = Path.Combine(_dir, "hvc.sock");
+        var run = Task.Run(() => Exec([],
+            // hvc0 is a tty: input that arrives while nobody holds it open is flushed, so the guest opens it first and says so.
+            "ls /sys/bus/virtio/drivers/virtio_balloon | grep -c virtio; exec 3</dev/hvc0; echo ready > /dev/hvc0; head -n1 <&3; echo to-the-host > /dev/hvc0",
+            "--balloon", "--virtio-console", $"socket:{socketPath}"));
+
+        // Once the guest says it is ready on hvc0, send it a line, then read until its answer.
+        string received = "";
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(4);
+        while (DateTime.UtcNow < deadline && !run.IsCompleted && !File.Exists(socketPath)) Thread.Sleep(200);
+        if (File.Exists(socketPath))
+        {
+            using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            socket.Connect(new UnixDomainSocketEndPoint(socketPath));
+            socket.ReceiveTimeout = 240_000;
+            var buffer = new byte[4096];
+            int n;
+            bool sent = false;
+            while (!received.Contains("to-the-host", StringComparison.Ordinal) && (n = socket.Receive(buffer)) > 0)
+            {
+                received += Encoding.ASCII.GetString(buffer, 0, n);
+                if (!sent && received.Contains("ready", StringComparison.Ordinal))
+                {
+                    socket.Send("from-the-host\n"u8);
+                    sent = true;
+                }
+            }
+        }
+        var (code, stdout, stderr) = run.Result;
+        Assert.True(code == 0, $"exit status {code}, stderr: {stderr}, stdout: {stdout}");
+        Assert.Equal("1\nfrom-the-host\n", stdout);
+        Assert.Contains("to-the-host", received);
     }
 
     /// <summary>Connects to the VMM's vsock socket, asks for guest port <paramref name="port"/>, sends <paramref name="text"/> and returns the echo; retries while the guest is not listening yet.</summary>
