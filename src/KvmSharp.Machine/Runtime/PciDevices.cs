@@ -47,8 +47,6 @@ internal sealed class PciDevices : IDisposable
     /// <summary>Tables besides the DSDT's: the MCFG.</summary>
     public IReadOnlyList<byte[]> AcpiTables { get; }
 
-    public IReadOnlyList<VirtioPciDevice> Virtio => _virtio;
-
     /// <summary>
     /// Puts <paramref name="device"/> in the next free slot behind a virtio-pci transport; the transport
     /// owns it from here (and disposes it with the machine).

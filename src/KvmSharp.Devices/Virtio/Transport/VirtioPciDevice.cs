@@ -77,13 +77,9 @@ public sealed partial class VirtioPciDevice : IPciDevice, IPciBarListener, IVirt
 
     public PciConfigSpace Config { get; }
 
-    public IVirtioDevice Device => _device;
-
     /// <summary>Queue <paramref name="queue"/>'s doorbell: its offset in BAR 0 and the notifier a write there signals.</summary>
     public (ulong BarOffset, EventNotifier Notifier) NotifierAddress(int queue) =>
         (VirtioPciLayout.NotifyOffset + (ulong)queue * VirtioPciLayout.NotifyOffMultiplier, _notifiers[queue]);
-
-    public int QueueCount => _queues.Length;
 
     /// <summary>
     /// Hands the queues' doorbells to <paramref name="router"/> whenever BAR 0 is decoded (set before the
