@@ -36,7 +36,7 @@ internal static class RunCommand
         var vsock = VsockOption.Create();
         var rng = new Option<bool>("--rng") { Description = "Add a virtio-rng device fed by the host's getrandom(2) (the guest's /dev/hwrng)" };
         var balloon = new Option<bool>("--balloon") { Description = "Add a virtio-balloon device (inflated guest pages go back to the host)" };
-        var virtioConsole = VirtioConsoleOption.Create();
+        var virtioConsole = Options.VirtioConsole();
         var noPit = new Option<bool>("--no-pit") { Description = "Leave out the i8254 PIT (as QEMU's -M microvm does): a faster start and exit for guests that need no PIT" };
 
         var icount = Options.OptionalNumber("--icount",

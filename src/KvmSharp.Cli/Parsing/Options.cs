@@ -47,15 +47,26 @@ internal static class Options
         },
     };
 
-    public static Option<ConsoleConfig?> Console() => new("--console")
+    public static Option<ConsoleConfig?> Console() =>
+        ConsoleEnd("--console", "Where COM1 goes: stdio (the default; raw mode on a terminal, Ctrl-A x quits), pty, socket:PATH, or none");
+
+    /// <summary>
+    /// <c>--virtio-console</c>: a virtio console (the guest's /dev/hvc0) on the same kinds of host end as
+    /// <c>--console</c>; only one of the two may have stdio (checked in MachineConfig).
+    /// </summary>
+    public static Option<ConsoleConfig?> VirtioConsole() =>
+        ConsoleEnd("--virtio-console", "Add a virtio console (the guest's hvc0) on stdio, pty, socket:PATH or none (output discarded); use --console none (or pty/socket) with stdio here");
+
+    /// <summary>A console host end: stdio, pty, socket:PATH or none.</summary>
+    private static Option<ConsoleConfig?> ConsoleEnd(string name, string description) => new(name)
     {
-        Description = "Where COM1 goes: stdio (the default; raw mode on a terminal, Ctrl-A x quits), pty, socket:PATH, or none",
+        Description = description,
         HelpName = "stdio|pty|socket:PATH|none",
         CustomParser = result =>
         {
             string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
             if (ValueParsers.TryParseConsole(text, out var console)) return console;
-            result.AddError($"--console: '{text}' is not one of stdio, pty, none, socket:PATH");
+            result.AddError($"{name}: '{text}' is not one of stdio, pty, none, socket:PATH");
             return null;
         },
     };
