@@ -173,6 +173,10 @@ public sealed partial class Serial16550 : IBusDevice, IConsoleInput
         if (_receiveFifo.TryDequeue(out byte value))
         {
             _lastReceived = value;
+            // The next character arrives after this one was taken, as on the wire: the line drops with the
+            // empty receiver and rises again with the new byte, so an edge-triggered IOAPIC pin (ISA IRQs
+            // are edge) sees one edge per arrival, and a guest that reads one byte per interrupt gets them all.
+            if (_receiveFifo.IsEmpty && !_hostInput.IsEmpty) UpdateInterruptLine();
             PullHostInput();
         }
         return _lastReceived;

@@ -1,10 +1,9 @@
 using System.Net.Sockets;
 using System.Text;
-using KvmSharp.Accelerators.Kvm;
+using KvmSharp.Accelerators.Emulate;
 using KvmSharp.Machine.Config;
 using KvmSharp.Machine.Guests;
 using KvmSharp.Machine.Runtime;
-using KvmSharp.Tests.Kvm;
 using static Iced.Intel.AssemblerRegisters;
 
 namespace KvmSharp.Tests.Machine;
@@ -16,7 +15,7 @@ public class ConsoleBackendTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    /// <summary>Polls COM1 and echoes each byte (no interrupts: works on any KVM); exits through port 0xF4 after a newline.</summary>
+    /// <summary>Polls COM1 and echoes each byte (no interrupts); the backends need only a CPU, so it runs on the software CPU; exits through port 0xF4 after a newline.</summary>
     private static byte[] PollingEchoGuest() => MultibootFlatImage.Build(a =>
     {
         var wait = a.CreateLabel();
@@ -36,11 +35,10 @@ public class ConsoleBackendTests : IDisposable
 
     private RunningMachine Build(ConsoleConfig console, List<string>? notices = null)
     {
-        KvmRequirement.Ensure();
         string kernel = Path.Combine(_dir, "echo.bin");
         File.WriteAllBytes(kernel, PollingEchoGuest());
         var config = new MachineConfig { Kernel = new KernelConfig(kernel), MemorySize = 64UL << 20, DebugExitPort = 0xF4, Console = console };
-        return new MachineBuilder(config).WithAccelerator(new KvmAccelerator()).WithNotices(n => notices?.Add(n)).Build();
+        return new MachineBuilder(config).WithAccelerator(new EmulatorAccelerator(_ => { })).WithNotices(n => notices?.Add(n)).Build();
     }
 
     [Fact]

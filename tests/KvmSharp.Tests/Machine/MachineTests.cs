@@ -69,9 +69,11 @@ public class MachineTests
     }
 
     [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public void ThePitIsThereUnlessLeftOut(bool legacyTimer)
+    [InlineData("kvm", true)]
+    [InlineData("kvm", false)]
+    [InlineData("emulate", true)]
+    [InlineData("emulate", false)]
+    public void ThePitIsThereUnlessLeftOut(string accelerator, bool legacyTimer)
     {
         var image = MultibootFlatImage.Build(a =>
         {
@@ -90,7 +92,7 @@ public class MachineTests
             a.mov(dx, DebugExit);
             a.@out(dx, al);
         });
-        using var vm = new TestMachine(image, c => c with { LegacyTimer = legacyTimer });
+        using var vm = new TestMachine(image, c => c with { LegacyTimer = legacyTimer }, accelerator: accelerator);
         Assert.Equal(MachineExitReason.DebugExit, vm.RunToEnd().Reason);
         ushort count = vm.Machine.Memory.Read<ushort>(new GuestAddress(0x2000));
         if (legacyTimer)

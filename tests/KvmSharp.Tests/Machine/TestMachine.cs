@@ -7,7 +7,7 @@ using KvmSharp.Tests.Kvm;
 
 namespace KvmSharp.Tests.Machine;
 
-/// <summary>Builds a KVM machine around a guest image written to a temporary file, with a capturing console.</summary>
+/// <summary>Builds a machine (KVM or the software CPU) around a guest image written to a temporary file, with a capturing console.</summary>
 internal sealed class TestMachine : IDisposable
 {
     private readonly string _imagePath;
@@ -15,7 +15,7 @@ internal sealed class TestMachine : IDisposable
     public TestMachine(byte[] image, Func<MachineConfig, MachineConfig>? configure = null, Action<MachineBuilder>? build = null,
         string accelerator = "kvm")
     {
-        if (accelerator == "kvm") KvmRequirement.Ensure();
+        KvmRequirement.EnsureFor(accelerator);
         _imagePath = Path.Combine(Path.GetTempPath(), $"kvmsharp-test-{Guid.NewGuid():N}.bin");
         File.WriteAllBytes(_imagePath, image);
         var config = new MachineConfig { Kernel = new KernelConfig(_imagePath), MemorySize = 64UL << 20, DebugExitPort = 0xF4 };
