@@ -9,7 +9,7 @@ namespace KvmSharp.Memory;
 /// <see cref="GuestMemoryException"/> or returns false from the Try- methods, and never touches host memory.
 /// An access may not straddle two regions: they are not contiguous in the host.
 /// </summary>
-public sealed class GuestMemory : IDisposable
+public sealed partial class GuestMemory : IDisposable
 {
     private readonly GuestRegion[] _regions;
 
@@ -41,8 +41,35 @@ public sealed class GuestMemory : IDisposable
     /// <summary>True when every byte of [address, address+length) is RAM in one region.</summary>
     public bool IsValidRange(GuestAddress address, ulong length) => FindRegion(address.Value, length) is not null;
 
-    /// <summary>A view of [address, address+length), or false if any byte of it is not RAM.</summary>
+    /// <summary>
+    /// A writable view of [address, address+length), or false if any byte of it is not RAM. While a write log
+    /// is on (<see cref="StartWriteLog"/>) the range counts as written; readers should prefer
+    /// <see cref="TryGetReadOnlySpan"/>.
+    /// </summary>
     public bool TryGetSpan(GuestAddress address, int length, out Span<byte> span)
+    {
+        if (!TryGetSpanCore(address, length, out span)) return false;
+        _writeLog?.Mark(address.Value, (ulong)length);
+        return true;
+    }
+
+    /// <summary>A read-only view of [address, address+length), or false if any byte of it is not RAM.</summary>
+    public bool TryGetReadOnlySpan(GuestAddress address, int length, out ReadOnlySpan<byte> span)
+    {
+        bool ok = TryGetSpanCore(address, length, out var writable);
+        span = writable;
+        return ok;
+    }
+
+    /// <summary>A read-only view of [address, address+length); throws if any byte of it is not RAM.</summary>
+    public ReadOnlySpan<byte> GetReadOnlySpan(GuestAddress address, int length)
+    {
+        if (!TryGetSpanCore(address, length, out var span))
+            ThrowOutside(address, (ulong)Math.Max(length, 0));
+        return span;
+    }
+
+    private bool TryGetSpanCore(GuestAddress address, int length, out Span<byte> span)
     {
         if (length < 0 || FindRegion(address.Value, (ulong)length) is not { } region)
         {
@@ -62,14 +89,14 @@ public sealed class GuestMemory : IDisposable
     }
 
     public void Read(GuestAddress address, Span<byte> destination) =>
-        GetSpan(address, destination.Length).CopyTo(destination);
+        GetReadOnlySpan(address, destination.Length).CopyTo(destination);
 
     public void Write(GuestAddress address, ReadOnlySpan<byte> source) =>
         source.CopyTo(GetSpan(address, source.Length));
 
     public bool TryRead(GuestAddress address, Span<byte> destination)
     {
-        if (!TryGetSpan(address, destination.Length, out var span)) return false;
+        if (!TryGetReadOnlySpan(address, destination.Length, out var span)) return false;
         span.CopyTo(destination);
         return true;
     }
@@ -83,7 +110,7 @@ public sealed class GuestMemory : IDisposable
 
     /// <summary>Reads a little-endian value (x86 guests are little-endian; so is every host we run on).</summary>
     public T Read<T>(GuestAddress address) where T : unmanaged =>
-        MemoryMarshal.Read<T>(GetSpan(address, Unsafe.SizeOf<T>()));
+        MemoryMarshal.Read<T>(GetReadOnlySpan(address, Unsafe.SizeOf<T>()));
 
     public void Write<T>(GuestAddress address, T value) where T : unmanaged =>
         MemoryMarshal.Write(GetSpan(address, Unsafe.SizeOf<T>()), in value);
@@ -100,6 +127,7 @@ public sealed class GuestMemory : IDisposable
             return;
         }
         region.Discard(address.Value, length);
+        _writeLog?.Mark(address.Value, length);   // the pages now read as zero: a migration must send that too
     }
 
     private GuestRegion? FindRegion(ulong address, ulong length)

@@ -14,6 +14,21 @@ public sealed class GuestRegion : IDisposable
         _mapping = MappedMemory.Anonymous((nuint)size);
     }
 
+    /// <summary>A region whose initial contents are <paramref name="size"/> bytes of a file from <paramref name="fileOffset"/>, copy-on-write.</summary>
+    internal GuestRegion(GuestAddress start, ulong size, System.Runtime.InteropServices.SafeHandle file, ulong fileOffset)
+    {
+        Start = start;
+        Size = size;
+        _mapping = MappedMemory.PrivateFile(file, (nuint)size, (long)fileOffset);
+        IsFileBacked = true;
+    }
+
+    /// <summary>
+    /// The region's untouched pages come from a memory file (a restore), not from zero-filled anonymous memory:
+    /// a page that is not resident may still hold data.
+    /// </summary>
+    internal bool IsFileBacked { get; }
+
     public GuestAddress Start { get; }
 
     public ulong Size { get; }

@@ -27,6 +27,28 @@ public sealed class MappedMemory : SafeHandle
         return new MappedMemory(address, length);
     }
 
+    /// <summary>
+    /// A private (copy-on-write) mapping of <paramref name="length"/> bytes of a file from <paramref name="offset"/>:
+    /// pages are read from the file when first touched and writes never reach it (a restored snapshot's RAM).
+    /// </summary>
+    public static MappedMemory PrivateFile(SafeHandle file, nuint length, long offset)
+    {
+        bool added = false;
+        try
+        {
+            file.DangerousAddRef(ref added);   // the fd stays open for the call; the mapping outlives it by design
+            nint address = LibcImports.Mmap(0, length, LibcConstants.PROT_READ | LibcConstants.PROT_WRITE,
+                LibcConstants.MAP_PRIVATE | LibcConstants.MAP_NORESERVE, (int)file.DangerousGetHandle(), offset);
+            if (address == -1)
+                throw new NativeException("mmap of a memory file", Marshal.GetLastPInvokeError());
+            return new MappedMemory(address, length);
+        }
+        finally
+        {
+            if (added) file.DangerousRelease();
+        }
+    }
+
     /// <summary>A shared mapping of a file descriptor (the kvm_run area of a vCPU).</summary>
     public static MappedMemory Shared(FileDescriptor fd, nuint length)
     {
