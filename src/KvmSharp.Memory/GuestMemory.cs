@@ -141,6 +141,9 @@ public sealed partial class GuestMemory : IDisposable
     [System.Diagnostics.CodeAnalysis.DoesNotReturn]
     private static void ThrowOutside(GuestAddress address, ulong length) => throw new GuestMemoryException(address, length);
 
+    /// <summary>True once every region is unmapped (the owner disposed this memory).</summary>
+    public bool IsReleased => _regions.All(r => r.IsReleased);
+
     public void Dispose()
     {
         foreach (var region in _regions) region.Dispose();

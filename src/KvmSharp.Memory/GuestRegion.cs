@@ -56,5 +56,8 @@ public sealed class GuestRegion : IDisposable
             throw new NativeException("madvise(MADV_DONTNEED)", System.Runtime.InteropServices.Marshal.GetLastPInvokeError());
     }
 
+    /// <summary>True once the mapping is unmapped.</summary>
+    public bool IsReleased => _mapping.IsClosed;
+
     public void Dispose() => _mapping.Dispose();
 }

@@ -2,6 +2,7 @@ using System.CommandLine;
 using KvmSharp.Accelerators.Emulate.Platform;
 using KvmSharp.Cli.Parsing;
 using KvmSharp.Machine.Config;
+using KvmSharp.Machine.Control;
 using KvmSharp.Machine.Images;
 using KvmSharp.Machine.Runtime;
 
@@ -37,6 +38,7 @@ internal static class RunCommand
         var rng = new Option<bool>("--rng") { Description = "Add a virtio-rng device fed by the host's getrandom(2) (the guest's /dev/hwrng)" };
         var balloon = new Option<bool>("--balloon") { Description = "Add a virtio-balloon device (inflated guest pages go back to the host)" };
         var virtioConsole = Options.VirtioConsole();
+        var noReboot = new Option<bool>("--no-reboot") { Description = "End when the guest resets instead of booting it again (as QEMU's -no-reboot)" };
         var noPit = new Option<bool>("--no-pit") { Description = "Leave out the i8254 PIT (as QEMU's -M microvm does): a faster start and exit for guests that need no PIT" };
 
         var icount = Options.OptionalNumber("--icount",
@@ -44,7 +46,7 @@ internal static class RunCommand
             (ulong)InstructionClock.MaxShift);
         var net = NetOption.Create();
         var disks = DiskOption.Create();
-        var command = new Command("run", "Run a virtual machine") { kernel, initrd, cmdline, exec, memory, cpus, accel, debugExit, console, noPit, icount, vsock, disks, net, rng, balloon, virtioConsole };
+        var command = new Command("run", "Run a virtual machine") { kernel, initrd, cmdline, exec, memory, cpus, accel, debugExit, console, noPit, icount, vsock, disks, net, rng, balloon, virtioConsole, noReboot };
         command.SetAction(result => UserErrors.Guard(() =>
         {
             string? kernelName = result.GetValue(kernel);
@@ -83,7 +85,7 @@ internal static class RunCommand
                 Balloon = result.GetValue(balloon),
                 VirtioConsole = result.GetValue(virtioConsole),
             };
-            return Run(config, status);
+            return Run(config, status, result.GetValue(noReboot));
         }));
         return command;
     }
@@ -96,12 +98,17 @@ internal static class RunCommand
         return new KernelConfig(guest.KernelPath, guest.InitrdPath, line);
     }
 
-    private static int Run(MachineConfig config, ExecStatusChannel? status)
+    private static int Run(MachineConfig config, ExecStatusChannel? status, bool noReboot)
     {
-        var builder = new MachineBuilder(config).WithNotices(Console.Error.WriteLine);
-        if (status is not null)
-            builder.WithSerialOutput(DefaultGuestCommandLine.StatusComPort, status).WithConsole(new ExecConsole(status));
-        using var machine = builder.Build();
+        using var execConsole = status is null ? null : new ExecConsole(status);
+        var options = new MachineControllerOptions
+        {
+            NoReboot = noReboot,
+            Notices = Console.Error.WriteLine,
+            Console = execConsole,
+            ConfigureBuilder = status is null ? null : b => b.WithSerialOutput(DefaultGuestCommandLine.StatusComPort, status),
+        };
+        using var machine = new MachineController(config, options);
         machine.Start();
         var exit = machine.WaitForExit();
         if (exit.Reason == MachineExitReason.Failed)

@@ -20,14 +20,33 @@ namespace KvmSharp.Machine.Runtime;
 public sealed class MachineBuilder(MachineConfig config)
 {
     private ConsoleBackend? _console;
+    private bool _ownsConsole;
+    private ConsoleBackend? _virtioConsole;
+    private bool _ownsVirtioConsole;
     private IAccelerator? _accelerator;
     private Action<string> _inform = _ => { };
     private readonly List<(bool Mmio, ulong Start, ulong Length, IBusDevice Device)> _extraDevices = [];
     private readonly Dictionary<int, ISerialOutput> _serialOutputs = [];
     private readonly List<(string Kind, Func<IVirtioDevice> Create)> _extraVirtio = [];
 
-    /// <summary>Uses this console for COM1 instead of the one the config names (tests capture output this way).</summary>
-    public MachineBuilder WithConsole(ConsoleBackend console) { _console = console; return this; }
+    /// <summary>
+    /// Uses this console for COM1 instead of the one the config names (tests capture output this way).
+    /// <paramref name="owned"/> false: the caller keeps it (one console across a machine's reboots).
+    /// </summary>
+    public MachineBuilder WithConsole(ConsoleBackend console, bool owned = true)
+    {
+        _console = console;
+        _ownsConsole = owned;
+        return this;
+    }
+
+    /// <summary>Uses this host end for the virtio console the config asks for, instead of creating one.</summary>
+    public MachineBuilder WithVirtioConsole(ConsoleBackend backend, bool owned = true)
+    {
+        _virtioConsole = backend;
+        _ownsVirtioConsole = owned;
+        return this;
+    }
 
     /// <summary>Uses this accelerator instead of the one the config names.</summary>
     public MachineBuilder WithAccelerator(IAccelerator accelerator) { _accelerator = accelerator; return this; }
@@ -83,13 +102,13 @@ public sealed class MachineBuilder(MachineConfig config)
             var ports = new IoBus("port I/O");
             var mmio = new IoBus("MMIO");
             var console = _console ?? CreateConsole(state);
-            owned.Add(console);
+            if (_console is null || _ownsConsole) owned.Add(console);
             var platform = new PlatformDevices(vm, ports, state, config, console, _serialOutputs);
             // The hvc0 backend is owned before the PCI devices so that it is disposed after the console device.
             ConsoleBackend? hvc = config.VirtioConsole is { } hvcConfig
-                ? ConsoleBackends.Create(hvcConfig, "virtio console (hvc0)", _inform, () => state.Finish(MachineExitReason.Stopped, 0, "quit from the console (Ctrl-A x)"))
+                ? _virtioConsole ?? ConsoleBackends.Create(hvcConfig, "virtio console (hvc0)", _inform, () => state.Finish(MachineExitReason.Stopped, 0, "quit from the console (Ctrl-A x)"))
                 : null;
-            if (hvc is not null) owned.Add(hvc);
+            if (hvc is not null && (_virtioConsole is null || _ownsVirtioConsole)) owned.Add(hvc);
             var pci = new PciDevices(ports, mmio, platform.ResetControl);
             owned.Add(pci);
             foreach (var (kind, create) in VirtioDeviceFactory.FromConfig(config, hvc, _inform).Concat(_extraVirtio))
@@ -111,8 +130,8 @@ public sealed class MachineBuilder(MachineConfig config)
             ApplyEntryState(vcpus[0], entry);
             console.Connect(platform.Com1);
 
-            var runners = vcpus.Select(v => new VcpuRunner(v, ports, mmio, state)).ToArray();
-            return new RunningMachine(accelerator.Name, vm, memory, runners, state, owned);
+            return new RunningMachine(accelerator.Name, vm, memory,
+                (runState, onExit) => [.. vcpus.Select(v => new VcpuRunner(v, ports, mmio, runState, onExit))], state, owned, platform, pci);
         }
         catch
         {

@@ -11,12 +11,14 @@ internal sealed class MachineRunState : IMachineControl
 {
     private readonly Lock _lock = new();
     private readonly List<IVcpu> _running = [];
-    private readonly ManualResetEventSlim _resumed = new(initialState: true);
     private readonly TaskCompletionSource<MachineExit> _exit = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _stopRequested;
     private volatile bool _pauseRequested;
-    private int _pausedCount;
+    private int _parkedCount;
     private int _liveThreads;
+
+    /// <summary>Raised (on the thread that caused it) when a pause or stop request ends: parked vCPUs wake up.</summary>
+    public event Action? Released;
 
     public bool StopRequested => _stopRequested;
     public bool PauseRequested => _pauseRequested;
@@ -32,10 +34,12 @@ internal sealed class MachineRunState : IMachineControl
         if (_stopRequested || _pauseRequested) vcpu.Kick();
     }
 
-    public void VcpuStopped()
+    /// <summary>A vCPU thread has ended; the last one ends the run if nothing else did.</summary>
+    public void VcpuStopped(IVcpu vcpu)
     {
         lock (_lock)
         {
+            _running.Remove(vcpu);
             if (--_liveThreads == 0)
                 _exit.TrySetResult(new MachineExit(MachineExitReason.Stopped, 0, "all vCPUs stopped"));
         }
@@ -60,23 +64,20 @@ internal sealed class MachineRunState : IMachineControl
     {
         if (!_exit.TrySetResult(new MachineExit(reason, exitStatus, message))) return;
         _stopRequested = true;
-        _resumed.Set();
+        Released?.Invoke();
         KickAll();
     }
 
-    /// <summary>Asks every vCPU to pause and waits until each is parked (or the machine stops).</summary>
-    public bool Pause(TimeSpan timeout)
+    /// <summary>
+    /// Asks every vCPU to park outside the guest and waits until each has (or the run ends). Threads
+    /// not started yet park before their first run.
+    /// </summary>
+    public bool Pause(TimeSpan timeout, int vcpuCount)
     {
-        int target;
-        lock (_lock)
-        {
-            _resumed.Reset();
-            _pauseRequested = true;
-            target = _liveThreads;
-        }
+        _pauseRequested = true;
         KickAll();
         var deadline = DateTime.UtcNow + timeout;
-        while (Volatile.Read(ref _pausedCount) < target && !_stopRequested)
+        while (Volatile.Read(ref _parkedCount) < vcpuCount && !_stopRequested)
         {
             if (DateTime.UtcNow > deadline) return false;
             Thread.Sleep(1);
@@ -84,21 +85,21 @@ internal sealed class MachineRunState : IMachineControl
         return true;
     }
 
+    /// <summary>Asks parked vCPUs to go on; returns at once (they leave their park on their own threads).</summary>
     public void Resume()
     {
         _pauseRequested = false;
-        _resumed.Set();
+        Released?.Invoke();
     }
 
-    public int PausedVcpus => Volatile.Read(ref _pausedCount);
+    /// <summary>Sets the pause request before any vCPU thread starts, so each parks before it first runs.</summary>
+    public void PauseBeforeStart() => _pauseRequested = true;
 
-    /// <summary>Called by a vCPU thread that saw a pause request: parks it until resumed or stopped.</summary>
-    public void WaitWhilePaused()
-    {
-        Interlocked.Increment(ref _pausedCount);
-        _resumed.Wait();
-        Interlocked.Decrement(ref _pausedCount);
-    }
+    public int ParkedVcpus => Volatile.Read(ref _parkedCount);
+
+    public void VcpuParked() => Interlocked.Increment(ref _parkedCount);
+
+    public void VcpuUnparked() => Interlocked.Decrement(ref _parkedCount);
 
     private void KickAll()
     {
