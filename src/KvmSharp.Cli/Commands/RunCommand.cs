@@ -9,9 +9,9 @@ using KvmSharp.Machine.Runtime;
 namespace KvmSharp.Cli.Commands;
 
 /// <summary>
-/// <c>kvmsharp run</c>: builds a machine from the flags, runs it to the end, exits with its status.
-/// Without --kernel it boots the default guest (built on first use); --exec runs one command there and
-/// exits with that command's status.
+/// <c>kvmsharp run</c>: builds a machine from the flags (or a JSON config file, <c>--config</c>), runs it to the
+/// end, exits with its status. Without --kernel it boots the default guest (built on first use); --exec runs one
+/// command there and exits with that command's status. <c>--print-config</c> prints the machine as a config file instead.
 /// </summary>
 internal static class RunCommand
 {
@@ -46,13 +46,49 @@ internal static class RunCommand
             (ulong)InstructionClock.MaxShift);
         var net = NetOption.Create();
         var disks = DiskOption.Create();
-        var command = new Command("run", "Run a virtual machine") { kernel, initrd, cmdline, exec, memory, cpus, accel, debugExit, console, noPit, icount, vsock, disks, net, rng, balloon, virtioConsole, noReboot };
+        var configFile = new Option<FileInfo?>("--config")
+        {
+            HelpName = "PATH",
+            Description = "Run the machine a JSON config file describes (as --print-config writes one); only --console may be given with it, to say where COM1 goes",
+        };
+        var printConfig = new Option<bool>("--print-config") { Description = "Print the machine the other flags describe as a JSON config (every device's id and slot filled in) and exit without running it" };
+        Option[] machineFlags = [kernel, initrd, cmdline, exec, memory, cpus, accel, debugExit, noPit, icount, vsock, disks, net, rng, balloon, virtioConsole];
+        var command = new Command("run", "Run a virtual machine");
+        foreach (var option in (Option[])[kernel, initrd, cmdline, exec, memory, cpus, accel, debugExit, console, noPit, icount, vsock, disks, net, rng, balloon, virtioConsole, noReboot, configFile, printConfig])
+            command.Options.Add(option);
         command.SetAction(result => UserErrors.Guard(() =>
+        {
+            ExecStatusChannel? status = null;
+            MachineConfig config;
+            Func<ConfigProblem, string> describe;
+            if (result.GetValue(configFile) is { } file)
+            {
+                if (machineFlags.FirstOrDefault(flag => result.GetResult(flag) is { Implicit: false }) is { } extra)
+                    throw new MachineConfigException($"--config describes the whole machine; leave out {extra.Name} (only --console may go with it, to say where COM1 goes)");
+                config = MachineConfigJson.ReadFile(file.FullName);
+                if (result.GetValue(console) is { } com1) config = config with { Console = com1 };
+                describe = problem => $"{file.FullName}: {problem}";
+            }
+            else
+            {
+                string? execCommand = result.GetValue(exec);
+                status = execCommand is null ? null : new ExecStatusChannel();
+                config = FromFlags(result, execCommand);
+                describe = ConfigFlags.Describe;
+            }
+            if (!result.GetValue(printConfig)) return Run(config, status, describe, result.GetValue(noReboot));
+            var normalized = config.Normalize();
+            if (normalized.Validate() is { Count: > 0 } problems) throw new MachineConfigException(string.Join("; ", problems.Select(describe)));
+            Console.Out.Write(MachineConfigJson.Write(normalized));
+            return 0;
+        }));
+        return command;
+
+        MachineConfig FromFlags(ParseResult result, string? execCommand)
         {
             string? kernelName = result.GetValue(kernel);
             string? initrdPath = result.GetValue(initrd)?.FullName;
             string extraCmdline = result.GetValue(cmdline) ?? "";
-            string? execCommand = result.GetValue(exec);
             if (execCommand is not null && kernelName is not null)
                 throw new MachineConfigException("--exec runs its command in the default guest; leave out --kernel");
             if (execCommand is not null && result.GetValue(console) is not null)
@@ -61,9 +97,7 @@ internal static class RunCommand
                 throw new MachineConfigException("--exec prints the command's output on stdout; --virtio-console cannot use stdio");
             if (initrdPath is not null && kernelName is null or DemoKernel)
                 throw new MachineConfigException("--initrd needs --kernel PATH (the default guest brings its own)");
-
-            ExecStatusChannel? status = execCommand is null ? null : new ExecStatusChannel();
-            var config = new MachineConfig
+            return new MachineConfig
             {
                 Kernel = kernelName switch
                 {
@@ -78,16 +112,14 @@ internal static class RunCommand
                 Console = result.GetValue(console) ?? ConsoleConfig.Stdio,
                 LegacyTimer = !result.GetValue(noPit),
                 InstructionCountShift = (int?)result.GetValue(icount),
-                Disks = result.GetValue(disks) ?? [],
+                Disks = [.. result.GetValue(disks) ?? []],
                 Vsock = result.GetValue(vsock),
-                Nets = result.GetValue(net) ?? [],
-                Rng = result.GetValue(rng),
-                Balloon = result.GetValue(balloon),
-                VirtioConsole = result.GetValue(virtioConsole),
+                Nets = [.. result.GetValue(net) ?? []],
+                Rng = result.GetValue(rng) ? new RngConfig() : null,
+                Balloon = result.GetValue(balloon) ? new BalloonConfig() : null,
+                VirtioConsole = result.GetValue(virtioConsole) is { } hvc ? new VirtioConsoleConfig(hvc.Kind, hvc.SocketPath) : null,
             };
-            return Run(config, status, result.GetValue(noReboot));
-        }));
-        return command;
+        }
     }
 
     private static KernelConfig DefaultGuestKernel(string? execCommand, string extraCmdline)
@@ -98,7 +130,8 @@ internal static class RunCommand
         return new KernelConfig(guest.KernelPath, guest.InitrdPath, line);
     }
 
-    private static int Run(MachineConfig config, ExecStatusChannel? status, bool noReboot)
+    /// <param name="describe">Says a config problem in the words of whoever wrote the config: the flags, or a file's fields.</param>
+    private static int Run(MachineConfig config, ExecStatusChannel? status, Func<ConfigProblem, string> describe, bool noReboot)
     {
         using var execConsole = status is null ? null : new ExecConsole(status);
         var options = new MachineControllerOptions
@@ -109,7 +142,14 @@ internal static class RunCommand
             ConfigureBuilder = status is null ? null : b => b.WithSerialOutput(DefaultGuestCommandLine.StatusComPort, status),
         };
         using var machine = new MachineController(config, options);
-        machine.Start();
+        try
+        {
+            machine.Start();
+        }
+        catch (MachineConfigException e) when (e.Problems.Count > 0)
+        {
+            throw new MachineConfigException(string.Join("; ", e.Problems.Select(describe)));
+        }
         var exit = machine.WaitForExit();
         if (exit.Reason == MachineExitReason.Failed)
             UserErrors.Fail(exit.Message);

@@ -34,8 +34,12 @@ public static class NetOption
         string? tap = options.Get("tap");
         if (options.Positional is not null || tap is null) { error = "name the tap device with tap=NAME"; return false; }
         if (!TapDevice.IsValidName(tap)) { error = $"'{tap}' is not a network interface name ({TapDevice.NameRule})"; return false; }
-        byte[]? mac = null;
-        if (options.Get("mac") is { } macText && !MacAddress.TryParse(macText, out mac, out error)) return false;
+        string? mac = null;
+        if (options.Get("mac") is { } macText)
+        {
+            if (!MacAddress.TryParse(macText, out var bytes, out error)) return false;
+            mac = MacAddress.Format(bytes);
+        }
         net = new NetConfig(tap, mac);
         return true;
     }

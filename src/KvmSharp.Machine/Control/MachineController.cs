@@ -172,7 +172,7 @@ public sealed class MachineController : IDisposable
     {
         _console = _options.Console ?? ConsoleBackends.Create(_config.Console, "console", _options.Notices, () => Stop("quit from the console (Ctrl-A x)"));
         if (_config.VirtioConsole is { } hvc)
-            _virtioConsole = ConsoleBackends.Create(hvc, "virtio console (hvc0)", _options.Notices, () => Stop("quit from the console (Ctrl-A x)"));
+            _virtioConsole = ConsoleBackends.Create(hvc.HostEnd(), "virtio console (hvc0)", _options.Notices, () => Stop("quit from the console (Ctrl-A x)"));
     }
 
     private RunningMachine Build()

@@ -19,6 +19,7 @@ namespace KvmSharp.Machine.Runtime;
 /// </summary>
 public sealed class MachineBuilder(MachineConfig config)
 {
+    private readonly MachineConfig _config = config.Normalize();
     private ConsoleBackend? _console;
     private bool _ownsConsole;
     private ConsoleBackend? _virtioConsole;
@@ -73,7 +74,7 @@ public sealed class MachineBuilder(MachineConfig config)
         return this;
     }
 
-    /// <summary>Adds a virtio device of the embedder's own on PCI, after those the config names.</summary>
+    /// <summary>Adds a virtio device of the embedder's own on PCI, in the lowest slot the config's devices leave free.</summary>
     public MachineBuilder WithVirtioDevice(string kind, Func<IVirtioDevice> create)
     {
         _extraVirtio.Add((kind, create));
@@ -85,34 +86,40 @@ public sealed class MachineBuilder(MachineConfig config)
 
     public RunningMachine Build()
     {
-        var problems = config.Validate();
-        if (problems.Count > 0) throw new MachineConfigException(string.Join("; ", problems));
+        var problems = _config.Validate();
+        if (problems.Count == 0) problems = HostResources.Problems(_config);
+        if (problems.Count > 0) throw new MachineConfigException(problems);
 
         var owned = new List<IDisposable>();
         // Deterministic time exists only on the software CPU, so --icount makes "auto" choose it.
-        var choice = config.InstructionCountShift is not null && config.Accelerator == AcceleratorChoice.Auto ? AcceleratorChoice.Emulate : config.Accelerator;
+        var choice = _config.InstructionCountShift is not null && _config.Accelerator == AcceleratorChoice.Auto ? AcceleratorChoice.Emulate : _config.Accelerator;
         var accelerator = _accelerator ?? AcceleratorSelector.Select(choice, _inform);
-        var memory = GuestMemory.Create(config.MemorySize);
+        var memory = GuestMemory.Create(_config.MemorySize);
         IVirtualMachine? vm = null;
         var vcpus = new List<IVcpu>();
         try
         {
-            vm = accelerator.CreateVirtualMachine(memory, new VirtualMachineOptions(config.VcpuCount, config.LegacyTimer, config.InstructionCountShift));
+            vm = accelerator.CreateVirtualMachine(memory, new VirtualMachineOptions(_config.VcpuCount, _config.LegacyTimer, _config.InstructionCountShift));
             var state = new MachineRunState();
             var ports = new IoBus("port I/O");
             var mmio = new IoBus("MMIO");
             var console = _console ?? CreateConsole(state);
             if (_console is null || _ownsConsole) owned.Add(console);
-            var platform = new PlatformDevices(vm, ports, state, config, console, _serialOutputs);
+            var platform = new PlatformDevices(vm, ports, state, _config, console, _serialOutputs);
             // The hvc0 backend is owned before the PCI devices so that it is disposed after the console device.
-            ConsoleBackend? hvc = config.VirtioConsole is { } hvcConfig
-                ? _virtioConsole ?? ConsoleBackends.Create(hvcConfig, "virtio console (hvc0)", _inform, () => state.Finish(MachineExitReason.Stopped, 0, "quit from the console (Ctrl-A x)"))
+            ConsoleBackend? hvc = _config.VirtioConsole is { } hvcConfig
+                ? _virtioConsole ?? ConsoleBackends.Create(hvcConfig.HostEnd(), "virtio console (hvc0)", _inform, () => state.Finish(MachineExitReason.Stopped, 0, "quit from the console (Ctrl-A x)"))
                 : null;
             if (hvc is not null && (_virtioConsole is null || _ownsVirtioConsole)) owned.Add(hvc);
             var pci = new PciDevices(ports, mmio, platform.ResetControl);
             owned.Add(pci);
-            foreach (var (kind, create) in VirtioDeviceFactory.FromConfig(config, hvc, _inform).Concat(_extraVirtio))
-                pci.AddVirtio(create(), vm, memory, kind, _inform);
+            foreach (var (kind, slot, create) in VirtioDeviceFactory.FromConfig(_config, hvc, _inform))
+                pci.AddVirtio(create(), slot, vm, memory, kind, _inform);
+            foreach (var (kind, create) in _extraVirtio)
+            {
+                int slot = pci.FreeSlot() ?? throw new MachineConfigException($"{kind}: no PCI slot is left for it");
+                pci.AddVirtio(create(), slot, vm, memory, kind, _inform);
+            }
             foreach (var (isMmio, start, length, device) in _extraDevices)
             {
                 if (isMmio && memory.IsValidRange(new GuestAddress(start), 1))
@@ -120,13 +127,13 @@ public sealed class MachineBuilder(MachineConfig config)
                 (isMmio ? mmio : ports).Register(start, length, device);
             }
 
-            var acpi = AcpiPlatform.Default(config.VcpuCount);
+            var acpi = AcpiPlatform.Default(_config.VcpuCount);
             ulong rsdp = AcpiTables.Build(memory, acpi, [.. platform.AcpiDevices, .. pci.AcpiDevices], pci.AcpiTables).Value;
-            var entry = config.Kernel is { } kernel
+            var entry = _config.Kernel is { } kernel
                 ? KernelLoader.Load(memory, kernel, rsdp)
                 : KernelLoader.Load(memory, DemoGuest.Build(), [], "", rsdp);
 
-            for (int i = 0; i < config.VcpuCount; i++) vcpus.Add(vm.CreateVcpu(i));
+            for (int i = 0; i < _config.VcpuCount; i++) vcpus.Add(vm.CreateVcpu(i));
             ApplyEntryState(vcpus[0], entry);
             console.Connect(platform.Com1);
 
@@ -144,7 +151,7 @@ public sealed class MachineBuilder(MachineConfig config)
     }
 
     private ConsoleBackend CreateConsole(MachineRunState state) =>
-        ConsoleBackends.Create(config.Console, "console", _inform,
+        ConsoleBackends.Create(_config.Console, "console", _inform,
             () => state.Finish(MachineExitReason.Stopped, 0, "quit from the console (Ctrl-A x)"));
 
     /// <summary>The bootstrap processor starts at the loader's entry state; the others wait for INIT/SIPI.</summary>

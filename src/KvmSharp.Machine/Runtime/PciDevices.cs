@@ -12,7 +12,7 @@ namespace KvmSharp.Machine.Runtime;
 /// <summary>
 /// PCI bus 0 of a machine: the host bridge in slot 0, configuration access through ports 0xCF8/0xCFC
 /// (sharing 0xCF9 with the reset control register) and ECAM at <see cref="MemoryMap.PciEcamStart"/>, and
-/// each virtio device as a function of its own in the next slot. It plays firmware for the BARs: each
+/// each virtio device as function 0 of the slot its config gives it. It plays firmware for the BARs: each
 /// device's BAR 0 is placed in the 32-bit PCI window and decoding is turned on before the guest runs,
 /// as a BIOS would, so the OS finds the devices ready and only claims what is there. The guest learns
 /// the rest from ACPI: MCFG, and the host bridge's _CRS and _PRT in the DSDT.
@@ -27,6 +27,7 @@ internal sealed class PciDevices : IDisposable
 
     private readonly PciBus _bus;
     private readonly List<VirtioPciDevice> _virtio = [];
+    private readonly HashSet<int> _slots = [];
     private ulong _nextMmio = Mmio32.Start;
 
     public PciDevices(IoBus ports, IoBus mmio, IBusDevice resetControl)
@@ -47,22 +48,33 @@ internal sealed class PciDevices : IDisposable
     /// <summary>Tables besides the DSDT's: the MCFG.</summary>
     public IReadOnlyList<byte[]> AcpiTables { get; }
 
-    /// <summary>
-    /// Puts <paramref name="device"/> in the next free slot behind a virtio-pci transport; the transport
-    /// owns it from here (and disposes it with the machine).
-    /// </summary>
-    public VirtioPciDevice AddVirtio(IVirtioDevice device, IVirtualMachine vm, GuestMemory memory, string kind, Action<string> notice)
+    /// <summary>The lowest slot no device sits in yet, or null when the bus is full.</summary>
+    public int? FreeSlot()
     {
-        int slot = _virtio.Count + 1;
-        if (slot >= PciBus.Slots)
+        for (int slot = 1; slot < PciBus.Slots; slot++)
+            if (!_slots.Contains(slot)) return slot;
+        return null;
+    }
+
+    /// <summary>
+    /// Puts <paramref name="device"/> in <paramref name="slot"/> behind a virtio-pci transport; the transport owns it
+    /// from here (and disposes it with the machine). The slot is the device's for good: its interrupt pin's GSI and
+    /// the guest's name for it (00:SS.0) follow from it.
+    /// </summary>
+    public VirtioPciDevice AddVirtio(IVirtioDevice device, int slot, IVirtualMachine vm, GuestMemory memory, string kind, Action<string> notice)
+    {
+        if (slot < 1 || slot >= PciBus.Slots || _slots.Contains(slot))
         {
             device.Dispose();
-            throw new Config.MachineConfigException($"too many PCI devices: bus 0 has {PciBus.Slots - 1} slots for them");
+            throw new Config.MachineConfigException(slot is >= 1 and < PciBus.Slots
+                ? $"{kind}: PCI slot {slot} is taken"
+                : $"{kind}: PCI slot {slot} is not one of 1 to {PciBus.Slots - 1} (bus 0 has {PciBus.Slots - 1} slots for devices)");
         }
         var transport = new VirtioPciDevice(device, memory, new VmMsiSink(vm), new GsiInterruptLine(vm, PciInterruptRouting.Gsi(slot, 0)),
                                             $"{kind} 00:{slot:x2}.0", notice);
         transport.UseDoorbellRouter(new VmDoorbellRouter(vm));
         _virtio.Add(transport);
+        _slots.Add(slot);
         _bus.Attach(slot, 0, transport);
         PlaceBars(slot, transport.Config);
         return transport;

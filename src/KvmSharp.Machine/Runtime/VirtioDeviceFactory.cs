@@ -11,38 +11,42 @@ using KvmSharp.Machine.Console;
 namespace KvmSharp.Machine.Runtime;
 
 /// <summary>
-/// Turns the virtio parts of a <see cref="MachineConfig"/> into devices, in PCI slot order: disks (the
-/// first is /dev/vda), NICs, entropy, balloon, vsock, console. Each entry opens its host resources only
-/// when created, so a failure leaves nothing open behind it.
+/// Turns the virtio parts of a normalized <see cref="MachineConfig"/> into devices, each with the PCI slot its
+/// config names, in slot order. Each entry opens its host resources only when created, so a failure leaves nothing
+/// open behind it.
 /// </summary>
 internal static class VirtioDeviceFactory
 {
+    /// <param name="config">Normalized: every device has its id and slot, every NIC its MAC.</param>
     /// <param name="consoleBackend">The host end of the virtio console, when the config asks for one.</param>
-    public static IEnumerable<(string Kind, Func<IVirtioDevice> Create)> FromConfig(MachineConfig config, ConsoleBackend? consoleBackend, Action<string> notice)
+    public static IEnumerable<(string Kind, int Slot, Func<IVirtioDevice> Create)> FromConfig(MachineConfig config, ConsoleBackend? consoleBackend, Action<string> notice)
     {
-        for (int i = 0; i < config.Disks.Count; i++)
+        var devices = new List<(string, int, Func<IVirtioDevice>)>();
+        foreach (var disk in config.Disks)
         {
-            var disk = config.Disks[i];
-            string name = $"virtio-blk{i}";
-            yield return (name, () => VirtioBlockDevice.Open(disk.Path, disk.Format?.ToString().ToLowerInvariant(), disk.ReadOnly, disk.Serial, notice, name));
+            string name = $"virtio-blk {disk.Id}";
+            devices.Add((name, SlotOf(disk.Slot), () => VirtioBlockDevice.Open(disk.Path, disk.Format?.ToString().ToLowerInvariant(), disk.ReadOnly, disk.Serial, notice, name)));
         }
-        for (int i = 0; i < config.Nets.Count; i++)
+        foreach (var net in config.Nets)
         {
-            var net = config.Nets[i];
-            yield return ($"virtio-net{i}", () => VirtioNetDevice.OpenTap(net.Tap, net.Mac, notice));
+            byte[] mac = MacAddress.TryParse(net.Mac ?? "", out var parsed, out _) ? parsed : throw new MachineConfigException($"NIC {net.Id} has no valid MAC");
+            devices.Add(($"virtio-net {net.Id}", SlotOf(net.Slot), () => VirtioNetDevice.OpenTap(net.Tap, mac, notice)));
         }
-        if (config.Rng)
-            yield return ("virtio-rng", () => new VirtioEntropyDevice(notice));
-        if (config.Balloon)
-            yield return ("virtio-balloon", () => new VirtioBalloonDevice(notice));
+        if (config.Rng is { } rng)
+            devices.Add(($"virtio-rng {rng.Id}", SlotOf(rng.Slot), () => new VirtioEntropyDevice(notice)));
+        if (config.Balloon is { } balloon)
+            devices.Add(($"virtio-balloon {balloon.Id}", SlotOf(balloon.Slot), () => new VirtioBalloonDevice(notice)));
         if (config.Vsock is { } vsock)
-            yield return ("virtio-vsock", () => new VirtioVsockDevice(vsock.GuestCid, vsock.UdsPath, notice));
-        if (consoleBackend is not null)
-            yield return ("virtio-console", () =>
+            devices.Add(($"virtio-vsock {vsock.Id}", SlotOf(vsock.Slot), () => new VirtioVsockDevice(vsock.GuestCid, vsock.UdsPath, notice)));
+        if (config.VirtioConsole is { } hvc && consoleBackend is not null)
+            devices.Add(($"virtio-console {hvc.Id}", SlotOf(hvc.Slot), () =>
             {
                 var device = new VirtioConsoleDevice(consoleBackend, notice);
                 consoleBackend.Connect(device);
                 return device;
-            });
+            }));
+        return devices.OrderBy(d => d.Item2);
     }
+
+    private static int SlotOf(int? slot) => slot ?? throw new InvalidOperationException("the config was not normalized: a device has no slot");
 }

@@ -1,3 +1,4 @@
+using KvmSharp.Cli.Parsing;
 using KvmSharp.Machine.Config;
 using KvmSharp.Machine.Guests;
 
@@ -25,7 +26,7 @@ public class VirtioMiscOptionTests : IDisposable
     [InlineData(new[] { "--virtio-console", "serial" }, "--virtio-console: 'serial' is not one of stdio, pty, none, socket:PATH")]
     [InlineData(new[] { "--virtio-console", "socket:" }, "--virtio-console: 'socket:' is not one of")]
     [InlineData(new[] { "--rng=banana" }, "'banana'")]
-    [InlineData(new[] { "--kernel", "demo", "--virtio-console", "stdio" }, "kvmsharp: error: --virtio-console stdio needs COM1 elsewhere: add --console none, pty or socket:PATH")]
+    [InlineData(new[] { "--kernel", "demo", "--virtio-console", "stdio" }, "kvmsharp: error: --virtio-console stdio needs COM1 elsewhere: set --console to none, pty or a socket")]
     [InlineData(new[] { "--exec", "true", "--virtio-console", "stdio" }, "kvmsharp: error: --exec prints the command's output on stdout; --virtio-console cannot use stdio")]
     public void BadUseIsOneClearError(string[] flags, string expected)
     {
@@ -41,17 +42,19 @@ public class VirtioMiscOptionTests : IDisposable
         var config = new MachineConfig
         {
             Console = new ConsoleConfig(ConsoleKind.Socket, "/tmp/x.sock"),
-            VirtioConsole = new ConsoleConfig(ConsoleKind.Socket, "/tmp/x.sock"),
+            VirtioConsole = new VirtioConsoleConfig(ConsoleKind.Socket, "/tmp/x.sock"),
         };
-        Assert.Contains("--console and --virtio-console cannot share the socket /tmp/x.sock", config.Validate());
-        Assert.Empty((config with { VirtioConsole = new ConsoleConfig(ConsoleKind.Socket, "/tmp/y.sock") }).Validate());
+        var problem = Assert.Single(config.Validate());
+        Assert.Equal("virtio_console.socket_path", problem.Field);
+        Assert.Equal("--virtio-console: cannot share the socket /tmp/x.sock with --console", ConfigFlags.Describe(problem));
+        Assert.Empty((config with { VirtioConsole = new VirtioConsoleConfig(ConsoleKind.Socket, "/tmp/y.sock") }).Validate());
     }
 
     [Fact]
     public void StdioOnTheVirtioConsoleNeedsCom1Elsewhere()
     {
-        var config = new MachineConfig { VirtioConsole = ConsoleConfig.Stdio };
-        Assert.Single(config.Validate());
+        var config = new MachineConfig { VirtioConsole = new VirtioConsoleConfig(ConsoleKind.Stdio) };
+        Assert.Equal("virtio_console.kind", Assert.Single(config.Validate()).Field);
         Assert.Empty((config with { Console = new ConsoleConfig(ConsoleKind.None) }).Validate());
     }
 }

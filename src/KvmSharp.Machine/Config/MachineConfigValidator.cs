@@ -1,0 +1,120 @@
+using KvmSharp.Accelerators.Emulate.Platform;
+using KvmSharp.Devices.Virtio.Block;
+using KvmSharp.Devices.Virtio.Net;
+using KvmSharp.Memory;
+using KvmSharp.Native.Net;
+
+namespace KvmSharp.Machine.Config;
+
+/// <summary>
+/// The checks behind <see cref="MachineConfig.Validate"/>: values only, never the file system, so a config can be
+/// checked anywhere (the API checks one before it exists on this host). Each problem names its field by JSON path.
+/// </summary>
+internal static class MachineConfigValidator
+{
+    public static IReadOnlyList<ConfigProblem> Problems(MachineConfig config)
+    {
+        var problems = new List<ConfigProblem>();
+        void Add(string field, string message) => problems.Add(new ConfigProblem(field, message));
+
+        if (config.FormatVersion != MachineConfigJson.CurrentFormatVersion)
+            Add("format_version", $"{config.FormatVersion} is not a version this kvmsharp knows; it writes and reads {MachineConfigJson.CurrentFormatVersion}");
+        if (config.MemorySize < MemoryMap.MinimumRam || config.MemorySize > MachineConfig.MaxMemorySize)
+            Add("memory_size", $"must be between {MemoryMap.MinimumRam >> 20}M and {MachineConfig.MaxMemorySize >> 30}G");
+        else if (config.MemorySize % MemoryMap.PageSize != 0)
+            Add("memory_size", "must be a multiple of 4K");
+        if (config.VcpuCount < 1 || config.VcpuCount > MachineConfig.MaxVcpuCount)
+            Add("vcpu_count", $"must be between 1 and {MachineConfig.MaxVcpuCount}");
+        if (!Enum.IsDefined(config.Accelerator))
+            Add("accelerator", $"{(int)config.Accelerator} is not one of auto, kvm, emulate");
+        if (config.InstructionCountShift is { } shift && (shift < 0 || shift > InstructionClock.MaxShift))
+            Add("instruction_count_shift", $"must be between 0 and {InstructionClock.MaxShift}");
+        if (config.InstructionCountShift is not null && config.Accelerator == AcceleratorChoice.Kvm)
+            Add("instruction_count_shift", "needs the software CPU ({accelerator} emulate): KVM runs guests in real time");
+        if (config.Kernel is { } kernel)
+        {
+            if (string.IsNullOrEmpty(kernel.Path)) Add("kernel.path", "is empty: name the kernel's file");
+            if (kernel.InitrdPath is "") Add("kernel.initrd_path", "is empty: name the initrd's file, or leave it out");
+        }
+        CheckConsole(config.Console.Kind, config.Console.SocketPath, "console", Add);
+
+        for (int i = 0; i < config.Disks.Count; i++) CheckDisk(config.Disks[i], $"disks[{i}]", Add);
+        CheckNets(config.Nets, Add);
+        // CIDs 0-2 are the hypervisor, local and host (virtio 1.2 §5.10.4); 2^32-1 is VMADDR_CID_ANY.
+        if (config.Vsock is { } vsock && (vsock.GuestCid < 3 || vsock.GuestCid == uint.MaxValue))
+            Add("vsock.guest_cid", $"cid {vsock.GuestCid} is reserved; use 3 to {uint.MaxValue - 1}");
+        if (config.Vsock is { UdsPath: "" })
+            Add("vsock.uds_path", "is empty: name the Unix socket host programs connect to");
+        if (config.VirtioConsole is { } hvc)
+        {
+            CheckConsole(hvc.Kind, hvc.SocketPath, "virtio_console", Add);
+            if (hvc.Kind == ConsoleKind.Stdio && config.Console.Kind == ConsoleKind.Stdio)
+                Add("virtio_console.kind", "stdio needs COM1 elsewhere: set {console} to none, pty or a socket");
+            if (hvc.Kind == ConsoleKind.Socket && config.Console.Kind == ConsoleKind.Socket && hvc.SocketPath == config.Console.SocketPath
+                && !string.IsNullOrEmpty(hvc.SocketPath))
+                Add("virtio_console.socket_path", $"cannot share the socket {hvc.SocketPath} with {{console}}");
+        }
+        CheckIdsAndSlots(PciDeviceLayout.Entries(config), Add);
+        return problems;
+    }
+
+    private static void CheckConsole(ConsoleKind kind, string? socketPath, string field, Action<string, string> add)
+    {
+        if (!Enum.IsDefined(kind))
+            add($"{field}.kind", $"{(int)kind} is not one of stdio, pty, socket, none");
+        else if (kind == ConsoleKind.Socket && string.IsNullOrEmpty(socketPath))
+            add($"{field}.socket_path", "a socket console needs a path");
+        else if (kind != ConsoleKind.Socket && socketPath is not null)
+            add($"{field}.socket_path", "is only for a socket console");
+    }
+
+    private static void CheckDisk(DiskConfig disk, string field, Action<string, string> add)
+    {
+        if (string.IsNullOrEmpty(disk.Path)) add($"{field}.path", "is empty: name the disk's image file");
+        if (disk.Format is { } format && !Enum.IsDefined(format)) add($"{field}.format", $"{(int)format} is not one of raw, qcow2");
+        if (disk.Serial is { } serial && !VirtioBlockDevice.IsValidSerial(serial))
+            add($"{field}.serial", $"serial '{serial}' must be at most 20 printable ASCII characters");
+    }
+
+    private static void CheckNets(ValueList<NetConfig> nets, Action<string, string> add)
+    {
+        var taps = new HashSet<string>(StringComparer.Ordinal);
+        var macs = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < nets.Count; i++)
+        {
+            var net = nets[i];
+            if (!TapDevice.IsValidName(net.Tap))
+                add($"nets[{i}].tap", $"'{net.Tap}' is not a network interface name ({TapDevice.NameRule})");
+            else if (!taps.Add(net.Tap))
+                add($"nets[{i}].tap", $"tap {net.Tap} is given twice (one tap carries one NIC)");
+            if (net.Mac is null) continue;
+            if (!MacAddress.TryParse(net.Mac, out var mac, out string error)) add($"nets[{i}].mac", error);
+            else if (!macs.Add(MacAddress.Format(mac))) add($"nets[{i}].mac", $"{net.Mac} is also another NIC's address");
+        }
+    }
+
+    /// <summary>Ids follow <see cref="DeviceId"/> and are unique; slots are on the bus, unique, and there is one for every device.</summary>
+    private static void CheckIdsAndSlots(List<PciDeviceLayout.Entry> entries, Action<string, string> add)
+    {
+        var idOwners = new Dictionary<string, string>(StringComparer.Ordinal);
+        var slotOwners = new Dictionary<int, string>();
+        foreach (var (field, _, device) in entries)
+        {
+            if (device.Id is { } id)
+            {
+                if (!DeviceId.IsValid(id)) add($"{field}.id", $"'{id}' is not an id: {DeviceId.Rule}");
+                else if (!idOwners.TryAdd(id, field)) add($"{field}.id", $"'{id}' is already the id of {idOwners[id]}");
+            }
+            if (device.Slot is { } slot)
+            {
+                if (slot < PciDeviceLayout.FirstSlot || slot > PciDeviceLayout.LastSlot)
+                    add($"{field}.slot", $"must be between {PciDeviceLayout.FirstSlot} and {PciDeviceLayout.LastSlot} (slot 0 is the host bridge's)");
+                else if (!slotOwners.TryAdd(slot, field)) add($"{field}.slot", $"slot {slot} is already taken by {slotOwners[slot]}");
+            }
+        }
+        var slots = PciDeviceLayout.Slots(entries);
+        for (int i = 0; i < entries.Count; i++)
+            if (slots[i] is null)
+                add(entries[i].Field, $"no PCI slot is left for it: bus 0 has {PciDeviceLayout.LastSlot} for devices");
+    }
+}

@@ -1,0 +1,26 @@
+using KvmSharp.Machine.Config;
+
+namespace KvmSharp.Machine.Runtime;
+
+/// <summary>
+/// The files a config names, checked on this host just before the build (validation never touches the file system:
+/// a config may be checked where it will not run). Each problem names the field, as validation's do, so a missing
+/// file is one line in the words of whoever wrote the config.
+/// </summary>
+internal static class HostResources
+{
+    public static IReadOnlyList<ConfigProblem> Problems(MachineConfig config)
+    {
+        var problems = new List<ConfigProblem>();
+        if (config.Kernel is { } kernel && !File.Exists(kernel.Path))
+            problems.Add(new("kernel.path", $"'{kernel.Path}' does not exist"));
+        if (config.Kernel?.InitrdPath is { } initrd && !File.Exists(initrd))
+            problems.Add(new("kernel.initrd_path", $"'{initrd}' does not exist"));
+        for (int i = 0; i < config.Disks.Count; i++)
+            if (!File.Exists(config.Disks[i].Path))
+                problems.Add(new($"disks[{i}].path", $"'{config.Disks[i].Path}' does not exist"));
+        if (config.Vsock is { } vsock && !Directory.Exists(Path.GetDirectoryName(Path.GetFullPath(vsock.UdsPath))))
+            problems.Add(new("vsock.uds_path", $"the directory of uds '{vsock.UdsPath}' does not exist"));
+        return problems;
+    }
+}
