@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using KvmSharp.Boot.Acpi;
 using KvmSharp.Devices.Bus;
 using KvmSharp.Memory;
+using KvmSharp.State;
 
 namespace KvmSharp.Devices.Acpi;
 
@@ -15,7 +16,7 @@ namespace KvmSharp.Devices.Acpi;
 /// (TMR_EN) is not delivered: TMR_STS is kept, but nothing raises the SCI when it sets (no OS we target
 /// uses it). Thread-safe; the register path does not allocate.
 /// </summary>
-public sealed class AcpiPowerManagement : IBusDevice, IAcpiDevice
+public sealed class AcpiPowerManagement : IBusDevice, IAcpiDevice, IStateful<AcpiPmState>, IPausable
 {
     /// <summary>The PM timer's rate, 3.579545 MHz (§4.8.3.3).</summary>
     public const long TimerFrequency = 3_579_545;
@@ -40,13 +41,17 @@ public sealed class AcpiPowerManagement : IBusDevice, IAcpiDevice
     private readonly IMachineControl _machine;
     private readonly IInterruptLine? _sci;
     private readonly TimeProvider _clock;
-    private readonly long _timerStart;
+    private long _timerStart;
     private readonly Lock _lock = new();
     private ushort _status;
     private ushort _enable;
     private ushort _control;
     private ulong _timerStatusEpoch;
     private bool _sciLevel;
+    private bool _paused;   // a power button press latches its status; the SCI waits for Resume
+
+    /// <summary>A hundred years of timer ticks: far beyond any machine's uptime, and small enough that no arithmetic on it overflows.</summary>
+    private const ulong MaxTimerTicks = (ulong)TimerFrequency * 3600 * 24 * 366 * 100;
 
     /// <param name="machine">Receives the power-off request.</param>
     /// <param name="sci">The SCI's interrupt line (ISA IRQ <see cref="AcpiPlatform.SciIrq"/>), or null when none is wired.</param>
@@ -74,7 +79,7 @@ public sealed class AcpiPowerManagement : IBusDevice, IAcpiDevice
         lock (_lock)
         {
             _status |= PowerButtonStatus;
-            UpdateSci();
+            if (!_paused) UpdateSci();
         }
     }
 
@@ -134,6 +139,60 @@ public sealed class AcpiPowerManagement : IBusDevice, IAcpiDevice
         }
         if (powerOff)
             _machine.RequestStop(StopRequest.PowerOff, 0);
+    }
+
+    public AcpiPmState SaveState()
+    {
+        ulong ticks = TimerTicks();
+        lock (_lock)
+            return new AcpiPmState
+            {
+                Status = _status,
+                Enable = _enable,
+                Control = _control,
+                TimerTicks = ticks,
+                TimerStatusEpoch = _timerStatusEpoch,
+            };
+    }
+
+    /// <summary>
+    /// Loads <paramref name="state"/> after checking it: the timer continues from the saved count, and the SCI
+    /// is driven to the level the restored status and enable bits call for.
+    /// </summary>
+    public void RestoreState(AcpiPmState state)
+    {
+        StateCheck.NotNull(state, "acpi-pm");
+        StateCheck.That((state.Status & ~StatusBits) == 0, "acpi-pm.Status", $"0x{state.Status:x4} sets bits PM1_STS does not have");
+        StateCheck.That((state.Enable & ~EnableBits) == 0, "acpi-pm.Enable", $"0x{state.Enable:x4} sets bits PM1_EN does not have");
+        StateCheck.That((state.Control & ~ControlReadBack) == 0, "acpi-pm.Control", $"0x{state.Control:x4} sets bits PM1_CNT does not keep");
+        StateCheck.AtMost(state.TimerTicks, MaxTimerTicks, "acpi-pm.TimerTicks");
+        StateCheck.AtMost(state.TimerStatusEpoch, MaxTimerTicks >> TimerMsbShift, "acpi-pm.TimerStatusEpoch");
+        // Rounded up, so that converting back (rounded down) gives the saved count exactly where the source ticks faster than the timer.
+        long elapsed = (long)(((Int128)state.TimerTicks * _clock.TimestampFrequency + TimerFrequency - 1) / TimerFrequency);
+        lock (_lock)
+        {
+            _status = state.Status;
+            _enable = state.Enable;
+            _control = state.Control;
+            _timerStatusEpoch = state.TimerStatusEpoch;
+            _timerStart = _clock.GetTimestamp() - elapsed;
+            UpdateSci();
+        }
+    }
+
+    /// <summary>Until <see cref="Resume"/>, a power button press only latches PWRBTN_STS; the SCI keeps its level.</summary>
+    public void Pause()
+    {
+        lock (_lock) _paused = true;
+    }
+
+    public void Resume()
+    {
+        lock (_lock)
+        {
+            _paused = false;
+            UpdateSci();
+        }
     }
 
     /// <summary>

@@ -1,4 +1,5 @@
 using KvmSharp.Devices.Bus;
+using KvmSharp.State;
 
 namespace KvmSharp.Devices.Acpi;
 
@@ -9,7 +10,7 @@ namespace KvmSharp.Devices.Acpi;
 /// One byte wide: PCI CONFIG_ADDRESS at 0xCF8 owns dword accesses to 0xCF8-0xCFB, so whoever decodes that
 /// range forwards byte accesses at 0xCF9 here.
 /// </summary>
-public sealed class ResetControlRegister(IMachineControl machine) : IBusDevice
+public sealed class ResetControlRegister(IMachineControl machine) : IBusDevice, IStateful<ResetControlState>
 {
     private const byte SystemReset = 1 << 1;
     private const byte ResetCpu = 1 << 2;
@@ -31,5 +32,15 @@ public sealed class ResetControlRegister(IMachineControl machine) : IBusDevice
         Volatile.Write(ref _value, value & (SystemReset | FullReset));
         if ((value & ResetCpu) != 0)
             machine.RequestStop(StopRequest.Reset, 0);
+    }
+
+    public ResetControlState SaveState() => new() { Value = (byte)Volatile.Read(ref _value) };
+
+    public void RestoreState(ResetControlState state)
+    {
+        StateCheck.NotNull(state, "reset-control");
+        StateCheck.That((state.Value & ~(SystemReset | FullReset)) == 0, "reset-control.Value",
+            $"0x{state.Value:x2} sets bits other than SYS_RST and FULL_RST");
+        Volatile.Write(ref _value, state.Value);
     }
 }

@@ -53,4 +53,20 @@ internal sealed class ByteRing(int capacity)
         _head = 0;
         _count = 0;
     }
+
+    /// <summary>The queued bytes, oldest first (for saving state; allocates).</summary>
+    public byte[] ToArray()
+    {
+        var bytes = new byte[_count];
+        for (int i = 0; i < _count; i++) bytes[i] = _bytes[(_head + i) % _bytes.Length];
+        return bytes;
+    }
+
+    /// <summary>Replaces the contents with <paramref name="values"/>, oldest first; the caller checked they fit.</summary>
+    public void Load(ReadOnlySpan<byte> values)
+    {
+        if (values.Length > _bytes.Length) throw new ArgumentException("more bytes than the queue holds", nameof(values));
+        Clear();
+        Enqueue(values);
+    }
 }

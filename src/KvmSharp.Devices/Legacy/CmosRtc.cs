@@ -1,4 +1,5 @@
 using KvmSharp.Devices.Bus;
+using KvmSharp.State;
 
 namespace KvmSharp.Devices.Legacy;
 
@@ -12,7 +13,7 @@ namespace KvmSharp.Devices.Legacy;
 /// reads zero, so a reader never waits) and the divider chain. The update-ended flag (register C bit 4)
 /// is set lazily when a read of register C finds that a second has passed since the previous read.
 /// </summary>
-public sealed partial class CmosRtc : IBusDevice
+public sealed partial class CmosRtc : IBusDevice, IStateful<CmosRtcState>
 {
     public const ushort PortBase = 0x70;
     public const int PortCount = 2;
@@ -54,6 +55,37 @@ public sealed partial class CmosRtc : IBusDevice
 
     /// <summary>Whether the guest masked NMIs through bit 7 of the index port (recorded, no effect).</summary>
     public bool NmiMasked { get; private set; }
+
+    public CmosRtcState SaveState()
+    {
+        lock (_lock)
+            return new CmosRtcState
+            {
+                Ram = [.. _ram],
+                Index = _index,
+                NmiMasked = NmiMasked,
+                OffsetTicks = _offsetTicks,
+                LastRegisterCSecond = _lastRegisterCSecond,
+            };
+    }
+
+    /// <summary>Loads <paramref name="state"/> after checking it; the clock continues from the time source at the saved offset.</summary>
+    public void RestoreState(CmosRtcState state)
+    {
+        StateCheck.NotNull(state, "cmos");
+        StateCheck.Length(state.Ram, _ram.Length, "cmos.Ram");
+        StateCheck.InRange(state.Index, 0, 0x7F, "cmos.Index");
+        // Any offset between two representable dates; beyond that the sum with the source could overflow.
+        StateCheck.InRange(state.OffsetTicks, -DateTime.MaxValue.Ticks, DateTime.MaxValue.Ticks, "cmos.OffsetTicks");
+        lock (_lock)
+        {
+            state.Ram.CopyTo(_ram, 0);
+            _index = state.Index;
+            NmiMasked = state.NmiMasked;
+            _offsetTicks = state.OffsetTicks;
+            _lastRegisterCSecond = state.LastRegisterCSecond;
+        }
+    }
 
     public void Read(ulong offset, Span<byte> data)
     {

@@ -11,7 +11,7 @@ namespace KvmSharp.Devices.Legacy;
 /// control), so it exposes two bus devices: register <see cref="DataPort"/> at 0x60 and
 /// <see cref="CommandPort"/> at 0x64, each with length 1.
 /// </summary>
-public sealed partial class I8042Controller
+public sealed partial class I8042Controller : IPausable
 {
     public const ushort DataPortAddress = 0x60;
     public const ushort CommandPortAddress = 0x64;
@@ -54,6 +54,7 @@ public sealed partial class I8042Controller
     private byte _outputPort = OutputPortResetInactive | OutputPortA20;
     private bool _keyboardIrqHigh;
     private bool _auxIrqHigh;
+    private bool _paused;               // host injections queue in the keyboard; the output buffer and IRQs keep still
 
     public I8042Controller(IInterruptLine keyboardIrq, IInterruptLine auxIrq, IMachineControl machine)
     {
@@ -84,6 +85,7 @@ public sealed partial class I8042Controller
         lock (_lock)
         {
             bool queued = _keyboard.InjectCtrlAltDelete(Translating);
+            if (_paused) return queued;   // taken up by Resume
             FillOutputBuffer();
             UpdateInterruptLines();
             return queued;

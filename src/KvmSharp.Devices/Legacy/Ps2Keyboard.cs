@@ -1,3 +1,5 @@
+using KvmSharp.State;
+
 namespace KvmSharp.Devices.Legacy;
 
 /// <summary>
@@ -119,5 +121,35 @@ internal sealed class Ps2Keyboard
         if (Output.Free < codes.Length) return false;
         Output.Enqueue(codes);
         return true;
+    }
+
+    public Ps2KeyboardState SaveState() => new()
+    {
+        PendingCommand = _pendingCommand,
+        ScanCodeSet = _scanCodeSet,
+        Scanning = _scanning,
+        Leds = Leds,
+        Output = Output.ToArray(),
+    };
+
+    /// <summary>Checks <paramref name="state"/> without changing anything.</summary>
+    public static void Check(Ps2KeyboardState? state, string field)
+    {
+        StateCheck.NotNull(state, field);
+        StateCheck.That(state.PendingCommand is 0 or SetLeds or ScanCodeSet or SetTypematic, $"{field}.PendingCommand",
+            $"0x{state.PendingCommand:x2} is not a keyboard command that takes a parameter");
+        StateCheck.InRange(state.ScanCodeSet, 1, 3, $"{field}.ScanCodeSet");
+        StateCheck.InRange(state.Leds, 0, 7, $"{field}.Leds");
+        StateCheck.LengthAtMost(state.Output, 16, $"{field}.Output");
+    }
+
+    /// <summary>Loads a state that passed <see cref="Check"/>.</summary>
+    public void Load(Ps2KeyboardState state)
+    {
+        _pendingCommand = state.PendingCommand;
+        _scanCodeSet = state.ScanCodeSet;
+        _scanning = state.Scanning;
+        Leds = state.Leds;
+        Output.Load(state.Output);
     }
 }

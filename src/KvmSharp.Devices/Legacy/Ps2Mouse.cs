@@ -1,3 +1,5 @@
+using KvmSharp.State;
+
 namespace KvmSharp.Devices.Legacy;
 
 /// <summary>
@@ -85,5 +87,38 @@ internal sealed class Ps2Mouse
                 Output.TryEnqueue(Resend);
                 break;
         }
+    }
+
+    public Ps2MouseState SaveState() => new()
+    {
+        PendingCommand = _pendingCommand,
+        Resolution = _resolution,
+        SampleRate = _sampleRate,
+        Scaling2To1 = _scaling2To1,
+        Reporting = _reporting,
+        RemoteMode = _remoteMode,
+        Output = Output.ToArray(),
+    };
+
+    /// <summary>Checks <paramref name="state"/> without changing anything.</summary>
+    public static void Check(Ps2MouseState? state, string field)
+    {
+        StateCheck.NotNull(state, field);
+        StateCheck.That(state.PendingCommand is 0 or SetResolution or SetSampleRate, $"{field}.PendingCommand",
+            $"0x{state.PendingCommand:x2} is not a mouse command that takes a parameter");
+        StateCheck.InRange(state.Resolution, 0, 3, $"{field}.Resolution");
+        StateCheck.LengthAtMost(state.Output, 16, $"{field}.Output");
+    }
+
+    /// <summary>Loads a state that passed <see cref="Check"/>.</summary>
+    public void Load(Ps2MouseState state)
+    {
+        _pendingCommand = state.PendingCommand;
+        _resolution = state.Resolution;
+        _sampleRate = state.SampleRate;
+        _scaling2To1 = state.Scaling2To1;
+        _reporting = state.Reporting;
+        _remoteMode = state.RemoteMode;
+        Output.Load(state.Output);
     }
 }

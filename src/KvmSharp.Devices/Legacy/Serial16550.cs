@@ -11,7 +11,7 @@ namespace KvmSharp.Devices.Legacy;
 /// As on a PC, MCR.OUT2 gates the interrupt output onto the ISA IRQ line. Bus accesses wider than a
 /// byte are split into byte accesses at consecutive offsets, as the ISA bus does for an 8-bit device.
 /// </summary>
-public sealed partial class Serial16550 : IBusDevice, IConsoleInput
+public sealed partial class Serial16550 : IBusDevice, IConsoleInput, IPausable
 {
     /// <summary>How many consecutive ports the UART decodes; register it with this length.</summary>
     public const int RegisterCount = 8;
@@ -52,6 +52,7 @@ public sealed partial class Serial16550 : IBusDevice, IConsoleInput
     private bool _transmitEmptyPending;  // the THRE interrupt condition (datasheet Table IV, priority 3)
     private byte _lastReceived;
     private bool _irqHigh;
+    private bool _paused;               // host input waits behind the FIFO and the IRQ line keeps still
 
     public Serial16550(ComPort port, IInterruptLine irq, ISerialOutput output)
     {
@@ -79,6 +80,7 @@ public sealed partial class Serial16550 : IBusDevice, IConsoleInput
         lock (_lock)
         {
             int taken = _hostInput.Enqueue(bytes);
+            if (_paused) return taken;   // it stays in the host buffer (saved with the state) until Resume
             PullHostInput();
             UpdateInterruptLine();
             return taken;
@@ -215,19 +217,22 @@ public sealed partial class Serial16550 : IBusDevice, IConsoleInput
     /// <summary>
     /// §8.7: in loopback the MCR outputs drive the modem inputs (RTS→CTS, DTR→DSR, OUT1→RI, OUT2→DCD).
     /// Otherwise the host side has no modem lines, so CTS, DSR and DCD read as asserted (a null modem).
-    /// Changes latch the delta bits of §8.8.
     /// </summary>
+    private static byte ModemLines(byte mcr)
+    {
+        if ((mcr & McrLoopback) == 0) return MsrCts | MsrDsr | MsrDcd;
+        byte lines = 0;
+        if ((mcr & McrRts) != 0) lines |= MsrCts;
+        if ((mcr & McrDtr) != 0) lines |= MsrDsr;
+        if ((mcr & McrOut1) != 0) lines |= MsrRi;
+        if ((mcr & McrOut2) != 0) lines |= MsrDcd;
+        return lines;
+    }
+
+    /// <summary>Sets the modem inputs from MCR (<see cref="ModemLines"/>); changes latch the delta bits of §8.8.</summary>
     private void UpdateModemLines()
     {
-        byte lines = (byte)(MsrCts | MsrDsr | MsrDcd);
-        if (Loopback)
-        {
-            lines = 0;
-            if ((_mcr & McrRts) != 0) lines |= MsrCts;
-            if ((_mcr & McrDtr) != 0) lines |= MsrDsr;
-            if ((_mcr & McrOut1) != 0) lines |= MsrRi;
-            if ((_mcr & McrOut2) != 0) lines |= MsrDcd;
-        }
+        byte lines = ModemLines(_mcr);
         byte old = (byte)(_msr & 0xF0);
         byte changed = (byte)(old ^ lines);
         byte deltas = (byte)(_msr & MsrDeltas);

@@ -13,7 +13,7 @@ namespace KvmSharp.Devices.Pci;
 /// The owning device routes BAR accesses through <see cref="TryRead"/>/<see cref="TryWrite"/> and calls
 /// <see cref="ConfigWritten"/> from its own <see cref="IPciDevice.ConfigWritten"/>.
 /// </summary>
-public sealed class MsixCapability
+public sealed partial class MsixCapability
 {
     public const byte CapabilityId = 0x11;
     private const int CapabilityLength = 12;

@@ -13,7 +13,7 @@ namespace KvmSharp.Devices.Pci;
 /// decoded at all and are counted in <see cref="RejectedBarPlacements"/>; real hardware would leave
 /// the result undefined, and we choose the variant that cannot hurt the host or other devices.
 /// </summary>
-public sealed class PciBus
+public sealed partial class PciBus
 {
     public const int Slots = 32;
     public const int FunctionsPerSlot = 8;
@@ -101,25 +101,43 @@ public sealed class PciBus
 
     private void UpdateDecoding(int index)
     {
+        ReleaseMovedBars(index);
+        DecodeBars(index);
+    }
+
+    /// <summary>Where BAR <paramref name="bar"/> of function <paramref name="index"/> should be decoded now; null: nowhere.</summary>
+    private ulong? WantedBase(int index, int bar)
+    {
+        var config = _functions[index]!.Config;
+        var shape = config.GetBar(bar)!;
+        bool enabled = (config.Command & (shape.IsMemory ? PciConfigSpace.CommandMemorySpace : PciConfigSpace.CommandIoSpace)) != 0;
+        return enabled ? config.BarAddress(bar) : null;
+    }
+
+    /// <summary>Takes off the bus every BAR of the function that is decoded somewhere other than where it should be.</summary>
+    private void ReleaseMovedBars(int index)
+    {
         var device = _functions[index]!;
         var regions = _regions[index];
-        ushort command = device.Config.Command;
         for (int bar = 0; bar < 6; bar++)
         {
-            if (regions[bar] is not { } region) continue;
+            if (regions[bar] is not { MappedAt: { } old } region || WantedBase(index, bar) == old) continue;
+            (device.Config.GetBar(bar)!.IsMemory ? _mmio : _pio).Unregister(old);
+            region.MappedAt = null;
+            (device as IPciBarListener)?.BarMoved(bar, null);
+        }
+    }
+
+    /// <summary>Puts on the bus every BAR of the function that should be decoded and is not yet; hostile placements are counted and left off.</summary>
+    private void DecodeBars(int index)
+    {
+        var device = _functions[index]!;
+        var regions = _regions[index];
+        for (int bar = 0; bar < 6; bar++)
+        {
+            if (regions[bar] is not { MappedAt: null } region || WantedBase(index, bar) is not { } start) continue;
             var shape = device.Config.GetBar(bar)!;
-            var bus = shape.IsMemory ? _mmio : _pio;
-            bool enabled = (command & (shape.IsMemory ? PciConfigSpace.CommandMemorySpace : PciConfigSpace.CommandIoSpace)) != 0;
-            ulong? wanted = enabled ? device.Config.BarAddress(bar) : null;
-            if (region.MappedAt == wanted) continue;
-            if (region.MappedAt is { } old)
-            {
-                bus.Unregister(old);
-                region.MappedAt = null;
-                (device as IPciBarListener)?.BarMoved(bar, null);
-            }
-            if (wanted is not { } start) continue;
-            if (!InWindow(shape, start) || !TryRegister(bus, start, shape.Size, region))
+            if (!InWindow(shape, start) || !TryRegister(shape.IsMemory ? _mmio : _pio, start, shape.Size, region))
             {
                 Interlocked.Increment(ref _rejected);
                 continue;

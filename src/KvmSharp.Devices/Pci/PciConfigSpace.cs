@@ -10,7 +10,7 @@ namespace KvmSharp.Devices.Pci;
 /// typed setters before the guest runs. Offsets and lengths come from the guest and are checked:
 /// bytes outside the space read as all ones and writes to them are dropped.
 /// </summary>
-public sealed class PciConfigSpace
+public sealed partial class PciConfigSpace
 {
     public const int ConventionalSize = 256;
     public const int ExtendedSize = 4096;

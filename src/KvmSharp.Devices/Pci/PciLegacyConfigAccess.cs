@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using KvmSharp.Devices.Bus;
+using KvmSharp.State;
 
 namespace KvmSharp.Devices.Pci;
 
@@ -13,7 +14,7 @@ namespace KvmSharp.Devices.Pci;
 /// 0xCF9 goes to the reset control register given to the constructor (ICH9 datasheet §13.7.5).
 /// Only the first 256 bytes are reachable this way; the extended space needs ECAM.
 /// </summary>
-public sealed class PciLegacyConfigAccess
+public sealed class PciLegacyConfigAccess : IStateful<PciConfigAddressState>
 {
     public const ushort AddressPortBase = 0xCF8;
     public const ushort DataPortBase = 0xCFC;
@@ -38,6 +39,16 @@ public sealed class PciLegacyConfigAccess
 
     public IBusDevice AddressPort { get; }
     public IBusDevice DataPort { get; }
+
+    public PciConfigAddressState SaveState() => new() { Address = Volatile.Read(ref _address) };
+
+    public void RestoreState(PciConfigAddressState state)
+    {
+        StateCheck.NotNull(state, "pci-config-address");
+        StateCheck.That((state.Address & ~AddressWritable) == 0, "pci-config-address.Address",
+            $"0x{state.Address:x8} sets reserved or hard-wired bits");
+        Volatile.Write(ref _address, state.Address);
+    }
 
     private sealed class AddressRegister(PciLegacyConfigAccess owner) : IBusDevice
     {
