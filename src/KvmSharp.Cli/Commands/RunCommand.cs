@@ -3,6 +3,8 @@ using KvmSharp.Accelerators.Emulate.Platform;
 using KvmSharp.Cli.Parsing;
 using KvmSharp.Machine.Config;
 using KvmSharp.Machine.Control;
+using System.Runtime.InteropServices;
+using KvmSharp.Api;
 using KvmSharp.Machine.Images;
 using KvmSharp.Machine.Runtime;
 
@@ -51,15 +53,25 @@ internal static class RunCommand
             HelpName = "PATH",
             Description = "Run the machine a JSON config file describes (as --print-config writes one); only --console may be given with it, to say where COM1 goes",
         };
+        var apiSocket = new Option<string?>("--api-sock")
+        {
+            HelpName = "PATH",
+            Description = "Serve the per-VM API (Firecracker's, HTTP over this Unix socket, mode 0600). Without --kernel, --exec or --config the machine waits for the API to configure and start it",
+        };
+        var instanceId = new Option<string>("--id") { HelpName = "ID", Description = "The machine's id, as GET / reports it (default anonymous-instance)", DefaultValueFactory = _ => "anonymous-instance" };
         var printConfig = new Option<bool>("--print-config") { Description = "Print the machine the other flags describe as a JSON config (every device's id and slot filled in) and exit without running it" };
         Option[] machineFlags = [kernel, initrd, cmdline, exec, memory, cpus, accel, debugExit, noPit, icount, vsock, disks, net, rng, balloon, virtioConsole];
         var command = new Command("run", "Run a virtual machine");
-        foreach (var option in (Option[])[kernel, initrd, cmdline, exec, memory, cpus, accel, debugExit, console, noPit, icount, vsock, disks, net, rng, balloon, virtioConsole, noReboot, configFile, printConfig])
+        foreach (var option in (Option[])[kernel, initrd, cmdline, exec, memory, cpus, accel, debugExit, console, noPit, icount, vsock, disks, net, rng, balloon, virtioConsole, noReboot, configFile, printConfig, apiSocket, instanceId])
             command.Options.Add(option);
         command.SetAction(result => UserErrors.Guard(() =>
         {
             ExecStatusChannel? status = null;
             MachineConfig config;
+            string? api = result.GetValue(apiSocket);
+            // Firecracker's way: with only an API socket the machine is described and started through it.
+            bool waitForApi = api is not null && result.GetValue(configFile) is null
+                              && result.GetResult(kernel) is not { Implicit: false } && result.GetResult(exec) is not { Implicit: false };
             Func<ConfigProblem, string> describe;
             if (result.GetValue(configFile) is { } file)
             {
@@ -73,10 +85,11 @@ internal static class RunCommand
             {
                 string? execCommand = result.GetValue(exec);
                 status = execCommand is null ? null : new ExecStatusChannel();
-                config = FromFlags(result, execCommand);
+                config = FromFlags(result, execCommand, waitForApi);
                 describe = ConfigFlags.Describe;
             }
-            if (!result.GetValue(printConfig)) return Run(config, status, describe, result.GetValue(noReboot));
+            var run = new RunOptions(result.GetValue(noReboot), api, result.GetValue(instanceId)!, waitForApi);
+            if (!result.GetValue(printConfig)) return Run(config, status, describe, run);
             var normalized = config.Normalize();
             if (normalized.Validate() is { Count: > 0 } problems) throw new MachineConfigException(string.Join("; ", problems.Select(describe)));
             Console.Out.Write(MachineConfigJson.Write(normalized));
@@ -84,7 +97,7 @@ internal static class RunCommand
         }));
         return command;
 
-        MachineConfig FromFlags(ParseResult result, string? execCommand)
+        MachineConfig FromFlags(ParseResult result, string? execCommand, bool waitForApi)
         {
             string? kernelName = result.GetValue(kernel);
             string? initrdPath = result.GetValue(initrd)?.FullName;
@@ -99,7 +112,7 @@ internal static class RunCommand
                 throw new MachineConfigException("--initrd needs --kernel PATH (the default guest brings its own)");
             return new MachineConfig
             {
-                Kernel = kernelName switch
+                Kernel = waitForApi ? null : kernelName switch
                 {
                     DemoKernel => null,
                     null => DefaultGuestKernel(execCommand, extraCmdline),
@@ -130,18 +143,43 @@ internal static class RunCommand
         return new KernelConfig(guest.KernelPath, guest.InitrdPath, line);
     }
 
+    /// <summary>How the process runs its machine, beyond the machine itself.</summary>
+    /// <param name="WaitForApi">The API configures and starts the machine (no --kernel, --exec or --config).</param>
+    private sealed record RunOptions(bool NoReboot, string? ApiSocket, string InstanceId, bool WaitForApi);
+
     /// <param name="describe">Says a config problem in the words of whoever wrote the config: the flags, or a file's fields.</param>
-    private static int Run(MachineConfig config, ExecStatusChannel? status, Func<ConfigProblem, string> describe, bool noReboot)
+    private static int Run(MachineConfig config, ExecStatusChannel? status, Func<ConfigProblem, string> describe, RunOptions run)
     {
         using var execConsole = status is null ? null : new ExecConsole(status);
         var options = new MachineControllerOptions
         {
-            NoReboot = noReboot,
+            NoReboot = run.NoReboot,
             Notices = Console.Error.WriteLine,
             Console = execConsole,
             ConfigureBuilder = status is null ? null : b => b.WithSerialOutput(DefaultGuestCommandLine.StatusComPort, status),
         };
         using var machine = new MachineController(config, options);
+        // SIGTERM ends the machine and the process cleanly (the API socket removed), as Ctrl-A x does.
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+        {
+            context.Cancel = true;
+            machine.Stop("stopped by SIGTERM");
+        });
+        var server = run.ApiSocket is null ? null
+            : VmApiServer.StartAsync(run.ApiSocket, new VmApi(machine, run.InstanceId, bootSourceGiven: !run.WaitForApi)).GetAwaiter().GetResult();
+        try
+        {
+            if (!run.WaitForApi) Start(machine, describe);
+            return Finish(machine.WaitForExit(), status);
+        }
+        finally
+        {
+            server?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+    }
+
+    private static void Start(MachineController machine, Func<ConfigProblem, string> describe)
+    {
         try
         {
             machine.Start();
@@ -150,7 +188,10 @@ internal static class RunCommand
         {
             throw new MachineConfigException(string.Join("; ", e.Problems.Select(describe)));
         }
-        var exit = machine.WaitForExit();
+    }
+
+    private static int Finish(MachineExit exit, ExecStatusChannel? status)
+    {
         if (exit.Reason == MachineExitReason.Failed)
             UserErrors.Fail(exit.Message);
         else if (Environment.GetEnvironmentVariable("KVMSHARP_VERBOSE") == "1")

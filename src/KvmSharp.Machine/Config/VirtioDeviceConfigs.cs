@@ -48,6 +48,15 @@ public sealed record BalloonConfig : IPciDeviceConfig
 {
     [JsonPropertyOrder(-2)] public string? Id { get; init; }
     [JsonPropertyOrder(-1)] public int? Slot { get; init; }
+
+    /// <summary>The balloon's target size at boot, in MiB (Firecracker's amount_mib).</summary>
+    public uint AmountMib { get; init; }
+
+    /// <summary>Lets the guest deflate the balloon when it runs out of memory (VIRTIO_BALLOON_F_DEFLATE_ON_OOM).</summary>
+    public bool DeflateOnOom { get; init; }
+
+    /// <summary>How often the host asks for statistics, in seconds; 0: statistics off (Firecracker's stats_polling_interval_s).</summary>
+    public uint StatsPollingIntervalS { get; init; }
 }
 
 /// <summary>

@@ -104,6 +104,9 @@ internal sealed class PciDevices : IDisposable
         _bus.WriteConfig(0, slot, 0, offset, bytes);
     }
 
+    /// <summary>The virtio devices of type <typeparamref name="T"/>, in the order they were added.</summary>
+    public IEnumerable<T> Devices<T>() where T : class, IVirtioDevice => _virtio.Select(t => t.Device).OfType<T>();
+
     public void Dispose()
     {
         foreach (var device in _virtio) device.Dispose();

@@ -47,6 +47,9 @@ public sealed class RunningMachine : IDisposable
     /// <summary>Presses the ACPI power button: a guest that handles it shuts down gracefully.</summary>
     public void PressPowerButton() => Platform.PowerManagement.PressPowerButton();
 
+    /// <summary>The balloon device, when the machine has one.</summary>
+    public Devices.Virtio.Balloon.VirtioBalloonDevice? Balloon => Pci.Devices<Devices.Virtio.Balloon.VirtioBalloonDevice>().FirstOrDefault();
+
     /// <summary>"kvm" or "emulate".</summary>
     public string AcceleratorName { get; }
 

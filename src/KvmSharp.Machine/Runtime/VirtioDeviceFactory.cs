@@ -35,7 +35,12 @@ internal static class VirtioDeviceFactory
         if (config.Rng is { } rng)
             devices.Add(($"virtio-rng {rng.Id}", SlotOf(rng.Slot), () => new VirtioEntropyDevice(notice)));
         if (config.Balloon is { } balloon)
-            devices.Add(($"virtio-balloon {balloon.Id}", SlotOf(balloon.Slot), () => new VirtioBalloonDevice(notice)));
+            devices.Add(($"virtio-balloon {balloon.Id}", SlotOf(balloon.Slot), () =>
+            {
+                var device = new VirtioBalloonDevice(notice);
+                device.SetTargetPages(balloon.AmountMib * (uint)(1 << 20) / (uint)VirtioBalloonDevice.PageSize);
+                return device;
+            }));
         if (config.Vsock is { } vsock)
             devices.Add(($"virtio-vsock {vsock.Id}", SlotOf(vsock.Slot), () => new VirtioVsockDevice(vsock.GuestCid, vsock.UdsPath, notice)));
         if (config.VirtioConsole is { } hvc && consoleBackend is not null)

@@ -40,6 +40,9 @@ public sealed partial class VirtioPciDevice : IPciDevice, IPciBarListener, IVirt
     private IDoorbellRouter? _doorbells;
     private ulong? _doorbellBase;
 
+    /// <summary>The device behind this transport.</summary>
+    public IVirtioDevice Device => _device;
+
     /// <param name="name">How notices name the device, e.g. "virtio-blk 00:02.0".</param>
     public VirtioPciDevice(IVirtioDevice device, GuestMemory memory, IMsiSink msi, IInterruptLine intx, string name, Action<string> notice)
     {

@@ -18,7 +18,6 @@ public sealed class VsockUnixHost : IDisposable
     private const int MaxConnectLine = 32;
 
     /// <summary>S_IFMT and S_IFSOCK from sys/stat.h (inode type bits of st_mode).</summary>
-    private const uint FileTypeMask = 0xF000, SocketType = 0xC000;
 
     private readonly Socket _listener;
 
@@ -26,12 +25,8 @@ public sealed class VsockUnixHost : IDisposable
     public VsockUnixHost(string path)
     {
         Path = path;
-        switch (FileTypeAt(path))
-        {
-            case null: break;
-            case SocketType: File.Delete(path); break;
-            default: throw new IOException($"vsock: '{path}' exists and is not a socket; refusing to replace it");
-        }
+        if (UnixFileType.IsSocket(path)) File.Delete(path);
+        else if (UnixFileType.Exists(path)) throw new IOException($"vsock: '{path}' exists and is not a socket; refusing to replace it");
         _listener = new Socket(AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, ProtocolType.Unspecified);
         try
         {
@@ -114,19 +109,11 @@ public sealed class VsockUnixHost : IDisposable
             && uint.TryParse(text.AsSpan(prefix.Length), System.Globalization.NumberStyles.None, null, out port);
     }
 
-    /// <summary>The S_IFMT bits of <paramref name="path"/> (not following a symlink), or null when nothing is there.</summary>
-    private static unsafe uint? FileTypeAt(string path)
-    {
-        byte* stat = stackalloc byte[256];   // struct stat is 144 bytes on x86-64; room to spare
-        if (LibcImports.LStat(path, stat) != 0) return null;
-        return BinaryPrimitives.ReadUInt32LittleEndian(new ReadOnlySpan<byte>(stat + 24, 4)) & FileTypeMask;
-    }
-
     /// <summary>Stops listening and removes the socket file we made.</summary>
     public void Dispose()
     {
         _listener.Dispose();
-        if (FileTypeAt(Path) == SocketType) File.Delete(Path);
+        if (UnixFileType.IsSocket(Path)) File.Delete(Path);
     }
 }
 
