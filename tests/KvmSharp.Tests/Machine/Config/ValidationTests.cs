@@ -72,7 +72,7 @@ public class ValidationTests
         var icount = Assert.Single((new MachineConfig { InstructionCountShift = 1, Accelerator = AcceleratorChoice.Kvm }).Validate());
         Assert.Equal("instruction_count_shift: needs the software CPU (accelerator emulate): KVM runs guests in real time", icount.ToString());
         Assert.Equal("--icount needs the software CPU (--accel emulate): KVM runs guests in real time", ConfigFlags.Describe(icount));
-        Assert.Equal("--memory must be between 1M and 1024G", ConfigFlags.Describe(new ConfigProblem("memory_size", "must be between 1M and 1024G")));
+        Assert.Equal("--memory must be between 2M and 1024G", ConfigFlags.Describe(new ConfigProblem("memory_size", "must be between 2M and 1024G")));
         Assert.Equal("kernel '/k' does not exist", ConfigFlags.Describe(new ConfigProblem("kernel.path", "'/k' does not exist")));
         Assert.Equal("initrd '/i' does not exist", ConfigFlags.Describe(new ConfigProblem("kernel.initrd_path", "'/i' does not exist")));
         Assert.Equal("--disk: image '/d' does not exist", ConfigFlags.Describe(new ConfigProblem("disks[3].path", "'/d' does not exist")));
