@@ -5,7 +5,7 @@ namespace KvmSharp.Cli.Parsing;
 
 /// <summary>
 /// <c>--vsock cid=N,uds=PATH</c>: a virtio-vsock device with Firecracker's Unix-socket convention. Parsing checks
-/// the form; <see cref="MachineConfig.Validate"/> checks the CID's range and that PATH's directory exists.
+/// the form; <see cref="MachineConfig.Validate"/> checks the CID's range, and the machine builder that PATH's directory exists.
 /// </summary>
 internal static class VsockOption
 {

@@ -6,29 +6,38 @@ namespace KvmSharp.Machine.Config;
 /// One mistake in a <see cref="MachineConfig"/>. <paramref name="Field"/> is the JSON path of the value that is wrong
 /// (<c>memory_size</c>, <c>disks[1].path</c>); <paramref name="Message"/> reads after the field's name and may name
 /// another field as <c>{json_path}</c>, so that each front end (a config file, the CLI's flags, the API) can say
-/// both in its own words through <see cref="Describe"/>.
+/// both in its own words through <see cref="Describe"/>. A value quoted in a message goes through <see cref="Escape"/>,
+/// as in a format string, so a brace in a file name is not taken for a field.
 /// </summary>
 public sealed record ConfigProblem(string Field, string Message)
 {
-    /// <summary>The message with each <c>{field}</c> written as <paramref name="nameOf"/> gives it.</summary>
+    /// <summary><paramref name="value"/> with its braces doubled, to quote it in a <see cref="Message"/>.</summary>
+    public static string Escape(string value) => value.Replace("{", "{{", StringComparison.Ordinal).Replace("}", "}}", StringComparison.Ordinal);
+
+    /// <summary>The message with each <c>{field}</c> written as <paramref name="nameOf"/> gives it, and <c>{{</c>, <c>}}</c> as one brace.</summary>
     public string Describe(Func<string, string> nameOf)
     {
         var text = new StringBuilder(Message.Length);
-        int at = 0;
-        while (at < Message.Length)
+        for (int i = 0; i < Message.Length; i++)
         {
-            int open = Message.IndexOf('{', at), close = open < 0 ? -1 : Message.IndexOf('}', open);
-            if (close < 0) break;
-            string name = Message[(open + 1)..close];
-            // Only a JSON path is a field; a brace in a value the message quotes (a file name) stays as it is.
-            text.Append(Message, at, open - at).Append(IsFieldPath(name) ? nameOf(name) : Message[open..(close + 1)]);
-            at = close + 1;
+            char c = Message[i];
+            if ((c == '{' || c == '}') && i + 1 < Message.Length && Message[i + 1] == c)
+            {
+                text.Append(c);
+                i++;
+            }
+            else if (c == '{' && Message.IndexOf('}', i) is > 0 and var close)
+            {
+                text.Append(nameOf(Message[(i + 1)..close]));
+                i = close;
+            }
+            else
+            {
+                text.Append(c);
+            }
         }
-        return text.Append(Message, at, Message.Length - at).ToString();
+        return text.ToString();
     }
-
-    private static bool IsFieldPath(string name) =>
-        name.Length > 0 && name.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '_' or '.' or '[' or ']');
 
     /// <summary>In the config file's words: "memory_size: must be between …".</summary>
     public override string ToString() => $"{Field}: {Describe(field => field)}";

@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace KvmSharp.Machine.Config;
 
 /// <summary>Which accelerator runs the guest.</summary>
@@ -39,6 +41,21 @@ public sealed record KernelConfig(string Path, string? InitrdPath = null, string
 public sealed partial record MachineConfig
 {
     public const ulong DefaultMemorySize = 256UL << 20;
+
+    public MachineConfig() { }
+
+    /// <summary>
+    /// For the JSON reader: the generated reader sets every init-only property, to its type's default when a file
+    /// leaves it out, so the fields whose default is not their type's come in here, where a missing one keeps ours.
+    /// </summary>
+    [JsonConstructor]
+    internal MachineConfig(ulong memorySize = DefaultMemorySize, int vcpuCount = 1, bool legacyTimer = true, ConsoleConfig? console = null)
+    {
+        MemorySize = memorySize;
+        VcpuCount = vcpuCount;
+        LegacyTimer = legacyTimer;
+        Console = console ?? ConsoleConfig.Stdio;
+    }
 
     /// <summary>The layout of the JSON form; a file of another version is refused, not guessed at.</summary>
     public int FormatVersion { get; init; } = MachineConfigJson.CurrentFormatVersion;

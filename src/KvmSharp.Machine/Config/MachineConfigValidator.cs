@@ -52,11 +52,13 @@ internal static class MachineConfigValidator
                 Add("virtio_console.kind", "stdio needs COM1 elsewhere: set {console} to none, pty or a socket");
             if (hvc.Kind == ConsoleKind.Socket && config.Console.Kind == ConsoleKind.Socket && hvc.SocketPath == config.Console.SocketPath
                 && !string.IsNullOrEmpty(hvc.SocketPath))
-                Add("virtio_console.socket_path", $"cannot share the socket {hvc.SocketPath} with {{console}}");
+                Add("virtio_console.socket_path", $"cannot share the socket {E(hvc.SocketPath)} with {{console}}");
         }
         CheckIdsAndSlots(PciDeviceLayout.Entries(config), Add);
         return problems;
     }
+
+    private static string E(string value) => ConfigProblem.Escape(value);
 
     private static void CheckConsole(ConsoleKind kind, string? socketPath, string field, Action<string, string> add)
     {
@@ -73,7 +75,7 @@ internal static class MachineConfigValidator
         if (string.IsNullOrEmpty(disk.Path)) add($"{field}.path", "is empty: name the disk's image file");
         if (disk.Format is { } format && !Enum.IsDefined(format)) add($"{field}.format", $"{(int)format} is not one of raw, qcow2");
         if (disk.Serial is { } serial && !VirtioBlockDevice.IsValidSerial(serial))
-            add($"{field}.serial", $"serial '{serial}' must be at most 20 printable ASCII characters");
+            add($"{field}.serial", $"serial '{E(serial)}' must be at most 20 printable ASCII characters");
     }
 
     private static void CheckNets(ValueList<NetConfig> nets, Action<string, string> add)
@@ -84,12 +86,12 @@ internal static class MachineConfigValidator
         {
             var net = nets[i];
             if (!TapDevice.IsValidName(net.Tap))
-                add($"nets[{i}].tap", $"'{net.Tap}' is not a network interface name ({TapDevice.NameRule})");
+                add($"nets[{i}].tap", $"'{E(net.Tap)}' is not a network interface name ({TapDevice.NameRule})");
             else if (!taps.Add(net.Tap))
-                add($"nets[{i}].tap", $"tap {net.Tap} is given twice (one tap carries one NIC)");
+                add($"nets[{i}].tap", $"tap {E(net.Tap)} is given twice (one tap carries one NIC)");
             if (net.Mac is null) continue;
-            if (!MacAddress.TryParse(net.Mac, out var mac, out string error)) add($"nets[{i}].mac", error);
-            else if (!macs.Add(MacAddress.Format(mac))) add($"nets[{i}].mac", $"{net.Mac} is also another NIC's address");
+            if (!MacAddress.TryParse(net.Mac, out var mac, out string error)) add($"nets[{i}].mac", E(error));
+            else if (!macs.Add(MacAddress.Format(mac))) add($"nets[{i}].mac", $"{E(net.Mac)} is also another NIC's address");
         }
     }
 
@@ -102,14 +104,14 @@ internal static class MachineConfigValidator
         {
             if (device.Id is { } id)
             {
-                if (!DeviceId.IsValid(id)) add($"{field}.id", $"'{id}' is not an id: {DeviceId.Rule}");
-                else if (!idOwners.TryAdd(id, field)) add($"{field}.id", $"'{id}' is already the id of {idOwners[id]}");
+                if (!DeviceId.IsValid(id)) add($"{field}.id", $"'{E(id)}' is not an id: {DeviceId.Rule}");
+                else if (!idOwners.TryAdd(id, field)) add($"{field}.id", $"'{E(id)}' is already the id of {E(idOwners[id])}");
             }
             if (device.Slot is { } slot)
             {
                 if (slot < PciDeviceLayout.FirstSlot || slot > PciDeviceLayout.LastSlot)
                     add($"{field}.slot", $"must be between {PciDeviceLayout.FirstSlot} and {PciDeviceLayout.LastSlot} (slot 0 is the host bridge's)");
-                else if (!slotOwners.TryAdd(slot, field)) add($"{field}.slot", $"slot {slot} is already taken by {slotOwners[slot]}");
+                else if (!slotOwners.TryAdd(slot, field)) add($"{field}.slot", $"slot {slot} is already taken by {E(slotOwners[slot])}");
             }
         }
         var slots = PciDeviceLayout.Slots(entries);

@@ -13,14 +13,16 @@ internal static class HostResources
     {
         var problems = new List<ConfigProblem>();
         if (config.Kernel is { } kernel && !File.Exists(kernel.Path))
-            problems.Add(new("kernel.path", $"'{kernel.Path}' does not exist"));
+            problems.Add(new("kernel.path", $"'{E(kernel.Path)}' does not exist"));
         if (config.Kernel?.InitrdPath is { } initrd && !File.Exists(initrd))
-            problems.Add(new("kernel.initrd_path", $"'{initrd}' does not exist"));
+            problems.Add(new("kernel.initrd_path", $"'{E(initrd)}' does not exist"));
         for (int i = 0; i < config.Disks.Count; i++)
             if (!File.Exists(config.Disks[i].Path))
-                problems.Add(new($"disks[{i}].path", $"'{config.Disks[i].Path}' does not exist"));
+                problems.Add(new($"disks[{i}].path", $"'{E(config.Disks[i].Path)}' does not exist"));
         if (config.Vsock is { } vsock && !Directory.Exists(Path.GetDirectoryName(Path.GetFullPath(vsock.UdsPath))))
-            problems.Add(new("vsock.uds_path", $"the directory of uds '{vsock.UdsPath}' does not exist"));
+            problems.Add(new("vsock.uds_path", $"the directory of uds '{E(vsock.UdsPath)}' does not exist"));
         return problems;
     }
+
+    private static string E(string value) => ConfigProblem.Escape(value);
 }
