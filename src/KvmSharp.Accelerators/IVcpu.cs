@@ -42,4 +42,30 @@ public interface IVcpu : IDisposable
 
     /// <summary>Translates a guest-linear address through the vCPU's current paging mode; null when not mapped.</summary>
     ulong? TranslateLinearAddress(ulong linear);
+
+    // ---- pause, save and load (snapshots, live migration) ---------------------------------------
+    // All four are called on the vCPU's own thread, outside Run, while the machine is paused.
+
+    /// <summary>
+    /// Finishes the instruction whose exit the VMM has just answered (a port or MMIO read, string I/O), so that
+    /// the state saved next holds no half-done instruction. KVM: KVM_RUN with immediate_exit set, which
+    /// completes the emulation and returns at once (api.rst, "immediate_exit"). Call before parking the thread.
+    /// </summary>
+    void CompletePendingIo();
+
+    /// <summary>
+    /// The vCPU is about to park for a pause. KVM: KVM_KVMCLOCK_CTRL, which tells a guest with kvmclock that it
+    /// was paused, so its soft-lockup watchdog does not fire on resume (a guest without kvmclock is fine too).
+    /// </summary>
+    void OnPaused();
+
+    /// <summary>Everything of this vCPU a restored machine needs; no half-done exit (see <see cref="CompletePendingIo"/>).</summary>
+    VcpuState SaveState();
+
+    /// <summary>
+    /// Loads a saved vCPU. The state is hostile input: a state of the other accelerator, of another vCPU index, or
+    /// with any value out of range is refused with a <see cref="KvmSharp.State.StateException"/> that names the
+    /// field, before the vCPU changes where that is possible.
+    /// </summary>
+    void RestoreState(VcpuState state);
 }
