@@ -113,6 +113,7 @@ public sealed class ApicTimer(LocalApic apic) : ITimedDevice
         StateCheck.That((state.DivideConfiguration & ~0xBu) == 0, "Apic.Timer.DivideConfiguration", "sets bits other than 0, 1 and 3");
         // The longest period: the largest count at the largest divisor (128).
         StateCheck.InRange(state.Period, 0, (long)uint.MaxValue * 128, "Apic.Timer.Period");
+        StateCheck.InRange(state.Start, long.MinValue / 4, long.MaxValue / 4, "Apic.Timer.Start");
         StateCheck.InRange(state.Deadline, 0, long.MaxValue, "Apic.Timer.Deadline");
     }
 
