@@ -1,4 +1,5 @@
 using KvmSharp.Memory;
+using KvmSharp.State;
 
 namespace KvmSharp.Accelerators;
 
@@ -28,7 +29,7 @@ public interface IAccelerator : IDisposable
 public sealed record VirtualMachineOptions(int VcpuCount, bool LegacyTimer = true, int? InstructionCountShift = null);
 
 /// <summary>One guest: its memory slots, its vCPUs and its interrupt lines.</summary>
-public interface IVirtualMachine : IDisposable
+public interface IVirtualMachine : IDisposable, IStateful<VmState>
 {
     GuestMemory Memory { get; }
 
@@ -74,15 +75,10 @@ public interface IVirtualMachine : IDisposable
     /// <summary>Guest time goes on from where <see cref="PauseTime"/> stopped it (before the vCPUs run again).</summary>
     void ResumeTime();
 
-    /// <summary>The interrupt controllers and timers the accelerator keeps, and guest time. Call while paused.</summary>
-    VmState SaveState();
-
-    /// <summary>
-    /// Loads a saved VM state (while paused, before the vCPUs' states). Hostile input: a state of the other
-    /// accelerator or with a value out of range is refused with a <see cref="KvmSharp.State.StateException"/>.
-    /// Guest time continues from the saved time.
-    /// </summary>
-    void RestoreState(VmState state);
+    // SaveState (IStateful): the interrupt controllers and timers the accelerator keeps, and guest time; call
+    // while paused. RestoreState: while paused, before the vCPUs' states; hostile input (a state of the other
+    // accelerator or with a value out of range is refused with a StateException); guest time continues from the
+    // saved time.
 
     // ---- dirty-page logging (live migration's pre-copy) -----------------------------------------
 

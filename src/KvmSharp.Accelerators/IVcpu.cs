@@ -1,4 +1,5 @@
 using KvmSharp.Native.X86;
+using KvmSharp.State;
 
 namespace KvmSharp.Accelerators;
 
@@ -6,7 +7,7 @@ namespace KvmSharp.Accelerators;
 /// One virtual CPU. <see cref="Run"/> and the register accessors belong to the thread that runs it;
 /// <see cref="Kick"/> may be called from any thread.
 /// </summary>
-public interface IVcpu : IDisposable
+public interface IVcpu : IDisposable, IStateful<VcpuState>
 {
     int Index { get; }
 
@@ -59,13 +60,8 @@ public interface IVcpu : IDisposable
     /// </summary>
     void OnPaused();
 
-    /// <summary>Everything of this vCPU a restored machine needs; no half-done exit (see <see cref="CompletePendingIo"/>).</summary>
-    VcpuState SaveState();
-
-    /// <summary>
-    /// Loads a saved vCPU. The state is hostile input: a state of the other accelerator, of another vCPU index, or
-    /// with any value out of range is refused with a <see cref="KvmSharp.State.StateException"/> that names the
-    /// field, before the vCPU changes where that is possible.
-    /// </summary>
-    void RestoreState(VcpuState state);
+    // SaveState (IStateful): everything of this vCPU a restored machine needs, with no half-done exit (see
+    // CompletePendingIo). RestoreState: the state is hostile input; a state of the other accelerator, of another
+    // vCPU index, or with any value out of range is refused with a StateException that names the field, before
+    // the vCPU changes where that is possible.
 }
