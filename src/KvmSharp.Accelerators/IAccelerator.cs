@@ -1,4 +1,5 @@
 using KvmSharp.Memory;
+using KvmSharp.State;
 
 namespace KvmSharp.Accelerators;
 
@@ -28,7 +29,7 @@ public interface IAccelerator : IDisposable
 public sealed record VirtualMachineOptions(int VcpuCount, bool LegacyTimer = true, int? InstructionCountShift = null);
 
 /// <summary>One guest: its memory slots, its vCPUs and its interrupt lines.</summary>
-public interface IVirtualMachine : IDisposable
+public interface IVirtualMachine : IDisposable, IStateful<VmState>
 {
     GuestMemory Memory { get; }
 
@@ -62,4 +63,39 @@ public interface IVirtualMachine : IDisposable
     /// clocked devices (PM timer, CMOS clock) follow it. Null: host time.
     /// </summary>
     TimeProvider? GuestTime => null;
+
+    // ---- pause, save and load (snapshots, live migration) ---------------------------------------
+
+    /// <summary>
+    /// Stops guest time for a pause (after the vCPUs parked): timers and deadlines do not advance while paused.
+    /// KVM: KVM_GET_CLOCK now, put back by <see cref="ResumeTime"/>; the software CPU: its clock stands still.
+    /// </summary>
+    void PauseTime();
+
+    /// <summary>Guest time goes on from where <see cref="PauseTime"/> stopped it (before the vCPUs run again).</summary>
+    void ResumeTime();
+
+    // SaveState (IStateful): the interrupt controllers and timers the accelerator keeps, and guest time; call
+    // while paused. RestoreState: while paused, before the vCPUs' states; hostile input (a state of the other
+    // accelerator or with a value out of range is refused with a StateException); guest time continues from the
+    // saved time.
+
+    // ---- dirty-page logging (live migration's pre-copy) -----------------------------------------
+
+    /// <summary>
+    /// Starts recording which guest pages the vCPUs write. KVM: KVM_MEM_LOG_DIRTY_PAGES on every slot. The
+    /// software CPU: write tracking through its TLB, which needs every vCPU parked (outside Run) for this call.
+    /// Writes by devices are <see cref="GuestMemory.StartWriteLog"/>'s, not this log's.
+    /// </summary>
+    void StartDirtyLog();
+
+    /// <summary>
+    /// ORs the pages written since the last collect (or the start) into <paramref name="into"/>, laid out for
+    /// <see cref="Memory"/>'s regions, and clears the accelerator's log. KVM: KVM_GET_DIRTY_LOG per slot. The
+    /// software CPU: needs every vCPU parked.
+    /// </summary>
+    void CollectDirtyPages(DirtyPageBitmap into);
+
+    /// <summary>Stops recording (KVM: the slots drop KVM_MEM_LOG_DIRTY_PAGES); what was not collected is lost.</summary>
+    void StopDirtyLog();
 }

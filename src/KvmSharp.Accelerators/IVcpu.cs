@@ -1,4 +1,5 @@
 using KvmSharp.Native.X86;
+using KvmSharp.State;
 
 namespace KvmSharp.Accelerators;
 
@@ -6,7 +7,7 @@ namespace KvmSharp.Accelerators;
 /// One virtual CPU. <see cref="Run"/> and the register accessors belong to the thread that runs it;
 /// <see cref="Kick"/> may be called from any thread.
 /// </summary>
-public interface IVcpu : IDisposable
+public interface IVcpu : IDisposable, IStateful<VcpuState>
 {
     int Index { get; }
 
@@ -42,4 +43,25 @@ public interface IVcpu : IDisposable
 
     /// <summary>Translates a guest-linear address through the vCPU's current paging mode; null when not mapped.</summary>
     ulong? TranslateLinearAddress(ulong linear);
+
+    // ---- pause, save and load (snapshots, live migration) ---------------------------------------
+    // All four are called on the vCPU's own thread, outside Run, while the machine is paused.
+
+    /// <summary>
+    /// Finishes the instruction whose exit the VMM has just answered (a port or MMIO read, string I/O), so that
+    /// the state saved next holds no half-done instruction. KVM: KVM_RUN with immediate_exit set, which
+    /// completes the emulation and returns at once (api.rst, "immediate_exit"). Call before parking the thread.
+    /// </summary>
+    void CompletePendingIo();
+
+    /// <summary>
+    /// The vCPU is about to park for a pause. KVM: KVM_KVMCLOCK_CTRL, which tells a guest with kvmclock that it
+    /// was paused, so its soft-lockup watchdog does not fire on resume (a guest without kvmclock is fine too).
+    /// </summary>
+    void OnPaused();
+
+    // SaveState (IStateful): everything of this vCPU a restored machine needs, with no half-done exit (see
+    // CompletePendingIo). RestoreState: the state is hostile input; a state of the other accelerator, of another
+    // vCPU index, or with any value out of range is refused with a StateException that names the field, before
+    // the vCPU changes where that is possible.
 }

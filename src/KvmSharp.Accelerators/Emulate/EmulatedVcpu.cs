@@ -18,13 +18,14 @@ public sealed partial class EmulatedVcpu : IVcpu
     private readonly VcpuPlatform _platform;
     private readonly byte[] _exitData = new byte[8];
     private PendingExit _pending;
+    private int _running;
 
     private enum PendingExit : byte { None, PortIn, PortOut, MmioRead }
 
     internal EmulatedVcpu(EmulatedVirtualMachine vm, int index, int vcpuCount)
     {
         Index = index;
-        _platform = new VcpuPlatform(vm.Platform, index, _cpu, vm.Memory);
+        _platform = new VcpuPlatform(vm.Platform, index, _cpu, vm.Memory, vm.Physical);
         _core = new CpuCore(_cpu, vm.Physical, new EmulatedCpuModel(index, vcpuCount, vm.Platform.Clock, _platform));
         _core.Executor.Unimplemented.FirstSeen = vm.ReportUnimplemented;
         _core.PlatformIo = _platform;
@@ -48,6 +49,19 @@ public sealed partial class EmulatedVcpu : IVcpu
     }
 
     public VcpuExit Run()
+    {
+        Volatile.Write(ref _running, 1);
+        try
+        {
+            return RunUntilExit();
+        }
+        finally
+        {
+            Volatile.Write(ref _running, 0);
+        }
+    }
+
+    private VcpuExit RunUntilExit()
     {
         CompletePendingExit();
         while (true)

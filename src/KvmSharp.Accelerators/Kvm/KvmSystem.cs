@@ -84,6 +84,37 @@ public sealed unsafe class KvmSystem : IDisposable
         throw new AcceleratorException("KVM_GET_SUPPORTED_CPUID returned more than 4096 entries");
     }
 
+    /// <summary>
+    /// KVM_GET_MSR_INDEX_LIST: the MSRs KVM can save and load for a vCPU (the host's msrs_to_save and the ones
+    /// KVM emulates). The kernel answers E2BIG with the count it needs; ask again with that much room.
+    /// </summary>
+    public uint[] GetMsrIndexList()
+    {
+        uint capacity = 256;
+        for (int attempt = 0; attempt < 8; attempt++)
+        {
+            byte* buffer = (byte*)NativeMemory.AllocZeroed((nuint)(4 + capacity * 4));
+            try
+            {
+                *(uint*)buffer = capacity;
+                if (LibcImports.Ioctl(_fd.Number, KvmIoctls.GetMsrIndexList, buffer) == 0)
+                {
+                    uint count = Math.Min(*(uint*)buffer, capacity);
+                    return new ReadOnlySpan<uint>(buffer + 4, (int)count).ToArray();
+                }
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno != LibcConstants.E2BIG) throw new NativeException("KVM_GET_MSR_INDEX_LIST", errno);
+                capacity = Math.Max(capacity * 2, *(uint*)buffer);
+                if (capacity > 65536) break;
+            }
+            finally
+            {
+                NativeMemory.Free(buffer);
+            }
+        }
+        throw new AcceleratorException("KVM_GET_MSR_INDEX_LIST kept asking for more room");
+    }
+
     internal FileDescriptor CreateVmDescriptor()
     {
         int fd = LibcImports.Ioctl(_fd.Number, KvmIoctls.CreateVm, 0);

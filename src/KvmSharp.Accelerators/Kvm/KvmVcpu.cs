@@ -18,6 +18,7 @@ public sealed unsafe partial class KvmVcpu : IVcpu
     private readonly Lock _threadLock = new();
     private nuint _thread;
     private bool _attached;
+    private bool _awaitsCompletion, _deferredExit;
 
     internal KvmVcpu(KvmVirtualMachine vm, FileDescriptor fd, int index, int runMmapSize)
     {
@@ -69,6 +70,13 @@ public sealed unsafe partial class KvmVcpu : IVcpu
 
     public VcpuExit Run()
     {
+        if (_deferredExit)
+        {
+            // CompletePendingIo's KVM_RUN ended in a new exit (string I/O going on): it is still in kvm_run.
+            _deferredExit = false;
+            return DecodeExit();
+        }
+        _awaitsCompletion = false;
         int rc = LibcImports.Ioctl(_fd.Number, KvmIoctls.Run, 0);
         if (rc < 0)
         {
@@ -81,7 +89,13 @@ public sealed unsafe partial class KvmVcpu : IVcpu
             }
             return Failed($"KVM_RUN failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})");
         }
+        return DecodeExit();
+    }
 
+    private VcpuExit DecodeExit()
+    {
+        // Port I/O and MMIO finish inside the next KVM_RUN (reads take their data from kvm_run then).
+        _awaitsCompletion = _run->ExitReason is KvmExitReason.Io or KvmExitReason.Mmio;
         switch (_run->ExitReason)
         {
             case KvmExitReason.Io:

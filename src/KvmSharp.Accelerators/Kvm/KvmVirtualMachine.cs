@@ -47,7 +47,9 @@ public sealed unsafe partial class KvmVirtualMachine : IVirtualMachine
                 var pit = new KvmPitConfig { Flags = KvmPitConfig.SpeakerDummy };
                 Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.CreatePit2, &pit), "KVM_CREATE_PIT2");
             }
-            RegisterMemory(memory);
+            _hasPit = options.LegacyTimer;
+            RegisterMemory(memory, flags: 0);
+            (XsaveSize, HasXcrs, HasTscKhz) = ProbeStateCapabilities(system);
             _msiRoutes = CreateMsiRoutes(notice);
             _ioEventsSupported = ProbeIoEvents(notice);
         }
@@ -62,7 +64,8 @@ public sealed unsafe partial class KvmVirtualMachine : IVirtualMachine
 
     public int VcpuCount => _vcpuCount;
 
-    private void RegisterMemory(GuestMemory memory)
+    /// <summary>One slot per region, slot i = region i (the dirty log relies on it); <paramref name="flags"/> are KVM_MEM_*.</summary>
+    private void RegisterMemory(GuestMemory memory, uint flags)
     {
         for (int slot = 0; slot < memory.Regions.Count; slot++)
         {
@@ -70,6 +73,7 @@ public sealed unsafe partial class KvmVirtualMachine : IVirtualMachine
             var slotInfo = new KvmUserspaceMemoryRegion
             {
                 Slot = (uint)slot,
+                Flags = flags,
                 GuestPhysAddr = region.Start.Value,
                 MemorySize = region.Size,
                 UserspaceAddr = (ulong)region.HostAddress,

@@ -60,7 +60,7 @@ public static class LibcConstants
     public const int MAP_SHARED = 1, MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20, MAP_NORESERVE = 0x4000;
     public const int MADV_DONTNEED = 4, MADV_MERGEABLE = 12, MADV_HUGEPAGE = 14;
     public const int SIG_BLOCK = 0, SIG_UNBLOCK = 1, SIG_SETMASK = 2;
-    public const int EINTR = 4, EAGAIN = 11, ENOENT = 2, EACCES = 13, EPERM = 1, ENODEV = 19, ENXIO = 6;
+    public const int EINTR = 4, EAGAIN = 11, ENOENT = 2, EACCES = 13, EPERM = 1, ENODEV = 19, ENXIO = 6, E2BIG = 7, EINVAL = 22, ENOTTY = 25;
     public const short POLLIN = 1, POLLOUT = 4, POLLERR = 8, POLLHUP = 0x10, POLLNVAL = 0x20;
     public const int TCSANOW = 0;
     public const int EFD_CLOEXEC = 0x80000, EFD_NONBLOCK = 0x800;

@@ -39,6 +39,79 @@ public class KvmAbiTests
             P("sizeof kvm_irqfd", sizeof(struct kvm_irqfd));
             P("sizeof kvm_irq_routing", sizeof(struct kvm_irq_routing));
             P("sizeof kvm_irq_routing_entry", sizeof(struct kvm_irq_routing_entry));
+            P("sizeof kvm_lapic_state", sizeof(struct kvm_lapic_state));
+            P("sizeof kvm_vcpu_events", sizeof(struct kvm_vcpu_events));
+            P("sizeof kvm_xsave", sizeof(struct kvm_xsave));
+            P("sizeof kvm_xcr", sizeof(struct kvm_xcr));
+            P("sizeof kvm_xcrs", sizeof(struct kvm_xcrs));
+            P("sizeof kvm_irqchip", sizeof(struct kvm_irqchip));
+            P("sizeof kvm_pic_state", sizeof(struct kvm_pic_state));
+            P("sizeof kvm_ioapic_state", sizeof(struct kvm_ioapic_state));
+            P("sizeof kvm_pit_channel_state", sizeof(struct kvm_pit_channel_state));
+            P("sizeof kvm_pit_state2", sizeof(struct kvm_pit_state2));
+            P("sizeof kvm_clock_data", sizeof(struct kvm_clock_data));
+            P("sizeof kvm_dirty_log", sizeof(struct kvm_dirty_log));
+            P("offsetof kvm_vcpu_events.interrupt", offsetof(struct kvm_vcpu_events, interrupt));
+            P("offsetof kvm_vcpu_events.nmi", offsetof(struct kvm_vcpu_events, nmi));
+            P("offsetof kvm_vcpu_events.sipi_vector", offsetof(struct kvm_vcpu_events, sipi_vector));
+            P("offsetof kvm_vcpu_events.flags", offsetof(struct kvm_vcpu_events, flags));
+            P("offsetof kvm_vcpu_events.smi", offsetof(struct kvm_vcpu_events, smi));
+            P("offsetof kvm_vcpu_events.triple_fault", offsetof(struct kvm_vcpu_events, triple_fault));
+            P("offsetof kvm_vcpu_events.exception_has_payload", offsetof(struct kvm_vcpu_events, exception_has_payload));
+            P("offsetof kvm_vcpu_events.exception_payload", offsetof(struct kvm_vcpu_events, exception_payload));
+            P("offsetof kvm_xcrs.xcrs", offsetof(struct kvm_xcrs, xcrs));
+            P("offsetof kvm_xcrs.padding", offsetof(struct kvm_xcrs, padding));
+            P("offsetof kvm_irqchip.chip", offsetof(struct kvm_irqchip, chip));
+            P("offsetof kvm_ioapic_state.redirtbl", offsetof(struct kvm_ioapic_state, redirtbl));
+            P("offsetof kvm_pit_channel_state.count_load_time", offsetof(struct kvm_pit_channel_state, count_load_time));
+            P("offsetof kvm_pit_state2.flags", offsetof(struct kvm_pit_state2, flags));
+            P("offsetof kvm_clock_data.realtime", offsetof(struct kvm_clock_data, realtime));
+            P("offsetof kvm_clock_data.host_tsc", offsetof(struct kvm_clock_data, host_tsc));
+            P("offsetof kvm_dirty_log.dirty_bitmap", offsetof(struct kvm_dirty_log, dirty_bitmap));
+            P("KVM_APIC_REG_SIZE", KVM_APIC_REG_SIZE);
+            P("KVM_MAX_XCRS", KVM_MAX_XCRS);
+            P("KVM_IOAPIC_NUM_PINS", KVM_IOAPIC_NUM_PINS);
+            P("KVM_IRQCHIP_PIC_MASTER", KVM_IRQCHIP_PIC_MASTER);
+            P("KVM_MEM_LOG_DIRTY_PAGES", KVM_MEM_LOG_DIRTY_PAGES);
+            P("KVM_VCPUEVENT_VALID_NMI_PENDING", KVM_VCPUEVENT_VALID_NMI_PENDING);
+            P("KVM_VCPUEVENT_VALID_SIPI_VECTOR", KVM_VCPUEVENT_VALID_SIPI_VECTOR);
+            P("KVM_VCPUEVENT_VALID_SHADOW", KVM_VCPUEVENT_VALID_SHADOW);
+            P("KVM_VCPUEVENT_VALID_SMM", KVM_VCPUEVENT_VALID_SMM);
+            P("KVM_VCPUEVENT_VALID_PAYLOAD", KVM_VCPUEVENT_VALID_PAYLOAD);
+            P("KVM_VCPUEVENT_VALID_TRIPLE_FAULT", KVM_VCPUEVENT_VALID_TRIPLE_FAULT);
+            P("KVM_PIT_FLAGS_HPET_LEGACY|KVM_PIT_FLAGS_SPEAKER_DATA_ON", KVM_PIT_FLAGS_HPET_LEGACY | KVM_PIT_FLAGS_SPEAKER_DATA_ON);
+            P("KVM_CLOCK_TSC_STABLE", KVM_CLOCK_TSC_STABLE);
+            P("KVM_CLOCK_REALTIME", KVM_CLOCK_REALTIME);
+            P("KVM_CLOCK_HOST_TSC", KVM_CLOCK_HOST_TSC);
+            P("KVM_MP_STATE_SIPI_RECEIVED", KVM_MP_STATE_SIPI_RECEIVED);
+            P("KVM_CAP_PIT_STATE2", KVM_CAP_PIT_STATE2);
+            P("KVM_CAP_ADJUST_CLOCK", KVM_CAP_ADJUST_CLOCK);
+            P("KVM_CAP_VCPU_EVENTS", KVM_CAP_VCPU_EVENTS);
+            P("KVM_CAP_XSAVE", KVM_CAP_XSAVE);
+            P("KVM_CAP_XCRS", KVM_CAP_XCRS);
+            P("KVM_CAP_TSC_CONTROL", KVM_CAP_TSC_CONTROL);
+            P("KVM_CAP_GET_TSC_KHZ", KVM_CAP_GET_TSC_KHZ);
+            P("KVM_CAP_KVMCLOCK_CTRL", KVM_CAP_KVMCLOCK_CTRL);
+            P("KVM_CAP_XSAVE2", KVM_CAP_XSAVE2);
+            P("KVM_GET_DIRTY_LOG", KVM_GET_DIRTY_LOG);
+            P("KVM_GET_IRQCHIP", KVM_GET_IRQCHIP);
+            P("KVM_SET_IRQCHIP", KVM_SET_IRQCHIP);
+            P("KVM_SET_CLOCK", KVM_SET_CLOCK);
+            P("KVM_GET_CLOCK", KVM_GET_CLOCK);
+            P("KVM_GET_PIT2", KVM_GET_PIT2);
+            P("KVM_SET_PIT2", KVM_SET_PIT2);
+            P("KVM_GET_LAPIC", KVM_GET_LAPIC);
+            P("KVM_SET_LAPIC", KVM_SET_LAPIC);
+            P("KVM_GET_VCPU_EVENTS", KVM_GET_VCPU_EVENTS);
+            P("KVM_SET_VCPU_EVENTS", KVM_SET_VCPU_EVENTS);
+            P("KVM_SET_TSC_KHZ", KVM_SET_TSC_KHZ);
+            P("KVM_GET_TSC_KHZ", KVM_GET_TSC_KHZ);
+            P("KVM_GET_XSAVE", KVM_GET_XSAVE);
+            P("KVM_SET_XSAVE", KVM_SET_XSAVE);
+            P("KVM_GET_XSAVE2", KVM_GET_XSAVE2);
+            P("KVM_GET_XCRS", KVM_GET_XCRS);
+            P("KVM_SET_XCRS", KVM_SET_XCRS);
+            P("KVM_KVMCLOCK_CTRL", KVM_KVMCLOCK_CTRL);
             P("offsetof kvm_run.exit_reason", offsetof(struct kvm_run, exit_reason));
             P("offsetof kvm_run.io", offsetof(struct kvm_run, io));
             P("offsetof kvm_run.io.data_offset", offsetof(struct kvm_run, io.data_offset));
@@ -163,6 +236,18 @@ public class KvmAbiTests
         { "sizeof kvm_irqfd", Unsafe.SizeOf<KvmIrqfd>() },
         { "sizeof kvm_irq_routing", Unsafe.SizeOf<KvmIrqRoutingHeader>() },
         { "sizeof kvm_irq_routing_entry", Unsafe.SizeOf<KvmIrqRoutingEntry>() },
+        { "sizeof kvm_lapic_state", Unsafe.SizeOf<KvmLapicState>() },
+        { "sizeof kvm_vcpu_events", Unsafe.SizeOf<KvmVcpuEvents>() },
+        { "sizeof kvm_xsave", KvmXsave.MinimumSize },
+        { "sizeof kvm_xcr", Unsafe.SizeOf<KvmXcr>() },
+        { "sizeof kvm_xcrs", Unsafe.SizeOf<KvmXcrs>() },
+        { "sizeof kvm_irqchip", Unsafe.SizeOf<KvmIrqchip>() },
+        { "sizeof kvm_pic_state", Unsafe.SizeOf<KvmPicState>() },
+        { "sizeof kvm_ioapic_state", Unsafe.SizeOf<KvmIoapicState>() },
+        { "sizeof kvm_pit_channel_state", Unsafe.SizeOf<KvmPitChannelState>() },
+        { "sizeof kvm_pit_state2", Unsafe.SizeOf<KvmPitState2>() },
+        { "sizeof kvm_clock_data", Unsafe.SizeOf<KvmClockData>() },
+        { "sizeof kvm_dirty_log", Unsafe.SizeOf<KvmDirtyLog>() },
     };
 
     [Theory]
@@ -199,9 +284,54 @@ public class KvmAbiTests
         Assert.Equal(Kernel.Value["offsetof kvm_irq_routing_entry.u.msi.data"], (ulong)((byte*)&route.Data - routeStart));
     }
 
+    /// <summary>The structures of the state ioctls (saving and loading a VM), field by field where the layout has holes.</summary>
+    [Fact]
+    public unsafe void StateStructFieldOffsetsMatchTheKernel()
+    {
+        KvmVcpuEvents events = default;
+        byte* e = (byte*)&events;
+        Assert.Equal(Kernel.Value["offsetof kvm_vcpu_events.interrupt"], (ulong)(&events.InterruptInjected - e));
+        Assert.Equal(Kernel.Value["offsetof kvm_vcpu_events.nmi"], (ulong)(&events.NmiInjected - e));
+        Assert.Equal(Kernel.Value["offsetof kvm_vcpu_events.sipi_vector"], (ulong)((byte*)&events.SipiVector - e));
+        Assert.Equal(Kernel.Value["offsetof kvm_vcpu_events.flags"], (ulong)((byte*)&events.Flags - e));
+        Assert.Equal(Kernel.Value["offsetof kvm_vcpu_events.smi"], (ulong)(&events.SmiSmm - e));
+        Assert.Equal(Kernel.Value["offsetof kvm_vcpu_events.triple_fault"], (ulong)(&events.TripleFaultPending - e));
+        Assert.Equal(Kernel.Value["offsetof kvm_vcpu_events.exception_has_payload"], (ulong)(&events.ExceptionHasPayload - e));
+        Assert.Equal(Kernel.Value["offsetof kvm_vcpu_events.exception_payload"], (ulong)((byte*)&events.ExceptionPayload - e));
+        KvmXcrs xcrs = default;
+        Assert.Equal(Kernel.Value["offsetof kvm_xcrs.xcrs"], (ulong)((byte*)&xcrs.Xcrs - (byte*)&xcrs));
+        Assert.Equal(Kernel.Value["offsetof kvm_xcrs.padding"], (ulong)((byte*)xcrs.Padding - (byte*)&xcrs));
+        KvmIrqchip irqchip = default;
+        Assert.Equal(Kernel.Value["offsetof kvm_irqchip.chip"], (ulong)((byte*)&irqchip.Pic - (byte*)&irqchip));
+        Assert.Equal(Kernel.Value["offsetof kvm_irqchip.chip"], (ulong)((byte*)&irqchip.Ioapic - (byte*)&irqchip));
+        KvmIoapicState ioapic = default;
+        Assert.Equal(Kernel.Value["offsetof kvm_ioapic_state.redirtbl"], (ulong)((byte*)&ioapic.RedirectionTable - (byte*)&ioapic));
+        KvmPitChannelState channel = default;
+        Assert.Equal(Kernel.Value["offsetof kvm_pit_channel_state.count_load_time"], (ulong)((byte*)&channel.CountLoadTime - (byte*)&channel));
+        KvmPitState2 pit = default;
+        Assert.Equal(Kernel.Value["offsetof kvm_pit_state2.flags"], (ulong)((byte*)&pit.Flags - (byte*)&pit));
+        KvmClockData clock = default;
+        Assert.Equal(Kernel.Value["offsetof kvm_clock_data.realtime"], (ulong)((byte*)&clock.Realtime - (byte*)&clock));
+        Assert.Equal(Kernel.Value["offsetof kvm_clock_data.host_tsc"], (ulong)((byte*)&clock.HostTsc - (byte*)&clock));
+        KvmDirtyLog log = default;
+        Assert.Equal(Kernel.Value["offsetof kvm_dirty_log.dirty_bitmap"], (ulong)((byte*)&log.Bitmap - (byte*)&log));
+    }
+
     public static TheoryData<string, ulong> Constants => new()
     {
         { "KVM_IOEVENTFD_FLAG_DEASSIGN", KvmIoeventfd.FlagDeassign }, { "KVM_IRQFD_FLAG_DEASSIGN", KvmIrqfd.FlagDeassign },
+        { "KVM_APIC_REG_SIZE", KvmLapicState.Size }, { "KVM_MAX_XCRS", KvmXcrs.MaxXcrs }, { "KVM_IOAPIC_NUM_PINS", KvmIoapicState.PinCount },
+        { "KVM_IRQCHIP_PIC_MASTER", KvmIrqchip.PicMaster }, { "KVM_MEM_LOG_DIRTY_PAGES", KvmMemoryFlags.LogDirtyPages },
+        { "KVM_VCPUEVENT_VALID_NMI_PENDING", KvmVcpuEvents.ValidNmiPending }, { "KVM_VCPUEVENT_VALID_SIPI_VECTOR", KvmVcpuEvents.ValidSipiVector },
+        { "KVM_VCPUEVENT_VALID_SHADOW", KvmVcpuEvents.ValidShadow }, { "KVM_VCPUEVENT_VALID_SMM", KvmVcpuEvents.ValidSmm },
+        { "KVM_VCPUEVENT_VALID_PAYLOAD", KvmVcpuEvents.ValidPayload }, { "KVM_VCPUEVENT_VALID_TRIPLE_FAULT", KvmVcpuEvents.ValidTripleFault },
+        { "KVM_PIT_FLAGS_HPET_LEGACY|KVM_PIT_FLAGS_SPEAKER_DATA_ON", KvmPitState2.KnownFlags },
+        { "KVM_CLOCK_TSC_STABLE", KvmClockData.TscStable }, { "KVM_CLOCK_REALTIME", KvmClockData.RealtimeValid },
+        { "KVM_CLOCK_HOST_TSC", KvmClockData.HostTscValid }, { "KVM_MP_STATE_SIPI_RECEIVED", KvmMpState.SipiReceived },
+        { "KVM_CAP_PIT_STATE2", KvmCapability.PitState2 }, { "KVM_CAP_ADJUST_CLOCK", KvmCapability.AdjustClock },
+        { "KVM_CAP_VCPU_EVENTS", KvmCapability.VcpuEvents }, { "KVM_CAP_XSAVE", KvmCapability.Xsave }, { "KVM_CAP_XCRS", KvmCapability.Xcrs },
+        { "KVM_CAP_TSC_CONTROL", KvmCapability.TscControl }, { "KVM_CAP_GET_TSC_KHZ", KvmCapability.GetTscKhz },
+        { "KVM_CAP_KVMCLOCK_CTRL", KvmCapability.KvmclockCtrl }, { "KVM_CAP_XSAVE2", KvmCapability.Xsave2 },
         { "KVM_IRQ_ROUTING_IRQCHIP", KvmIrqRoutingEntry.TypeIrqchip }, { "KVM_IRQ_ROUTING_MSI", KvmIrqRoutingEntry.TypeMsi },
         { "KVM_IRQCHIP_PIC_SLAVE", KvmIrqRoutingEntry.ChipPicSlave }, { "KVM_IRQCHIP_IOAPIC", KvmIrqRoutingEntry.ChipIoapic },
         { "KVM_CAP_IRQ_ROUTING", KvmCapability.IrqRouting }, { "KVM_CAP_IRQFD", KvmCapability.Irqfd },
@@ -228,6 +358,13 @@ public class KvmAbiTests
         { "KVM_TRANSLATE", KvmIoctls.Translate }, { "KVM_GET_MSRS", KvmIoctls.GetMsrs }, { "KVM_SET_MSRS", KvmIoctls.SetMsrs },
         { "KVM_SET_SIGNAL_MASK", KvmIoctls.SetSignalMask }, { "KVM_GET_FPU", KvmIoctls.GetFpu }, { "KVM_SET_FPU", KvmIoctls.SetFpu },
         { "KVM_SET_CPUID2", KvmIoctls.SetCpuid2 }, { "KVM_GET_MP_STATE", KvmIoctls.GetMpState }, { "KVM_SET_MP_STATE", KvmIoctls.SetMpState },
+        { "KVM_GET_DIRTY_LOG", KvmIoctls.GetDirtyLog }, { "KVM_GET_IRQCHIP", KvmIoctls.GetIrqchip }, { "KVM_SET_IRQCHIP", KvmIoctls.SetIrqchip },
+        { "KVM_SET_CLOCK", KvmIoctls.SetClock }, { "KVM_GET_CLOCK", KvmIoctls.GetClock }, { "KVM_GET_PIT2", KvmIoctls.GetPit2 },
+        { "KVM_SET_PIT2", KvmIoctls.SetPit2 }, { "KVM_GET_LAPIC", KvmIoctls.GetLapic }, { "KVM_SET_LAPIC", KvmIoctls.SetLapic },
+        { "KVM_GET_VCPU_EVENTS", KvmIoctls.GetVcpuEvents }, { "KVM_SET_VCPU_EVENTS", KvmIoctls.SetVcpuEvents },
+        { "KVM_SET_TSC_KHZ", KvmIoctls.SetTscKhz }, { "KVM_GET_TSC_KHZ", KvmIoctls.GetTscKhz }, { "KVM_GET_XSAVE", KvmIoctls.GetXsave },
+        { "KVM_SET_XSAVE", KvmIoctls.SetXsave }, { "KVM_GET_XSAVE2", KvmIoctls.GetXsave2 }, { "KVM_GET_XCRS", KvmIoctls.GetXcrs },
+        { "KVM_SET_XCRS", KvmIoctls.SetXcrs }, { "KVM_KVMCLOCK_CTRL", KvmIoctls.KvmclockCtrl },
     };
 
     [Theory]

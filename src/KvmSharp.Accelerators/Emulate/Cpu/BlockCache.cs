@@ -69,6 +69,19 @@ public sealed class BlockCache
         }
     }
 
+    /// <summary>Drops every decoded block (guest memory may hold other code now: a restored snapshot).</summary>
+    public void Clear()
+    {
+        foreach (var block in _blocks.Values) block.Valid = false;
+        foreach (var blocks in _byPage.Values)
+            foreach (var block in blocks) block.Valid = false;
+        _blocks.Clear();
+        _byPage.Clear();
+        Array.Clear(_recent);
+        _stalePages.Clear();
+        _hasStalePages = false;
+    }
+
     public DecodedBlock? Find(ulong physical, ulong rip, int bitness)
     {
         // A direct-mapped front for the dictionary: most lookups (returns, indirect jumps) hit it.

@@ -94,8 +94,53 @@ public sealed class CpuCore : IMmioPort
         _attention = true;
     }
 
-    /// <summary>After HLT the CPU stays halted until an interrupt, NMI or INIT wakes it (SDM vol 2 "HLT").</summary>
-    public bool Halted { get; private set; }
+    /// <summary>After HLT the CPU stays halted until an interrupt, NMI or INIT wakes it (SDM vol 2 "HLT"). Set only by a state load.</summary>
+    public bool Halted { get; internal set; }
+
+    /// <summary>Interrupts are held off until the next instruction retires (after STI, MOV SS, POP SS).</summary>
+    public bool InInterruptShadow
+    {
+        get => InstructionsRetired < _shadowEnd;
+        internal set => _shadowEnd = value ? InstructionsRetired + 1 : 0;
+    }
+
+    /// <summary>
+    /// An MMIO read the VMM has answered whose instruction has not run again yet (it runs with this value on the
+    /// next <see cref="Run"/>); null when there is none. Part of the saved state: the device's side effects of
+    /// the read have happened, so a restored CPU must not read again.
+    /// </summary>
+    public (ulong Address, int Size, ulong Value)? CompletedMmioRead
+    {
+        get => _mmioReadReady ? (_mmioReadAddress, _mmioReadSize, _mmioReadValue) : null;
+        internal set
+        {
+            _mmioReadReady = value is not null;
+            (_mmioReadAddress, _mmioReadSize, _mmioReadValue) = value ?? default;
+        }
+    }
+
+    /// <summary>MMIO writes of retired instructions not yet handed to the VMM (one per exit), oldest first.</summary>
+    public (ulong Address, int Size, ulong Value)[] PendingMmioWrites
+    {
+        get => [.. _mmioWrites];
+        internal set
+        {
+            _mmioWrites.Clear();
+            foreach (var write in value) _mmioWrites.Enqueue(write);
+        }
+    }
+
+    /// <summary>
+    /// Forgets everything cached from guest memory and registers (translations, decoded blocks) and looks at
+    /// events at the next block boundary: after a state load nothing cached may be trusted.
+    /// </summary>
+    public void FlushCaches()
+    {
+        _blocks.Clear();
+        Mmu.FlushTlb();
+        _nextEventCheck = 0;
+        _attention = true;
+    }
 
     /// <summary>Leaves the halt state, as an interrupt, NMI or INIT does.</summary>
     public void Wake() => Halted = false;

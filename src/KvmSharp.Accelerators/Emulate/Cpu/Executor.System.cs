@@ -145,6 +145,9 @@ public sealed partial class Executor
 
     private readonly ulong[] _debugRegisters = new ulong[8];
 
+    /// <summary>DR0–DR7 as MOV DR stored them (saved and loaded with the rest of the CPU).</summary>
+    public Span<ulong> DebugRegisters => _debugRegisters;
+
     /// <summary>CR0 writes; enabling paging with EFER.LME set activates long mode (SDM vol 3 §9.8.5).</summary>
     private void SetCr0(ulong value)
     {

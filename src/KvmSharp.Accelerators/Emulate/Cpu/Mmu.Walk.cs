@@ -68,6 +68,8 @@ public sealed unsafe partial class Mmu
             table = pte & AddressMask;
         }
 
+        // A writable translation lets later writes through without a walk: the page counts as written now.
+        if (write) _physical.LogWrite(physicalPage, 1);
         entry = new TlbEntry
         {
             LinearPage = (linear & PageMask) | 1,

@@ -49,6 +49,16 @@ public sealed unsafe partial class Mmu
         TranslationEpoch++;
     }
 
+    /// <summary>
+    /// Makes every cached translation read-only for writes, so the next write to each page walks the tables again
+    /// and marks the page in the dirty log. Called with the log's collection, while the vCPU is outside
+    /// <see cref="CpuCore.Run"/> (its owner is parked), which is what makes touching the TLB from another thread safe.
+    /// </summary>
+    public void DropWriteAccess()
+    {
+        for (int i = 0; i < _tlb.Length; i++) _tlb[i].Dirty = false;
+    }
+
     /// <summary>INVLPG.</summary>
     public void FlushPage(ulong linear)
     {
@@ -100,6 +110,8 @@ public sealed unsafe partial class Mmu
         if (!_cpu.Paging)
         {
             physical = _cpu.LongModeActive ? linear : linear & 0xFFFF_FFFF;
+            // No translation is cached without paging, so each write marks the dirty log itself.
+            if (kind == AccessKind.Write) _physical.LogWrite(physical, (ulong)size);
             return (linear & 0xFFF) + (ulong)size <= 0x1000 ? _physical.HostPointer(physical, size) : null;
         }
         ref var entry = ref Lookup(linear, kind);

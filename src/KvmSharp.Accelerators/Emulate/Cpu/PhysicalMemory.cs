@@ -26,6 +26,22 @@ public sealed unsafe class PhysicalMemory
 
     public GuestMemory Memory { get; }
 
+    private volatile DirtyPageBitmap? _dirtyLog;
+
+    /// <summary>
+    /// While set, the pages the CPUs write are marked here (live migration). The MMU marks a page when it creates a
+    /// writable translation for it, and on every write where there is no translation to cache (paging off); see
+    /// <see cref="Mmu.DropWriteAccess"/> for how a page gets marked again after the log was taken.
+    /// </summary>
+    public DirtyPageBitmap? DirtyLog
+    {
+        get => _dirtyLog;
+        set => _dirtyLog = value;
+    }
+
+    /// <summary>Marks [physical, physical+length) in the dirty log, if one is on; addresses outside RAM are ignored.</summary>
+    public void LogWrite(ulong physical, ulong length) => _dirtyLog?.Mark(physical, length);
+
     /// <summary>Serializes LOCK-prefixed instructions of all vCPUs of this VM (see Mmu.Locked.cs).</summary>
     public Lock LockedInstructions { get; } = new();
 
@@ -69,12 +85,16 @@ public sealed unsafe class PhysicalMemory
     public void OrPhysical32(ulong physical, uint bits)
     {
         uint* p = (uint*)HostPointer(physical, 4);
-        if (p != null && (*p & bits) != bits) Interlocked.Or(ref *p, bits);
+        if (p == null || (*p & bits) == bits) return;
+        Interlocked.Or(ref *p, bits);
+        LogWrite(physical, 4);
     }
 
     public void OrPhysical64(ulong physical, ulong bits)
     {
         ulong* p = (ulong*)HostPointer(physical, 8);
-        if (p != null && (*p & bits) != bits) Interlocked.Or(ref *p, bits);
+        if (p == null || (*p & bits) == bits) return;
+        Interlocked.Or(ref *p, bits);
+        LogWrite(physical, 8);
     }
 }

@@ -7,7 +7,10 @@ namespace KvmSharp.Accelerators.Emulate.Platform;
 /// </summary>
 public sealed class GuestTimeProvider(IGuestClock clock) : TimeProvider
 {
-    private readonly DateTimeOffset _start = DateTimeOffset.UtcNow - TimeSpan.FromTicks(clock.Nanoseconds / 100);
+    private DateTimeOffset _start = DateTimeOffset.UtcNow - TimeSpan.FromTicks(clock.Nanoseconds / 100);
+
+    /// <summary>After the clock was set to a saved time: wall-clock time is the host's again, as at creation.</summary>
+    public void Rebase() => _start = DateTimeOffset.UtcNow - TimeSpan.FromTicks(clock.Nanoseconds / 100);
 
     public override long TimestampFrequency => 1_000_000_000;
 

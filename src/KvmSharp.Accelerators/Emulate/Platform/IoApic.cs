@@ -1,3 +1,5 @@
+using KvmSharp.State;
+
 namespace KvmSharp.Accelerators.Emulate.Platform;
 
 /// <summary>
@@ -6,7 +8,7 @@ namespace KvmSharp.Accelerators.Emulate.Platform;
 /// an <see cref="IApicBus"/>. Pin levels are logical (high = asserted), as KVM_IRQ_LINE's are, so the
 /// polarity bit is stored for the guest but does not invert the line.
 /// </summary>
-public sealed class IoApic
+public sealed class IoApic : IStateful<IoApicState>
 {
     public const int PinCount = 24;
 
@@ -171,6 +173,27 @@ public sealed class IoApic
             LevelTriggered: (entry & RedirectionEntry.LevelTriggered) != 0);
         _apics.Deliver(message);
         return true;
+    }
+
+    public IoApicState SaveState() => new() { Entries = [.. _entries], LineLevels = _lineLevels, Select = _select, Id = _id };
+
+    /// <summary>Loads a saved IOAPIC; no interrupt is sent (one that was due then was delivered before the save).</summary>
+    public void RestoreState(IoApicState state)
+    {
+        StateCheck.NotNull(state, "IoApic");
+        var entries = StateCheck.Length(state.Entries, PinCount, "IoApic.Entries");
+        for (int pin = 0; pin < PinCount; pin++)
+        {
+            // Bits 17–55 are reserved; delivery status stays 0 (delivery is immediate); Remote IRR only on level entries.
+            ulong entry = entries[pin];
+            StateCheck.That((entry & 0x00FF_FFFF_FFFE_1000UL) == 0, $"IoApic.Entries[{pin}]", $"0x{entry:x} sets reserved or read-only bits");
+            StateCheck.That((entry & RedirectionEntry.RemoteIrr) == 0 || (entry & RedirectionEntry.LevelTriggered) != 0,
+                $"IoApic.Entries[{pin}]", "has Remote IRR on an edge-triggered entry");
+        }
+        StateCheck.AtMost(state.LineLevels, (1u << PinCount) - 1, "IoApic.LineLevels");
+        StateCheck.AtMost(state.Id, 0xF, "IoApic.Id");
+        entries.CopyTo(_entries, 0);
+        (_lineLevels, _select, _id) = (state.LineLevels, state.Select, state.Id);
     }
 
     /// <summary>Bits of a redirection table entry (82093AA datasheet §3.2.4).</summary>

@@ -1,4 +1,5 @@
 using KvmSharp.Memory;
+using KvmSharp.State;
 
 namespace KvmSharp.Accelerators.Emulate.Platform;
 
@@ -7,7 +8,7 @@ namespace KvmSharp.Accelerators.Emulate.Platform;
 /// for the software CPU: the IOAPIC at <see cref="MemoryMap.IoApicStart"/>, the 8259 pair and, unless
 /// the machine runs without it (<c>--no-pit</c>), the 8254 PIT with port 0x61.
 /// </summary>
-public sealed class LegacyChipset : IChipset
+public sealed class LegacyChipset : IChipset, IStateful<LegacyChipsetState>
 {
     /// <summary>The GSI counter 0's OUT drives (ISA IRQ 0).</summary>
     public const uint TimerGsi = 0;
@@ -105,6 +106,32 @@ public sealed class LegacyChipset : IChipset
             return false;
         _ioApic.WriteMmio(address - MemoryMap.IoApicStart, size, value);
         return true;
+    }
+
+    public LegacyChipsetState SaveState() => new() { IoApic = _ioApic.SaveState(), Pics = _pics.SaveState(), Pit = _pit?.SaveState() };
+
+    /// <summary>Loads the three parts; each checks its own state before changing anything, the PIT's presence first.</summary>
+    public void RestoreState(LegacyChipsetState state)
+    {
+        StateCheck.NotNull(state, "Chipset");
+        StateCheck.That((state.Pit is null) == (_pit is null), "Chipset.Pit",
+            _pit is null ? "is saved, but this VM has no PIT (--no-pit)" : "is missing, but this VM has a PIT");
+        // Check all three before loading any: the IOAPIC and the PICs check inside their RestoreState, so take a
+        // copy of what is here now and put it back if a later part refuses.
+        var before = SaveState();
+        try
+        {
+            _ioApic.RestoreState(state.IoApic);
+            _pics.RestoreState(state.Pics);
+            if (state.Pit is not null) _pit!.RestoreState(state.Pit);
+        }
+        catch (StateException)
+        {
+            _ioApic.RestoreState(before.IoApic);
+            _pics.RestoreState(before.Pics);
+            if (before.Pit is not null) _pit!.RestoreState(before.Pit);
+            throw;
+        }
     }
 
     private static bool IsIoApic(ulong address) => address - MemoryMap.IoApicStart < IoApic.MmioSize;

@@ -1,4 +1,5 @@
 using KvmSharp.Accelerators.Emulate.Cpu;
+using KvmSharp.State;
 
 namespace KvmSharp.Accelerators.Emulate.Platform;
 
@@ -96,6 +97,30 @@ public sealed class ApicTimer(LocalApic apic) : ITimedDevice
         if (value == 0) { _deadline = long.MaxValue; return; }
         long ns = (long)(value - tscOffset);
         _deadline = Math.Max(0, ns);
+    }
+
+    internal ApicTimerState SaveState() => new()
+    {
+        Mode = _mode, DivideConfiguration = _divideConfiguration, InitialCount = InitialCount,
+        Start = _start, Period = _period, Deadline = _deadline, TscDeadline = _tscDeadline,
+    };
+
+    /// <summary>Checks a saved timer before anything is loaded (the APIC loads all of its state or none).</summary>
+    internal static void CheckState(ApicTimerState? state)
+    {
+        state = StateCheck.NotNull(state, "Apic.Timer");
+        StateCheck.AtMost(state.Mode, ModeTscDeadline, "Apic.Timer.Mode");
+        StateCheck.That((state.DivideConfiguration & ~0xBu) == 0, "Apic.Timer.DivideConfiguration", "sets bits other than 0, 1 and 3");
+        // The longest period: the largest count at the largest divisor (128).
+        StateCheck.InRange(state.Period, 0, (long)uint.MaxValue * 128, "Apic.Timer.Period");
+        StateCheck.InRange(state.Start, long.MinValue / 4, long.MaxValue / 4, "Apic.Timer.Start");
+        StateCheck.InRange(state.Deadline, 0, long.MaxValue, "Apic.Timer.Deadline");
+    }
+
+    internal void LoadState(ApicTimerState state)
+    {
+        (_mode, _divideConfiguration, InitialCount) = (state.Mode, state.DivideConfiguration, state.InitialCount);
+        (_start, _period, _deadline, _tscDeadline) = (state.Start, state.Period, state.Deadline, state.TscDeadline);
     }
 
     public void Update(long now)

@@ -1,4 +1,5 @@
 using System.Numerics;
+using KvmSharp.State;
 
 namespace KvmSharp.Accelerators.Emulate.Platform;
 
@@ -134,6 +135,32 @@ public sealed class Pic8259
         // A level input's request is its line, from now on.
         byte level = LevelTriggered;
         _irr = (byte)((_irr & ~level) | (_lineLevels & level));
+    }
+
+    public Pic8259State SaveState() => new()
+    {
+        Irr = _irr, Isr = _isr, Imr = _imr, LineLevels = _lineLevels, Elcr = _elcr, VectorBase = _vectorBase,
+        PriorityBase = _priorityBase, InitStep = _initStep, NeedIcw4 = _needIcw4, Single = _single, LevelMode = _levelMode,
+        AutoEoi = _autoEoi, RotateOnAutoEoi = _rotateOnAutoEoi, SpecialFullyNested = _specialFullyNested,
+        SpecialMask = _specialMask, ReadIsr = _readIsr, PollPending = _pollPending,
+    };
+
+    /// <summary>Checks a saved controller before the pair loads either of them.</summary>
+    public void CheckState(Pic8259State? state, string field)
+    {
+        state = StateCheck.NotNull(state, field);
+        StateCheck.That((state.Elcr & ~_elcrMask) == 0, $"{field}.Elcr", $"0x{state.Elcr:x} marks edge-only inputs level-triggered");
+        StateCheck.That((state.VectorBase & 7) == 0, $"{field}.VectorBase", "is not a multiple of 8");
+        StateCheck.InRange(state.PriorityBase, 0, 7, $"{field}.PriorityBase");
+        StateCheck.InRange(state.InitStep, 0, 3, $"{field}.InitStep");
+    }
+
+    public void LoadState(Pic8259State state)
+    {
+        (_irr, _isr, _imr, _lineLevels, _elcr, _vectorBase) = (state.Irr, state.Isr, state.Imr, state.LineLevels, state.Elcr, state.VectorBase);
+        (_priorityBase, _initStep, _needIcw4, _single, _levelMode) = (state.PriorityBase, state.InitStep, state.NeedIcw4, state.Single, state.LevelMode);
+        (_autoEoi, _rotateOnAutoEoi, _specialFullyNested) = (state.AutoEoi, state.RotateOnAutoEoi, state.SpecialFullyNested);
+        (_specialMask, _readIsr, _pollPending) = (state.SpecialMask, state.ReadIsr, state.PollPending);
     }
 
     private void InitializationWord1(byte value)

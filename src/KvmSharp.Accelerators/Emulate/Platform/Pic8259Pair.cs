@@ -1,3 +1,5 @@
+using KvmSharp.State;
+
 namespace KvmSharp.Accelerators.Emulate.Platform;
 
 /// <summary>
@@ -5,7 +7,7 @@ namespace KvmSharp.Accelerators.Emulate.Platform;
 /// 0xA0/0xA1, and the edge/level control registers at 0x4D0/0x4D1 (PIIX/ICH ELCR1/ELCR2, which Linux
 /// reads and writes for the SCI). The master's INT is the CPU's external interrupt.
 /// </summary>
-public sealed class Pic8259Pair : IExternalInterruptController
+public sealed class Pic8259Pair : IExternalInterruptController, IStateful<Pic8259PairState>
 {
     public const ushort MasterCommandPort = 0x20, MasterDataPort = 0x21;
     public const ushort SlaveCommandPort = 0xA0, SlaveDataPort = 0xA1;
@@ -99,6 +101,18 @@ public sealed class Pic8259Pair : IExternalInterruptController
             case ElcrSlavePort: _slave.WriteElcr(data); break;
             default: break;
         }
+        Update();
+    }
+
+    public Pic8259PairState SaveState() => new() { Master = _master.SaveState(), Slave = _slave.SaveState() };
+
+    public void RestoreState(Pic8259PairState state)
+    {
+        StateCheck.NotNull(state, "Pics");
+        _master.CheckState(state.Master, "Pics.Master");
+        _slave.CheckState(state.Slave, "Pics.Slave");
+        _master.LoadState(state.Master);
+        _slave.LoadState(state.Slave);
         Update();
     }
 

@@ -1,3 +1,5 @@
+using KvmSharp.State;
+
 namespace KvmSharp.Accelerators.Emulate.Platform;
 
 /// <summary>
@@ -6,7 +8,7 @@ namespace KvmSharp.Accelerators.Emulate.Platform;
 /// calibration polls. Counter 0's OUT drives IRQ 0: the platform calls <see cref="Update"/> at its
 /// rising edges, and each port access first brings the line up to date.
 /// </summary>
-public sealed class Pit8254 : ITimedDevice
+public sealed class Pit8254 : ITimedDevice, IStateful<Pit8254State>
 {
     public const ushort Counter0Port = 0x40, ControlPort = 0x43, SystemControlPort = 0x61;
 
@@ -102,6 +104,28 @@ public sealed class Pit8254 : ITimedDevice
         }
         // A write can move OUT at once (a new mode, or mode 0's first count byte).
         DriveIrq0(_counters[0].Out(tick));
+        Schedule();
+    }
+
+    public Pit8254State SaveState() => new()
+    {
+        Channels = [.. _counters.Select(c => c.SaveState())], PortB = _portB, Irq0 = _irq0, LastTick = _lastTick, LastEdgeTime = _lastEdgeTime,
+    };
+
+    /// <summary>
+    /// Loads a saved PIT. The IRQ 0 level is taken as it was, without driving the line: the interrupt
+    /// controllers' own saved state already holds what that level did.
+    /// </summary>
+    public void RestoreState(Pit8254State state)
+    {
+        StateCheck.NotNull(state, "Pit");
+        var channels = StateCheck.Length(state.Channels, _counters.Length, "Pit.Channels");
+        for (int i = 0; i < channels.Length; i++) Pit8254Channel.CheckState(channels[i], $"Pit.Channels[{i}]");
+        StateCheck.AtMost(state.PortB, WritableBits, "Pit.PortB");
+        StateCheck.InRange(state.LastTick, 0, long.MaxValue / 2, "Pit.LastTick");
+        StateCheck.InRange(state.LastEdgeTime, long.MinValue / 2, long.MaxValue / 2, "Pit.LastEdgeTime");
+        for (int i = 0; i < channels.Length; i++) _counters[i].LoadState(channels[i]);
+        (_portB, _irq0, _lastTick, _lastEdgeTime) = (state.PortB, state.Irq0, state.LastTick, state.LastEdgeTime);
         Schedule();
     }
 

@@ -1,3 +1,5 @@
+using KvmSharp.State;
+
 namespace KvmSharp.Accelerators.Emulate.Platform;
 
 /// <summary>
@@ -318,6 +320,42 @@ public sealed class Pit8254Channel
             return phase == 0 ? n : (n & 1) == 0 ? n - 2 * phase : n + 1 - 2 * phase;
         long low = phase - high;
         return low == 0 ? n : (n & 1) == 0 ? n - 2 * low : n - 1 - 2 * low;
+    }
+
+    public Pit8254ChannelState SaveState() => new()
+    {
+        Mode = _mode, Access = _access, Bcd = _bcd, ControlBits = _controlBits, Gate = _gate, CountRegister = _countRegister,
+        CountWritten = _countWritten, NullCount = _nullCount, WriteLsb = _writeLsb, WriteMsbNext = _writeMsbNext,
+        ReadMsbNext = _readMsbNext, CountLatched = _countLatched, LatchedMsbNext = _latchedMsbNext, StatusLatched = _statusLatched,
+        LatchedCount = _latchedCount, LatchedStatus = _latchedStatus, Counting = _counting, ActiveCount = _activeCount,
+        StartTick = _startTick, Paused = _paused, PausedElapsed = _pausedElapsed, HasPending = _hasPending,
+        PendingCount = _pendingCount, PendingTick = _pendingTick, IdleOut = _idleOut, HeldCount = _heldCount,
+    };
+
+    /// <summary>Checks a saved counter before the PIT loads any of them: the counts divide, so none may be out of range.</summary>
+    public static void CheckState(Pit8254ChannelState? state, string field)
+    {
+        state = StateCheck.NotNull(state, field);
+        StateCheck.InRange(state.Mode, 0, 5, $"{field}.Mode");
+        StateCheck.InRange(state.Access, AccessLsb, AccessLsbMsb, $"{field}.Access");
+        StateCheck.AtMost(state.ControlBits, 0x3F, $"{field}.ControlBits");
+        long modulus = state.Bcd ? 10_000 : 65_536;
+        if (state.Counting) StateCheck.InRange(state.ActiveCount, 1, modulus, $"{field}.ActiveCount");
+        if (state.HasPending) StateCheck.InRange(state.PendingCount, 1, modulus, $"{field}.PendingCount");
+        StateCheck.InRange(state.HeldCount, 0, modulus - 1, $"{field}.HeldCount");
+        StateCheck.InRange(state.StartTick, 0, long.MaxValue / 2, $"{field}.StartTick");
+        StateCheck.InRange(state.PendingTick, 0, long.MaxValue / 2, $"{field}.PendingTick");
+        StateCheck.InRange(state.PausedElapsed, 0, long.MaxValue / 2, $"{field}.PausedElapsed");
+    }
+
+    public void LoadState(Pit8254ChannelState state)
+    {
+        (_mode, _access, _bcd, _controlBits, _gate, _countRegister) = (state.Mode, state.Access, state.Bcd, state.ControlBits, state.Gate, state.CountRegister);
+        (_countWritten, _nullCount, _writeLsb, _writeMsbNext, _readMsbNext) = (state.CountWritten, state.NullCount, state.WriteLsb, state.WriteMsbNext, state.ReadMsbNext);
+        (_countLatched, _latchedMsbNext, _statusLatched, _latchedCount, _latchedStatus) =
+            (state.CountLatched, state.LatchedMsbNext, state.StatusLatched, state.LatchedCount, state.LatchedStatus);
+        (_counting, _activeCount, _startTick, _paused, _pausedElapsed) = (state.Counting, state.ActiveCount, state.StartTick, state.Paused, state.PausedElapsed);
+        (_hasPending, _pendingCount, _pendingTick, _idleOut, _heldCount) = (state.HasPending, state.PendingCount, state.PendingTick, state.IdleOut, state.HeldCount);
     }
 
     /// <summary>An initial count as the counter uses it: 0 stands for the modulus (2¹⁶ binary, 10⁴ BCD).</summary>

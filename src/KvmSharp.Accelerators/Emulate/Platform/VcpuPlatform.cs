@@ -15,12 +15,15 @@ public sealed class VcpuPlatform : IPlatformIo
     private readonly EmulatedPlatform _platform;
     private readonly CpuState _cpu;
     private readonly GuestMemory _memory;
+    private readonly PhysicalMemory? _physical;
 
-    public VcpuPlatform(EmulatedPlatform platform, int index, CpuState cpu, GuestMemory memory)
+    /// <param name="physical">The VM's RAM as the CPUs see it: kvmclock's writes go into its dirty log. Null in tests of the platform alone.</param>
+    public VcpuPlatform(EmulatedPlatform platform, int index, CpuState cpu, GuestMemory memory, PhysicalMemory? physical = null)
     {
         _platform = platform;
         _cpu = cpu;
         _memory = memory;
+        _physical = physical;
         Apic = platform.AddApic(index, cpu);
     }
 
@@ -119,12 +122,12 @@ public sealed class VcpuPlatform : IPlatformIo
                 if ((value & 1) != 0)
                 {
                     long now = _platform.Clock.Nanoseconds;
-                    KvmClock.WriteTimeInfo(_memory, value & ~1UL, now, (ulong)now + _cpu.Tsc);
+                    if (KvmClock.WriteTimeInfo(_memory, value & ~1UL, now, (ulong)now + _cpu.Tsc)) _physical?.LogWrite(value & ~1UL, 32);
                 }
                 return true;
             case KvmClock.MsrWallClock:
                 _cpu.OtherMsrs[index] = value;
-                KvmClock.WriteWallClock(_memory, value, _platform.Clock.Nanoseconds);
+                if (KvmClock.WriteWallClock(_memory, value, _platform.Clock.Nanoseconds)) _physical?.LogWrite(value, 12);
                 return true;
             default:
                 return false;
