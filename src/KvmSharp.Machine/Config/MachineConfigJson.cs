@@ -6,6 +6,7 @@ namespace KvmSharp.Machine.Config;
 /// A <see cref="MachineConfig"/> as a JSON file (<c>kvmsharp run --config vm.json</c>). The file carries
 /// <c>"format_version": 1</c>; one of another version, or without one, is refused before anything else is read.
 /// Every mistake is a <see cref="MachineConfigException"/> of one line that says where (line and JSON path).
+/// Paths in the file are used as written: a relative one is relative to the working directory, as in Firecracker.
 /// </summary>
 public static class MachineConfigJson
 {

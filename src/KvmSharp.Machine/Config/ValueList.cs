@@ -63,7 +63,12 @@ public struct ValueList<T> : IReadOnlyList<T>, ICollection<T>, IEquatable<ValueL
 
     // ---- ICollection<T>: for the JSON reader only (see remarks) ----
     readonly bool ICollection<T>.IsReadOnly => false;
-    void ICollection<T>.Add(T item) => _items = [.. Items, item];
+    void ICollection<T>.Add(T item)
+    {
+        // A list item is a value (a disk, a NIC): "disks": [null] is a mistake in the file, said with its position.
+        if (item is null) throw new System.Text.Json.JsonException("cannot be null");
+        _items = [.. Items, item];
+    }
     readonly bool ICollection<T>.Contains(T item) => Array.IndexOf(_items ?? [], item) >= 0;
     readonly void ICollection<T>.CopyTo(T[] array, int arrayIndex) => Items.CopyTo(array.AsSpan(arrayIndex));
     readonly void ICollection<T>.Clear() => throw new NotSupportedException("a ValueList does not change; make a new one");

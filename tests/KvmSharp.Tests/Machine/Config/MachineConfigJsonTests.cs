@@ -98,6 +98,7 @@ public class MachineConfigJsonTests
     [InlineData("{\"format_version\": 1, \"disks\": [{\"format\": \"raw\"}]}", "disks[0]: missing 'path'")]
     [InlineData("{\"format_version\": 1, \"disks\": [{\"path\": null}]}", "disks[0].path: cannot be null")]
     [InlineData("{\"format_version\": 1, \"kernel\": {\"path\": null}}", "kernel.path: cannot be null")]
+    [InlineData("{\"format_version\": 1, \"nets\": [null]}", "nets[0]: cannot be null")]
     [InlineData("{\"format_version\": 1, \"disks\": null}", "line 1, disks: a value of the wrong type, or out of its range")]
     [InlineData("{\"format_version\": 1, \"vsock\": {\"guest_cid\": 3}}", "vsock: missing 'uds_path'")]
     public void MistakesAreOneLineWithWhereTheyAre(string json, string expected) => AssertRefused(json, expected);
