@@ -15,7 +15,7 @@ namespace KvmSharp.Devices.Virtio.Queue;
 /// </para>
 /// Not thread-safe: one device thread owns a queue.
 /// </summary>
-public sealed class VirtQueue(GuestMemory memory, ushort maxSize = VirtQueue.MaxSize)
+public sealed partial class VirtQueue(GuestMemory memory, ushort maxSize = VirtQueue.MaxSize)
 {
     /// <summary>Largest split queue (virtio 1.2 §2.7: "Queue Size ... maximum 32768").</summary>
     public const ushort MaxSize = 32768;
@@ -61,17 +61,23 @@ public sealed class VirtQueue(GuestMemory memory, ushort maxSize = VirtQueue.Max
     /// </summary>
     public void Enable(ushort size, GuestAddress descriptorTable, GuestAddress driverRing, GuestAddress deviceRing, bool eventIdx)
     {
-        if (size == 0 || (size & (size - 1)) != 0 || size > MaxQueueSize)
-            throw new VirtQueueException($"queue size {size} is not a power of two up to {MaxQueueSize}");
-        CheckRing("descriptor table", descriptorTable, 16, (ulong)size * DescriptorFlags.Size);
-        CheckRing("driver ring", driverRing, 2, RingHeader + 2ul * size + 2);
-        CheckRing("device ring", deviceRing, 4, RingHeader + UsedElementSize * size + 2);
+        CheckConfiguration(size, descriptorTable, driverRing, deviceRing);
         Size = size;
         DescriptorTable = descriptorTable;
         DriverRing = driverRing;
         DeviceRing = deviceRing;
         EventIdx = eventIdx;
         IsReady = true;
+    }
+
+    /// <summary>The checks of <see cref="Enable"/>, changing nothing; a <see cref="VirtQueueException"/> says what is wrong.</summary>
+    private void CheckConfiguration(ushort size, GuestAddress descriptorTable, GuestAddress driverRing, GuestAddress deviceRing)
+    {
+        if (size == 0 || (size & (size - 1)) != 0 || size > MaxQueueSize)
+            throw new VirtQueueException($"queue size {size} is not a power of two up to {MaxQueueSize}");
+        CheckRing("descriptor table", descriptorTable, 16, (ulong)size * DescriptorFlags.Size);
+        CheckRing("driver ring", driverRing, 2, RingHeader + 2ul * size + 2);
+        CheckRing("device ring", deviceRing, 4, RingHeader + UsedElementSize * size + 2);
     }
 
     /// <summary>Back to the reset state (device reset, or queue_reset §2.6.1): not ready, indexes zero.</summary>
@@ -114,6 +120,17 @@ public sealed class VirtQueue(GuestMemory memory, ushort maxSize = VirtQueue.Max
         if (EventIdx)
             WriteU16(AvailEventAddress, _nextAvail);
         return true;
+    }
+
+    /// <summary>
+    /// Gives the last <paramref name="count"/> popped chains back to the driver ring unused, so they are popped again
+    /// later (rust-vmm's go_to_previous_position): for a device that took buffers it has not filled and must let go
+    /// of them (a pause before a snapshot). The caller guarantees they were the most recent pops and none was used.
+    /// </summary>
+    public void UndoPop(int count)
+    {
+        if (count < 0 || count > Size) throw new ArgumentOutOfRangeException(nameof(count));
+        _nextAvail -= (ushort)count;
     }
 
     /// <summary>

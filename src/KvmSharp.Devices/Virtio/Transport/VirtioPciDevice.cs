@@ -39,6 +39,7 @@ public sealed partial class VirtioPciDevice : IPciDevice, IPciBarListener, IVirt
     private int _needsResetReported;
     private IDoorbellRouter? _doorbells;
     private ulong? _doorbellBase;
+    private volatile bool _paused;
 
     /// <param name="name">How notices name the device, e.g. "virtio-blk 00:02.0".</param>
     public VirtioPciDevice(IVirtioDevice device, GuestMemory memory, IMsiSink msi, IInterruptLine intx, string name, Action<string> notice)
@@ -181,7 +182,7 @@ public sealed partial class VirtioPciDevice : IPciDevice, IPciBarListener, IVirt
         lock (_isrLock)
         {
             _isr |= isrBit;
-            _intx.SetLevel(true);
+            if (!_paused) _intx.SetLevel(true);   // paused: raised at Resume
         }
     }
 
