@@ -52,13 +52,15 @@ public sealed partial class VirtQueue : IStateful<QueueState>
                 $"{field}.NextAvail", "a queue that is not enabled has no ring positions");
             return;
         }
-        try
-        {
-            CheckConfiguration(state.Size, new GuestAddress(state.DescriptorTable), new GuestAddress(state.DriverRing), new GuestAddress(state.DeviceRing));
-        }
-        catch (VirtQueueException e)
-        {
-            StateCheck.Fail($"{field}.Size", e.Message);
-        }
+        ushort size = state.Size;
+        if (SizeProblem(size) is { } problem) StateCheck.Fail($"{field}.Size", problem);
+        CheckRingField($"{field}.DescriptorTable", "descriptor table", state.DescriptorTable, 16, DescriptorTableLength(size));
+        CheckRingField($"{field}.DriverRing", "driver ring", state.DriverRing, 2, DriverRingLength(size));
+        CheckRingField($"{field}.DeviceRing", "device ring", state.DeviceRing, 4, DeviceRingLength(size));
+    }
+
+    private void CheckRingField(string field, string name, ulong address, ulong alignment, ulong length)
+    {
+        if (RingProblem(name, new GuestAddress(address), alignment, length) is { } problem) StateCheck.Fail(field, problem);
     }
 }

@@ -73,12 +73,18 @@ public sealed partial class VirtQueue(GuestMemory memory, ushort maxSize = VirtQ
     /// <summary>The checks of <see cref="Enable"/>, changing nothing; a <see cref="VirtQueueException"/> says what is wrong.</summary>
     private void CheckConfiguration(ushort size, GuestAddress descriptorTable, GuestAddress driverRing, GuestAddress deviceRing)
     {
-        if (size == 0 || (size & (size - 1)) != 0 || size > MaxQueueSize)
-            throw new VirtQueueException($"queue size {size} is not a power of two up to {MaxQueueSize}");
-        CheckRing("descriptor table", descriptorTable, 16, (ulong)size * DescriptorFlags.Size);
-        CheckRing("driver ring", driverRing, 2, RingHeader + 2ul * size + 2);
-        CheckRing("device ring", deviceRing, 4, RingHeader + UsedElementSize * size + 2);
+        if (SizeProblem(size) is { } problem) throw new VirtQueueException(problem);
+        CheckRing("descriptor table", descriptorTable, 16, DescriptorTableLength(size));
+        CheckRing("driver ring", driverRing, 2, DriverRingLength(size));
+        CheckRing("device ring", deviceRing, 4, DeviceRingLength(size));
     }
+
+    private string? SizeProblem(ushort size) =>
+        size == 0 || (size & (size - 1)) != 0 || size > MaxQueueSize ? $"queue size {size} is not a power of two up to {MaxQueueSize}" : null;
+
+    private static ulong DescriptorTableLength(ushort size) => (ulong)size * DescriptorFlags.Size;
+    private static ulong DriverRingLength(ushort size) => RingHeader + 2ul * size + 2;
+    private static ulong DeviceRingLength(ushort size) => RingHeader + UsedElementSize * size + 2;
 
     /// <summary>Back to the reset state (device reset, or queue_reset §2.6.1): not ready, indexes zero.</summary>
     public void Reset()
@@ -199,11 +205,13 @@ public sealed partial class VirtQueue(GuestMemory memory, ushort maxSize = VirtQ
 
     private void CheckRing(string name, GuestAddress address, ulong alignment, ulong length)
     {
-        if (address.Value % alignment != 0)
-            throw new VirtQueueException($"{name} at {address} is not {alignment}-byte aligned");
-        if (!_memory.IsValidRange(address, length))
-            throw new VirtQueueException($"{name} {address}+{length:x} is outside guest RAM");
+        if (RingProblem(name, address, alignment, length) is { } problem) throw new VirtQueueException(problem);
     }
+
+    private string? RingProblem(string name, GuestAddress address, ulong alignment, ulong length) =>
+        address.Value % alignment != 0 ? $"{name} at {address} is not {alignment}-byte aligned"
+        : !_memory.IsValidRange(address, length) ? $"{name} {address}+{length:x} is outside guest RAM"
+        : null;
 
     private ushort ReadU16(GuestAddress address, bool volatileLoad = false)
     {
