@@ -27,6 +27,7 @@ public sealed partial class MsixCapability
     private readonly byte[] _table;
     private readonly ulong[] _pending;
     private readonly object _lock = new();
+    private bool _held;
 
     /// <param name="vectors">1–2048 table entries.</param>
     /// <param name="tableOffset">Byte offset of the table in BAR <paramref name="tableBar"/>; 8-byte aligned.</param>
@@ -90,7 +91,7 @@ public sealed partial class MsixCapability
         lock (_lock)
         {
             if (!Enabled) return false;
-            if (FunctionMasked || IsVectorMasked(vector))
+            if (FunctionMasked || IsVectorMasked(vector) || _held)
             {
                 _pending[vector >> 6] |= 1UL << vector;
                 return true;
@@ -132,6 +133,22 @@ public sealed partial class MsixCapability
         return true;
     }
 
+    /// <summary>
+    /// From here until <see cref="ReleaseMessages"/> nothing is sent: a signalled vector is left pending as if it
+    /// were masked (the owner is paused; the pending bits are saved with the table).
+    /// </summary>
+    public void HoldMessages()
+    {
+        lock (_lock) _held = true;
+    }
+
+    /// <summary>Ends <see cref="HoldMessages"/> and sends every pending vector that is not masked.</summary>
+    public void ReleaseMessages()
+    {
+        lock (_lock) _held = false;
+        DeliverPending(0, Vectors - 1);
+    }
+
     /// <summary>Call after any config write: clearing Function Mask or setting Enable may release pending vectors.</summary>
     public void ConfigWritten() => DeliverPending(0, Vectors - 1);
 
@@ -143,7 +160,7 @@ public sealed partial class MsixCapability
             uint data;
             lock (_lock)
             {
-                if ((_pending[v >> 6] & (1UL << v)) == 0 || !Enabled || FunctionMasked || IsVectorMasked(v)) continue;
+                if ((_pending[v >> 6] & (1UL << v)) == 0 || !Enabled || FunctionMasked || IsVectorMasked(v) || _held) continue;
                 _pending[v >> 6] &= ~(1UL << v);
                 (address, data) = Message(v);
             }

@@ -10,6 +10,11 @@ namespace KvmSharp.Devices.Virtio;
 /// <see cref="Start"/> or from a handler; other threads hand work over with <see cref="Post"/>.
 /// A handler that throws does not end the loop: the exception goes to the fault callback (the device
 /// marks itself NEEDS_RESET there), so no guest input can take the thread down.
+/// <para>
+/// <see cref="Pause"/> parks the thread between rounds (the handler running now finishes first) and returns once
+/// it is parked; nothing runs until <see cref="Resume"/>, and what became ready meanwhile (a doorbell, a readable
+/// socket, a posted action) is handled then: eventfds and sockets stay readable, posted actions stay queued.
+/// </para>
 /// </summary>
 public sealed class DeviceEventLoop : IDisposable
 {
@@ -32,6 +37,10 @@ public sealed class DeviceEventLoop : IDisposable
     private bool _dirty = true;
     private volatile bool _stopping;
     private Thread? _thread;
+    // Pausing: the loop thread parks on this monitor between rounds while _pauseWanted is set.
+    private readonly object _park = new();
+    private volatile bool _pauseWanted;
+    private bool _parked;
 
     /// <param name="name">The thread's name, e.g. "virtio-blk0".</param>
     /// <param name="onFault">Called on the loop thread with whatever a handler or posted action threw.</param>
@@ -81,8 +90,47 @@ public sealed class DeviceEventLoop : IDisposable
     {
         if (_thread is not null) throw new InvalidOperationException($"{_name} is already running");
         _stopping = false;
-        _thread = new Thread(Run) { Name = _name, IsBackground = true };
-        _thread.Start();
+        var thread = new Thread(Run) { Name = _name, IsBackground = true };
+        lock (_park) _thread = thread;
+        thread.Start();
+    }
+
+    /// <summary>
+    /// Parks the loop thread after its current round and returns when it is parked (at once when the loop has not
+    /// started: it parks before its first round). Not from the loop thread.
+    /// </summary>
+    public void Pause()
+    {
+        if (IsLoopThread) throw new InvalidOperationException("a device loop cannot pause itself from its own thread");
+        lock (_park)
+        {
+            _pauseWanted = true;
+            if (_thread is null) return;
+        }
+        _wake.Signal();
+        lock (_park)
+            while (!_parked && _thread is not null && !_stopping) Monitor.Wait(_park);
+    }
+
+    /// <summary>Lets a paused loop run again.</summary>
+    public void Resume()
+    {
+        lock (_park)
+        {
+            _pauseWanted = false;
+            Monitor.PulseAll(_park);
+        }
+    }
+
+    private void Park()
+    {
+        lock (_park)
+        {
+            _parked = true;
+            Monitor.PulseAll(_park);
+            while (_pauseWanted && !_stopping) Monitor.Wait(_park);
+            _parked = false;
+        }
     }
 
     /// <summary>Ends the loop and waits for its thread; handlers still running finish first. Not from the loop thread.</summary>
@@ -91,9 +139,10 @@ public sealed class DeviceEventLoop : IDisposable
         if (_thread is null) return;
         if (IsLoopThread) throw new InvalidOperationException("a device loop cannot stop itself from its own thread");
         _stopping = true;
+        lock (_park) Monitor.PulseAll(_park);   // a parked loop wakes to stop
         _wake.Signal();
         _thread.Join();
-        _thread = null;
+        lock (_park) _thread = null;
         lock (_postLock) _posted.Clear();
     }
 
@@ -113,6 +162,8 @@ public sealed class DeviceEventLoop : IDisposable
     {
         while (!_stopping)
         {
+            if (_pauseWanted) Park();
+            if (_stopping) break;
             if (_dirty) Rebuild();
             int ready;
             fixed (PollFd* fds = _pollFds)

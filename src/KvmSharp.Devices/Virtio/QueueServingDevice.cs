@@ -9,9 +9,16 @@ namespace KvmSharp.Devices.Virtio;
 /// queue at start too: the driver may have notified before DRIVER_OK); a <see cref="VirtQueueException"/>
 /// or any other failure marks the device NEEDS_RESET (virtio 1.2 §2.1.2) and it serves nothing more until
 /// <see cref="Reset"/>, which stops and joins the loop.
+/// <para>
+/// Pausing parks the loop: a request being served is finished (its used entry and interrupt included) and nothing
+/// more is taken from the queues, so no guest memory is written until <see cref="Resume"/>, which also looks at
+/// every queue once. A device paused before DRIVER_OK starts paused.
+/// </para>
 /// </summary>
-public abstract class QueueServingDevice(string name, Action<string> notice) : IVirtioDevice
+public abstract class QueueServingDevice(string name, Action<string> notice) : IVirtioDevice, IPausable
 {
+    private readonly Lock _lifecycle = new();
+    private bool _paused;
     private DeviceEventLoop? _loop;
     private volatile bool _broken;
     private volatile VirtioActivation? _activation;
@@ -46,7 +53,12 @@ public abstract class QueueServingDevice(string name, Action<string> notice) : I
 
     public void Activate(VirtioActivation activation)
     {
-        if (_loop is not null) Reset();   // a second DRIVER_OK without a reset: start afresh
+        lock (_lifecycle) ActivateLocked(activation);
+    }
+
+    private void ActivateLocked(VirtioActivation activation)
+    {
+        if (_loop is not null) ResetLocked();   // a second DRIVER_OK without a reset: start afresh
         _activation = activation;
         var loop = new DeviceEventLoop(name, OnLoopFault);
         for (int i = 0; i < activation.Queues.Count && i < activation.Notifiers.Count; i++)
@@ -65,16 +77,47 @@ public abstract class QueueServingDevice(string name, Action<string> notice) : I
             for (int i = 0; i < activation.Queues.Count; i++) Serve(i);
         });
         _loop = loop;
+        if (_paused) loop.Pause();   // parks before its first round
         loop.Start();
     }
 
     public void Reset()
+    {
+        lock (_lifecycle) ResetLocked();
+    }
+
+    private void ResetLocked()
     {
         _loop?.Dispose();
         _loop = null;
         _activation = null;
         _broken = false;
         OnReset();
+    }
+
+    /// <summary>Parks the device's loop once the request in hand is done (see the class remarks).</summary>
+    public void Pause()
+    {
+        lock (_lifecycle)
+        {
+            _paused = true;
+            _loop?.Pause();
+        }
+    }
+
+    /// <summary>Unparks the loop and serves every queue once (whatever the driver made available meanwhile).</summary>
+    public void Resume()
+    {
+        lock (_lifecycle)
+        {
+            _paused = false;
+            if (_loop is not { } loop || _activation is not { } activation) return;
+            loop.Resume();
+            loop.Post(() =>
+            {
+                for (int i = 0; i < activation.Queues.Count; i++) Serve(i);
+            });
+        }
     }
 
     /// <summary>Runs <paramref name="action"/> on the loop thread when active; false (not run) when not.</summary>

@@ -44,24 +44,33 @@ internal static class StateFuzz
             if (mutated is null) continue;
             tried++;
             var component = create();
-            string before = Json(component.SaveState());
             try
             {
-                component.RestoreState(mutated);
+                string before = Json(component.SaveState());
+                try
+                {
+                    component.RestoreState(mutated);
+                }
+                catch (StateException e)
+                {
+                    refused++;
+                    Assert.DoesNotContain('\n', e.Message);
+                    Assert.Equal(before, Json(component.SaveState()));
+                    continue;
+                }
+                catch (Exception e)
+                {
+                    Assert.Fail($"case {i}: {e.GetType().Name} instead of StateException: {e.Message}\n{node.ToJsonString()}");
+                }
+                // Accepted: what it saves now must load again.
+                var again = create();
+                try { again.RestoreState(RoundTrip(component.SaveState())); }
+                finally { (again as IDisposable)?.Dispose(); }
             }
-            catch (StateException e)
+            finally
             {
-                refused++;
-                Assert.DoesNotContain('\n', e.Message);
-                Assert.Equal(before, Json(component.SaveState()));
-                continue;
+                (component as IDisposable)?.Dispose();
             }
-            catch (Exception e)
-            {
-                Assert.Fail($"case {i}: {e.GetType().Name} instead of StateException: {e.Message}\n{node.ToJsonString()}");
-            }
-            // Accepted: what it saves now must load again.
-            create().RestoreState(RoundTrip(component.SaveState()));
         }
         Assert.True(tried > cases / 4, $"only {tried} of {cases} mutations reached the component");
         return refused;

@@ -42,13 +42,36 @@ internal sealed class NetReceiver(NetStatistics statistics)
     private readonly ushort[] _heads = new ushort[MaxChains];
     private readonly int[] _firstDescriptor = new int[MaxChains];
     private readonly uint[] _capacity = new uint[MaxChains];
+    private readonly uint[] _popNumber = new uint[MaxChains];   // which pop (counting every chain taken) each held chain was
     private readonly Descriptor[] _descriptors = new Descriptor[MaxDescriptors];
     private int _chains;
     private int _descriptorCount;
     private int _pending;
+    private uint _pops;
 
     /// <summary>Forgets the frame and chains held (device reset: the driver takes its buffers back, §2.4).</summary>
     public void Reset() => _chains = _descriptorCount = _pending = 0;
+
+    /// <summary>
+    /// Lets go of everything held, for a pause: a frame read but not yet delivered is dropped (counted), and the
+    /// held chains go back to the driver ring unused when they were the latest chains taken (the usual case: the
+    /// device holds the next buffer while it waits for a frame), else they are returned with 0 bytes, which a
+    /// driver counts as a short frame and reposts. <paramref name="used"/>: a used entry was written.
+    /// </summary>
+    public void GiveBack(VirtQueue queue, out bool used)
+    {
+        used = false;
+        if (_pending > 0) Drop();
+        if (_chains == 0) return;
+        if (_popNumber[0] == _pops - (uint)_chains)
+            queue.UndoPop(_chains);
+        else
+        {
+            for (int c = 0; c < _chains; c++) queue.AddUsed(_heads[c], 0);
+            used = true;
+        }
+        _chains = _descriptorCount = 0;
+    }
 
     /// <summary>Moves frames from the backend to the driver until one side runs out. <paramref name="used"/>: a chain went back.</summary>
     public Outcome Serve(VirtQueue queue, GuestMemory memory, INetBackend backend, bool mergeable, out bool used)
@@ -128,6 +151,7 @@ internal sealed class NetReceiver(NetStatistics statistics)
     {
         while (queue.TryPopAvailable(out var chain))
         {
+            _pops++;
             int first = _descriptorCount;
             ulong capacity = 0;
             bool readable = false;
@@ -149,6 +173,7 @@ internal sealed class NetReceiver(NetStatistics statistics)
             _heads[_chains] = chain.Head;
             _firstDescriptor[_chains] = first;
             _capacity[_chains] = (uint)Math.Min(capacity, uint.MaxValue);
+            _popNumber[_chains] = _pops - 1;
             _chains++;
             return true;
         }
@@ -166,6 +191,7 @@ internal sealed class NetReceiver(NetStatistics statistics)
             _heads[c - count] = _heads[c];
             _firstDescriptor[c - count] = _firstDescriptor[c] - firstKept;
             _capacity[c - count] = _capacity[c];
+            _popNumber[c - count] = _popNumber[c];
         }
         _chains -= count;
     }

@@ -14,7 +14,7 @@ namespace KvmSharp.Devices.Virtio.Net;
 /// tap takes them. The device serves its queues on its own <see cref="DeviceEventLoop"/>, which watches both
 /// queue notifiers and the backend.
 /// </summary>
-public sealed class VirtioNetDevice : IVirtioDevice
+public sealed partial class VirtioNetDevice : IVirtioDevice
 {
     public const int ReceiveQueue = 0, TransmitQueue = 1;
     private const ushort QueueSize = 256;
@@ -75,7 +75,12 @@ public sealed class VirtioNetDevice : IVirtioDevice
 
     public void Activate(VirtioActivation activation)
     {
-        Reset();
+        lock (_lifecycle) ActivateLocked(activation);
+    }
+
+    private void ActivateLocked(VirtioActivation activation)
+    {
+        ResetLocked();
         _activation = activation;
         _broken = _hostFailed = false;
         var loop = new DeviceEventLoop($"virtio-net-{_name}", OnFault);
@@ -87,10 +92,16 @@ public sealed class VirtioNetDevice : IVirtioDevice
         _pollingBackend = true;
         // The driver may have filled and notified queues before DRIVER_OK: look at both once.
         loop.Post(() => { ServeTransmit(); ServeReceive(); });
+        if (_paused) loop.Pause();   // restored or started while the machine is paused: park before the first round
         loop.Start();
     }
 
     public void Reset()
+    {
+        lock (_lifecycle) ResetLocked();
+    }
+
+    private void ResetLocked()
     {
         _loop?.Dispose();
         _loop = null;

@@ -15,7 +15,7 @@ namespace KvmSharp.Devices.Virtio.Queue;
 /// </para>
 /// Not thread-safe: one device thread owns a queue.
 /// </summary>
-public sealed class VirtQueue(GuestMemory memory, ushort maxSize = VirtQueue.MaxSize)
+public sealed partial class VirtQueue(GuestMemory memory, ushort maxSize = VirtQueue.MaxSize)
 {
     /// <summary>Largest split queue (virtio 1.2 §2.7: "Queue Size ... maximum 32768").</summary>
     public const ushort MaxSize = 32768;
@@ -61,11 +61,7 @@ public sealed class VirtQueue(GuestMemory memory, ushort maxSize = VirtQueue.Max
     /// </summary>
     public void Enable(ushort size, GuestAddress descriptorTable, GuestAddress driverRing, GuestAddress deviceRing, bool eventIdx)
     {
-        if (size == 0 || (size & (size - 1)) != 0 || size > MaxQueueSize)
-            throw new VirtQueueException($"queue size {size} is not a power of two up to {MaxQueueSize}");
-        CheckRing("descriptor table", descriptorTable, 16, (ulong)size * DescriptorFlags.Size);
-        CheckRing("driver ring", driverRing, 2, RingHeader + 2ul * size + 2);
-        CheckRing("device ring", deviceRing, 4, RingHeader + UsedElementSize * size + 2);
+        CheckConfiguration(size, descriptorTable, driverRing, deviceRing);
         Size = size;
         DescriptorTable = descriptorTable;
         DriverRing = driverRing;
@@ -73,6 +69,22 @@ public sealed class VirtQueue(GuestMemory memory, ushort maxSize = VirtQueue.Max
         EventIdx = eventIdx;
         IsReady = true;
     }
+
+    /// <summary>The checks of <see cref="Enable"/>, changing nothing; a <see cref="VirtQueueException"/> says what is wrong.</summary>
+    private void CheckConfiguration(ushort size, GuestAddress descriptorTable, GuestAddress driverRing, GuestAddress deviceRing)
+    {
+        if (SizeProblem(size) is { } problem) throw new VirtQueueException(problem);
+        CheckRing("descriptor table", descriptorTable, 16, DescriptorTableLength(size));
+        CheckRing("driver ring", driverRing, 2, DriverRingLength(size));
+        CheckRing("device ring", deviceRing, 4, DeviceRingLength(size));
+    }
+
+    private string? SizeProblem(ushort size) =>
+        size == 0 || (size & (size - 1)) != 0 || size > MaxQueueSize ? $"queue size {size} is not a power of two up to {MaxQueueSize}" : null;
+
+    private static ulong DescriptorTableLength(ushort size) => (ulong)size * DescriptorFlags.Size;
+    private static ulong DriverRingLength(ushort size) => RingHeader + 2ul * size + 2;
+    private static ulong DeviceRingLength(ushort size) => RingHeader + UsedElementSize * size + 2;
 
     /// <summary>Back to the reset state (device reset, or queue_reset §2.6.1): not ready, indexes zero.</summary>
     public void Reset()
@@ -114,6 +126,17 @@ public sealed class VirtQueue(GuestMemory memory, ushort maxSize = VirtQueue.Max
         if (EventIdx)
             WriteU16(AvailEventAddress, _nextAvail);
         return true;
+    }
+
+    /// <summary>
+    /// Gives the last <paramref name="count"/> popped chains back to the driver ring unused, so they are popped again
+    /// later (rust-vmm's go_to_previous_position): for a device that took buffers it has not filled and must let go
+    /// of them (a pause before a snapshot). The caller guarantees they were the most recent pops and none was used.
+    /// </summary>
+    public void UndoPop(int count)
+    {
+        if (count < 0 || count > Size) throw new ArgumentOutOfRangeException(nameof(count));
+        _nextAvail -= (ushort)count;
     }
 
     /// <summary>
@@ -182,11 +205,13 @@ public sealed class VirtQueue(GuestMemory memory, ushort maxSize = VirtQueue.Max
 
     private void CheckRing(string name, GuestAddress address, ulong alignment, ulong length)
     {
-        if (address.Value % alignment != 0)
-            throw new VirtQueueException($"{name} at {address} is not {alignment}-byte aligned");
-        if (!_memory.IsValidRange(address, length))
-            throw new VirtQueueException($"{name} {address}+{length:x} is outside guest RAM");
+        if (RingProblem(name, address, alignment, length) is { } problem) throw new VirtQueueException(problem);
     }
+
+    private string? RingProblem(string name, GuestAddress address, ulong alignment, ulong length) =>
+        address.Value % alignment != 0 ? $"{name} at {address} is not {alignment}-byte aligned"
+        : !_memory.IsValidRange(address, length) ? $"{name} {address}+{length:x} is outside guest RAM"
+        : null;
 
     private ushort ReadU16(GuestAddress address, bool volatileLoad = false)
     {

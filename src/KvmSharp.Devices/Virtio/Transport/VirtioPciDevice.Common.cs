@@ -165,8 +165,7 @@ public sealed partial class VirtioPciDevice
         }
     }
 
-    private bool FeaturesAcceptable() =>
-        (_driverFeatures & ~OfferedFeatures) == 0 && VirtioFeatures.Has(_driverFeatures, VirtioFeatures.Version1);
+    private bool FeaturesAcceptable() => FeaturesAcceptableFor(_driverFeatures);
 
     /// <summary>Device reset (§2.4): the device stops first, then every register returns to its initial value.</summary>
     private void ResetDevice()

@@ -39,6 +39,7 @@ public sealed partial class VirtioPciDevice : IPciDevice, IPciBarListener, IVirt
     private int _needsResetReported;
     private IDoorbellRouter? _doorbells;
     private ulong? _doorbellBase;
+    private volatile bool _paused;
 
     /// <summary>The device behind this transport.</summary>
     public IVirtioDevice Device => _device;
@@ -184,7 +185,7 @@ public sealed partial class VirtioPciDevice : IPciDevice, IPciBarListener, IVirt
         lock (_isrLock)
         {
             _isr |= isrBit;
-            _intx.SetLevel(true);
+            if (!_paused) _intx.SetLevel(true);   // paused: raised at Resume
         }
     }
 

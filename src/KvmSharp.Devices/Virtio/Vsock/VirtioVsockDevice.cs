@@ -10,12 +10,16 @@ namespace KvmSharp.Devices.Virtio.Vsock;
 /// The listener is open from construction, so a host program may connect before the guest driver is up; its
 /// connection waits in the listen backlog (no timeout of ours: the client may apply its own) and is accepted
 /// at activation. A device reset closes every connection and hands back no event: the driver that reset the
-/// device knows all its connections are gone. VIRTIO_VSOCK_EVENT_TRANSPORT_RESET (§5.10.6.6) exists for a
-/// device whose CID changed behind a running driver (migration), which never happens here, so the event
-/// queue's buffers are left with the driver.
+/// device knows all its connections are gone.
+/// </para>
+/// <para>
+/// Snapshots: host sockets cannot move with a machine, so a restored device has no connections while the guest
+/// still has sockets. As Firecracker does, the restored device sends VIRTIO_VSOCK_EVENT_TRANSPORT_RESET
+/// (§5.10.6.6) on the event queue as soon as it runs: Linux then resets every vsock socket (ECONNRESET to the
+/// programs using them) and re-reads guest_cid. Host programs reconnect through the new process's socket.
 /// </para>
 /// </summary>
-public sealed class VirtioVsockDevice : IVirtioDevice
+public sealed partial class VirtioVsockDevice : IVirtioDevice
 {
     private readonly VsockUnixHost _host;
     private readonly Action<string> _notice;
@@ -51,17 +55,28 @@ public sealed class VirtioVsockDevice : IVirtioDevice
 
     public void Activate(VirtioActivation activation)
     {
-        Reset();
-        var loop = new DeviceEventLoop("virtio-vsock", e => Fault(activation, e));
-        var muxer = new VsockMuxer(GuestCid, _host, activation, loop);
-        _loop = loop;
-        _muxer = muxer;
-        muxer.Start();
-        loop.Start();
-        loop.Post(() => muxer.Serve(muxer.ProcessAll));
+        lock (_lifecycle)
+        {
+            ResetLocked();
+            var loop = new DeviceEventLoop("virtio-vsock", e => Fault(activation, e));
+            var muxer = new VsockMuxer(GuestCid, _host, activation, loop);
+            _loop = loop;
+            _muxer = muxer;
+            muxer.Start();
+            if (_restored) muxer.QueueTransportReset();
+            _restored = false;
+            if (_paused) loop.Pause();   // parks before its first round
+            loop.Start();
+            loop.Post(() => muxer.Serve(muxer.ProcessAll));
+        }
     }
 
     public void Reset()
+    {
+        lock (_lifecycle) ResetLocked();
+    }
+
+    private void ResetLocked()
     {
         _loop?.Dispose();   // joins the thread: nothing touches guest memory or sockets after this
         _loop = null;

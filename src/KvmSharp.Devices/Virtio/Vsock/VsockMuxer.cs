@@ -61,13 +61,15 @@ internal sealed partial class VsockMuxer
             ProcessAll();
         }));
         _loop.Watch(_host.ListenerHandle, LibcConstants.POLLIN, _ => Serve(AcceptHostClients));
+        WatchEvents();
     }
 
-    /// <summary>Looks at both queues (at activation the driver may have filled them before DRIVER_OK).</summary>
+    /// <summary>Looks at every queue (at activation the driver may have filled them before DRIVER_OK).</summary>
     public void ProcessAll()
     {
         ProcessTx();
         PumpRx();
+        PumpEvents();
     }
 
     /// <summary>Closes every host socket (transport reset or device teardown); the loop has stopped.</summary>

@@ -52,6 +52,21 @@ internal sealed class VsockTestRig : IDisposable
         Device.Activate(new VirtioActivation(_memory, VirtioFeatures.Version1, [Rx.Queue, Tx.Queue, Events.Queue], _notifiers, Interrupts));
     }
 
+    /// <summary>An event buffer (struct virtio_vsock_event is 4 bytes; Linux posts 8 of them at probe).</summary>
+    public void PostEventBuffer(uint size = 4)
+    {
+        Events.Publish(Events.AddChain((size, true)));
+        _notifiers[2].Signal();
+    }
+
+    /// <summary>All writes to guest RAM from here on are marked in the returned bitmap.</summary>
+    public KvmSharp.Memory.DirtyPageBitmap StartWriteLog()
+    {
+        var log = new KvmSharp.Memory.DirtyPageBitmap(_memory.Regions);
+        _memory.StartWriteLog(log);
+        return log;
+    }
+
     public void PostRxBuffer(uint size = RxBufferSize)
     {
         Rx.Publish(Rx.AddChain((size, true)));
