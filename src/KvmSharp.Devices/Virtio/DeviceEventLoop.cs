@@ -52,6 +52,12 @@ public sealed class DeviceEventLoop : IDisposable
 
     public bool IsLoopThread => Thread.CurrentThread == _thread;
 
+    /// <summary>
+    /// A pause is waiting for this round to end: a handler working through a long queue may stop between requests
+    /// (its owner serves the rest after the resume), so that a pause does not wait for a whole ring of work.
+    /// </summary>
+    public bool PauseRequested => _pauseWanted;
+
     /// <summary>Runs <paramref name="onReady"/> with the revents whenever <paramref name="handle"/> has any of <paramref name="events"/> (POLLIN, POLLOUT; errors and hang-ups always).</summary>
     public void Watch(SafeHandle handle, short events, Action<short> onReady)
     {

@@ -35,6 +35,12 @@ public abstract class QueueServingDevice(string name, Action<string> notice) : I
     /// <summary>True after a failure until reset: handlers return at once.</summary>
     protected bool IsBroken => _broken;
 
+    /// <summary>
+    /// A pause is waiting: a handler should stop taking chains (finishing the one in hand); <see cref="Resume"/> serves
+    /// every queue again, so the rest is not lost.
+    /// </summary>
+    protected bool PauseRequested => _loop?.PauseRequested ?? false;
+
     public abstract VirtioDeviceType DeviceType { get; }
     public abstract ulong DeviceFeatures { get; }
     public abstract IReadOnlyList<ushort> QueueSizes { get; }

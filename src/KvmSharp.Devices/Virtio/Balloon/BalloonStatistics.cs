@@ -53,6 +53,9 @@ public sealed class BalloonStatistics
         return found;
     }
 
+    /// <summary>Statistics as saved (<see cref="VirtioBalloonState"/>); the caller checked the count.</summary>
+    internal static BalloonStatistics FromEntries(IEnumerable<(ushort Tag, ulong Value)> entries, long sequence) => new([.. entries], sequence);
+
     /// <summary>Parses whole entries of <paramref name="buffer"/>, at most <see cref="MaxEntries"/>; a trailing partial entry is ignored.</summary>
     internal static BalloonStatistics Parse(ReadOnlySpan<byte> buffer, long sequence)
     {

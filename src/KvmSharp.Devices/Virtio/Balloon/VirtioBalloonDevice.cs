@@ -17,7 +17,7 @@ namespace KvmSharp.Devices.Virtio.Balloon;
 /// whatever the guest's page size); others are skipped and counted, never trusted.
 /// </para>
 /// </summary>
-public sealed class VirtioBalloonDevice(Action<string> notice) : QueueServingDevice("virtio-balloon", notice)
+public sealed partial class VirtioBalloonDevice(Action<string> notice) : QueueServingDevice("virtio-balloon", notice)
 {
     /// <summary>VIRTIO_BALLOON_F_STATS_VQ (bit 1).</summary>
     public const ulong FeatureStatsQueue = 1UL << 1;
@@ -126,7 +126,7 @@ public sealed class VirtioBalloonDevice(Action<string> notice) : QueueServingDev
         var activation = Activation!;
         var q = activation.Queues[queue];
         bool any = false;
-        while (!IsBroken && q.TryPopAvailable(out var chain))
+        while (!IsBroken && !PauseRequested && q.TryPopAvailable(out var chain))
         {
             switch (queue)
             {
@@ -195,6 +195,11 @@ public sealed class VirtioBalloonDevice(Action<string> notice) : QueueServingDev
     {
         if (IsBroken || _heldStatsHead < 0 || Activation is not { } activation) return;
         var q = activation.Queues[StatsQueue];
+        if (_heldStatsHead >= q.Size)
+        {
+            Fail($"the held statistics buffer {_heldStatsHead} is not in the {q.Size}-entry stats queue");   // only a restored state can say so
+            return;
+        }
         try
         {
             q.AddUsed((ushort)_heldStatsHead, 0);

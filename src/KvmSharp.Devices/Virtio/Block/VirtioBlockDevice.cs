@@ -1,3 +1,4 @@
+using KvmSharp.State;
 using KvmSharp.Storage;
 
 namespace KvmSharp.Devices.Virtio.Block;
@@ -7,9 +8,10 @@ namespace KvmSharp.Devices.Virtio.Block;
 /// thread (the life cycle of <see cref="QueueServingDevice"/>), requests parsed by <see cref="BlockRequestHandler"/> against an <see cref="IBlockBackend"/> (a raw
 /// file or a qcow2 image). Offers SEG_MAX, BLK_SIZE, FLUSH, and DISCARD/WRITE_ZEROES on writable disks or
 /// RO on read-only ones; not SIZE_MAX (no per-segment limit), GEOMETRY, TOPOLOGY, CONFIG_WCE or MQ.
-/// The device owns the backend and disposes it.
+/// The device owns the backend and disposes it. A pause parks the device thread between requests: every request
+/// taken has completed (data, status byte, used entry) and the rest wait in the ring for the resume.
 /// </summary>
-public sealed class VirtioBlockDevice : QueueServingDevice
+public sealed class VirtioBlockDevice : QueueServingDevice, IStateful<VirtioBlockState>
 {
     private readonly IBlockBackend _backend;
     private readonly BlockRequestHandler _handler;
@@ -71,6 +73,23 @@ public sealed class VirtioBlockDevice : QueueServingDevice
     /// <summary>Every field is read-only without CONFIG_WCE (§5.2.4): writes are ignored.</summary>
     public override void WriteConfig(int offset, ReadOnlySpan<byte> data) { }
 
+    public VirtioBlockState SaveState() => new()
+    {
+        CapacitySectors = (ulong)_backend.Size >> BlockLimits.SectorShift,
+        DeviceFeatures = DeviceFeatures,
+    };
+
+    /// <summary>Refuses a state saved with a disk of another size, or read-only where this one is writable (or the reverse).</summary>
+    public void RestoreState(VirtioBlockState state)
+    {
+        StateCheck.NotNull(state, "block");
+        var mine = SaveState();
+        StateCheck.That(state.CapacitySectors == mine.CapacitySectors, "block.CapacitySectors",
+            $"the guest saw a disk of {state.CapacitySectors} sectors, this one has {mine.CapacitySectors}");
+        StateCheck.That(state.DeviceFeatures == mine.DeviceFeatures, "block.DeviceFeatures",
+            $"the guest saw features 0x{state.DeviceFeatures:x}, this disk offers 0x{mine.DeviceFeatures:x} (read-only where it was writable, or the reverse?)");
+    }
+
     protected override void OnActivate(DeviceEventLoop loop) => _buffers = new RequestBuffers(Activation!.Memory);
 
     protected override void OnReset() => _buffers = null;
@@ -86,7 +105,7 @@ public sealed class VirtioBlockDevice : QueueServingDevice
         bool completed = false;
         try
         {
-            while (!IsBroken && queue.TryPopAvailable(out var chain))
+            while (!IsBroken && !PauseRequested && queue.TryPopAvailable(out var chain))
             {
                 ushort head = chain.Head;
                 buffers.Load(ref chain);

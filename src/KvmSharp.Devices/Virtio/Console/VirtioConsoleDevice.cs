@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using KvmSharp.Devices.Legacy;
 using KvmSharp.Devices.Virtio.Queue;
 using KvmSharp.Native.Libc;
+using KvmSharp.State;
 
 namespace KvmSharp.Devices.Virtio.Console;
 
@@ -17,7 +18,7 @@ namespace KvmSharp.Devices.Virtio.Console;
 /// VIRTIO_CONSOLE_F_EMERG_WRITE is offered: a driver write to emerg_wr sends one byte straight to the host
 /// (§5.3.6.1), usable before the queues are set up.
 /// </summary>
-public sealed class VirtioConsoleDevice : QueueServingDevice, IConsoleInput
+public sealed class VirtioConsoleDevice : QueueServingDevice, IConsoleInput, IStateful<VirtioConsoleState>
 {
     /// <summary>VIRTIO_CONSOLE_F_EMERG_WRITE (bit 2).</summary>
     public const ulong FeatureEmergencyWrite = 1UL << 2;
@@ -75,6 +76,25 @@ public sealed class VirtioConsoleDevice : QueueServingDevice, IConsoleInput
         }
     }
 
+    /// <summary>Host input still waiting for receive buffers (call while paused: the pump may add more, which a later save would hold).</summary>
+    public VirtioConsoleState SaveState()
+    {
+        lock (_inputLock) return new VirtioConsoleState { PendingInput = _input.ToArray() };
+    }
+
+    /// <summary>Loads the pending input (at most <see cref="HostInputBufferSize"/> bytes); it goes to the guest once the device runs.</summary>
+    public void RestoreState(VirtioConsoleState state)
+    {
+        StateCheck.NotNull(state, "console");
+        var input = StateCheck.LengthAtMost(state.PendingInput, HostInputBufferSize, "console.PendingInput");
+        lock (_inputLock)
+        {
+            if (_closed) return;
+            _input.Load(input);
+            if (!_input.IsEmpty) _inputReady.Signal();
+        }
+    }
+
     public override void ReadConfig(int offset, Span<byte> data)
     {
         // Without F_SIZE and F_MULTIPORT, cols/rows and max_nr_ports mean nothing to the driver (§5.3.4); report
@@ -122,7 +142,7 @@ public sealed class VirtioConsoleDevice : QueueServingDevice, IConsoleInput
         bool any = false;
         lock (_inputLock)
         {
-            while (!IsBroken && !_input.IsEmpty && receive.TryPopAvailable(out var chain))
+            while (!IsBroken && !PauseRequested && !_input.IsEmpty && receive.TryPopAvailable(out var chain))
             {
                 uint written = 0;
                 while (chain.TryNext(out var buffer))
@@ -147,7 +167,7 @@ public sealed class VirtioConsoleDevice : QueueServingDevice, IConsoleInput
         var activation = Activation!;
         var transmit = activation.Queues[TransmitQueue];
         bool any = false;
-        while (!IsBroken && transmit.TryPopAvailable(out var chain))
+        while (!IsBroken && !PauseRequested && transmit.TryPopAvailable(out var chain))
         {
             long budget = MaxTransmitPerRequest;
             while (chain.TryNext(out var buffer))

@@ -41,7 +41,7 @@ public sealed class VirtioEntropyDevice(Action<string> notice) : QueueServingDev
         var activation = Activation!;
         var requests = activation.Queues[queue];
         bool any = false;
-        while (!IsBroken && requests.TryPopAvailable(out var chain))
+        while (!IsBroken && !PauseRequested && requests.TryPopAvailable(out var chain))
         {
             requests.AddUsed(chain.Head, Fill(ref chain, activation));
             any = true;

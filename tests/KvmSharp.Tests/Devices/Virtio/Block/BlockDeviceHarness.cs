@@ -32,6 +32,9 @@ internal sealed class BlockDeviceHarness : IDisposable
     public RecordingInterrupts Interrupts { get; } = new();
     public GuestMemory Memory => Driver.Memory;
 
+    /// <summary>The driver's notification alone (the chains were published already); does not wait.</summary>
+    public void Notify() => _notifier.Signal();
+
     /// <summary>Publishes <paramref name="head"/>, kicks the device and waits until it answers or breaks.</summary>
     public void Kick(ushort head)
     {

@@ -239,6 +239,46 @@ public sealed class VirtioPciStateTests : IDisposable
         Assert.True(refused > 0);
     }
 
+    [Fact]
+    public void RestoringTheBusMovesTheDoorbellsToWhereTheGuestHadBarZero()
+    {
+        const ulong GuestPlace = 0xC010_0000, FirmwarePlace = 0xC000_0000;
+        PciBusState saved;
+        using (var original = Rig())
+        {
+            var bus = new PciBus(new KvmSharp.Devices.Bus.IoBus("mmio"), new KvmSharp.Devices.Bus.IoBus("pio"), [new(0xC000_0000, 0x2000_0000)], new(0x1000, 0xF000));
+            bus.Attach(1, 0, original.Transport);
+            PlaceBarZero(bus, GuestPlace);
+            saved = StateFuzz.RoundTrip(bus.SaveState());
+        }
+        using var restored = Rig();
+        var router = new RecordingRouter();
+        restored.Transport.UseDoorbellRouter(router);
+        var fresh = new PciBus(new KvmSharp.Devices.Bus.IoBus("mmio"), new KvmSharp.Devices.Bus.IoBus("pio"), [new(0xC000_0000, 0x2000_0000)], new(0x1000, 0xF000));
+        fresh.Attach(1, 0, restored.Transport);
+        PlaceBarZero(fresh, FirmwarePlace);
+        Assert.Equal([FirmwarePlace + VirtioPciLayout.NotifyOffset], router.Attached);
+        fresh.RestoreState(saved);
+        Assert.Equal([GuestPlace + VirtioPciLayout.NotifyOffset], router.Attached);
+    }
+
+    private static void PlaceBarZero(PciBus bus, ulong at)
+    {
+        Span<byte> b = stackalloc byte[4];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(b, (uint)at);
+        bus.WriteConfig(0, 1, 0, PciConfigSpace.BarOffset, b);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(b, PciConfigSpace.CommandMemorySpace);
+        bus.WriteConfig(0, 1, 0, PciConfigSpace.CommandOffset, b);
+    }
+
+    /// <summary>Where doorbells are attached now (one queue: one address).</summary>
+    private sealed class RecordingRouter : IDoorbellRouter
+    {
+        public List<ulong> Attached { get; } = [];
+        public bool TryAttach(ulong address, int length, KvmSharp.Native.Libc.EventNotifier notifier) { Attached.Add(address); return true; }
+        public void Detach(ulong address, int length, KvmSharp.Native.Libc.EventNotifier notifier) => Assert.True(Attached.Remove(address));
+    }
+
     private sealed class NullLine : IInterruptLine
     {
         public void SetLevel(bool high) { }
