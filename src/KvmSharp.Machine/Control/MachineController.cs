@@ -1,6 +1,7 @@
 using KvmSharp.Machine.Config;
 using KvmSharp.Machine.Console;
 using KvmSharp.Machine.Runtime;
+using KvmSharp.Machine.State;
 
 namespace KvmSharp.Machine.Control;
 
@@ -156,6 +157,51 @@ public sealed class MachineController : IDisposable
 
     public MachineExit WaitForExit() => _exit.Task.GetAwaiter().GetResult();
 
+    /// <summary>Writes a full snapshot of the paused machine (Firecracker's PUT /snapshot/create with snapshot_type Full).</summary>
+    public MachineSnapshot.Result CreateSnapshot(string statePath, string memoryPath)
+    {
+        lock (_lock)
+        {
+            RequirePhase("create a snapshot", MachinePhase.Paused);
+            return MachineSnapshot.Create(_machine!, statePath, memoryPath);
+        }
+    }
+
+    /// <summary>
+    /// Becomes the machine a snapshot saved, instead of booting one: the state's config (with this controller's
+    /// COM1 console), disks and NICs opened again, RAM mapped copy-on-write from <paramref name="memoryPath"/>.
+    /// Paused afterwards unless <paramref name="resume"/>. A bad snapshot is refused in one line and nothing starts.
+    /// </summary>
+    public void LoadSnapshot(string statePath, string memoryPath, bool resume)
+    {
+        lock (_lock)
+        {
+            RequirePhase("load a snapshot", MachinePhase.NotStarted);
+            var state = MachineSnapshot.ReadState(statePath);
+            var previous = _config;
+            _config = state.Config with { Console = _config.Console };
+            try
+            {
+                CreateConsoles();
+                _machine = MachineSnapshot.Load(state with { Config = _config }, memoryPath, NewBuilder());
+            }
+            catch
+            {
+                _config = previous;
+                if (_options.Console is null) _console?.Dispose();
+                _virtioConsole?.Dispose();
+                _console = _virtioConsole = null;
+                throw;
+            }
+            _boots = 1;
+            _phase = MachinePhase.Paused;
+            _console?.HoldInput(true);
+            _virtioConsole?.HoldInput(true);
+            Supervise(_machine);
+            if (resume) Resume();
+        }
+    }
+
     private void RequirePhase(string action, params MachinePhase[] allowed)
     {
         if (Array.IndexOf(allowed, _phase) >= 0) return;
@@ -175,12 +221,14 @@ public sealed class MachineController : IDisposable
             _virtioConsole = ConsoleBackends.Create(hvc.HostEnd(), "virtio console (hvc0)", _options.Notices, () => Stop("quit from the console (Ctrl-A x)"));
     }
 
-    private RunningMachine Build()
+    private RunningMachine Build() => NewBuilder().Build();
+
+    private MachineBuilder NewBuilder()
     {
         var builder = new MachineBuilder(_config).WithNotices(_options.Notices).WithConsole(_console!, owned: false);
         if (_virtioConsole is not null) builder.WithVirtioConsole(_virtioConsole, owned: false);
         _options.ConfigureBuilder?.Invoke(builder);
-        return builder.Build();
+        return builder;
     }
 
     private void Supervise(RunningMachine machine) =>

@@ -8,6 +8,7 @@ using KvmSharp.Machine.Accel;
 using KvmSharp.Machine.Config;
 using KvmSharp.Machine.Console;
 using KvmSharp.Machine.Guests;
+using KvmSharp.Machine.State;
 using KvmSharp.Memory;
 using KvmSharp.Native.X86;
 
@@ -84,17 +85,56 @@ public sealed class MachineBuilder(MachineConfig config)
     /// <summary>Where one-line notices for the user go (accelerator choice, console path).</summary>
     public MachineBuilder WithNotices(Action<string> inform) { _inform = inform; return this; }
 
-    public RunningMachine Build()
+    public RunningMachine Build() => Build(restoring: null);
+
+    /// <summary>
+    /// Builds the machine a saved state came from, over <paramref name="memory"/> (the saved RAM, mapped from its
+    /// file), starts it paused and loads <paramref name="state"/> into it. Nothing is written to guest memory: no
+    /// kernel is loaded and no table built, the RAM already holds them. The builder owns <paramref name="memory"/> from here.
+    /// </summary>
+    public RunningMachine BuildForRestore(MachineState state, GuestMemory memory)
+    {
+        var machine = Build((state, memory));
+        try
+        {
+            machine.Start(paused: true);
+            if (!machine.Pause(TimeSpan.FromSeconds(10))) throw new InvalidOperationException("the restored machine's vCPUs did not park");
+            machine.RestoreState(state);
+            return machine;
+        }
+        catch
+        {
+            machine.Dispose();
+            throw;
+        }
+    }
+
+    private RunningMachine Build((MachineState State, GuestMemory Memory)? restoring)
     {
         var problems = _config.Validate();
         if (problems.Count == 0) problems = HostResources.Problems(_config);
-        if (problems.Count > 0) throw new MachineConfigException(problems);
+        if (problems.Count > 0)
+        {
+            restoring?.Memory.Dispose();
+            throw new MachineConfigException(problems);
+        }
 
         var owned = new List<IDisposable>();
-        // Deterministic time exists only on the software CPU, so --icount makes "auto" choose it.
-        var choice = _config.InstructionCountShift is not null && _config.Accelerator == AcceleratorChoice.Auto ? AcceleratorChoice.Emulate : _config.Accelerator;
-        var accelerator = _accelerator ?? AcceleratorSelector.Select(choice, _inform);
-        var memory = GuestMemory.Create(_config.MemorySize);
+        // Deterministic time exists only on the software CPU, so --icount makes "auto" choose it; a restore
+        // runs on the accelerator that saved the state.
+        var choice = restoring is { } r ? (r.State.Accelerator == "kvm" ? AcceleratorChoice.Kvm : AcceleratorChoice.Emulate)
+            : _config.InstructionCountShift is not null && _config.Accelerator == AcceleratorChoice.Auto ? AcceleratorChoice.Emulate : _config.Accelerator;
+        IAccelerator accelerator;
+        try
+        {
+            accelerator = _accelerator ?? AcceleratorSelector.Select(choice, _inform);
+        }
+        catch
+        {
+            restoring?.Memory.Dispose();
+            throw;
+        }
+        var memory = restoring?.Memory ?? GuestMemory.Create(_config.MemorySize);
         IVirtualMachine? vm = null;
         var vcpus = new List<IVcpu>();
         try
@@ -127,18 +167,23 @@ public sealed class MachineBuilder(MachineConfig config)
                 (isMmio ? mmio : ports).Register(start, length, device);
             }
 
-            var acpi = AcpiPlatform.Default(_config.VcpuCount);
-            ulong rsdp = AcpiTables.Build(memory, acpi, [.. platform.AcpiDevices, .. pci.AcpiDevices], pci.AcpiTables).Value;
-            var entry = _config.Kernel is { } kernel
-                ? KernelLoader.Load(memory, kernel, rsdp)
-                : KernelLoader.Load(memory, DemoGuest.Build(), [], "", rsdp);
-
             for (int i = 0; i < _config.VcpuCount; i++) vcpus.Add(vm.CreateVcpu(i));
-            ApplyEntryState(vcpus[0], entry);
+            if (restoring is null)
+            {
+                var acpi = AcpiPlatform.Default(_config.VcpuCount);
+                ulong rsdp = AcpiTables.Build(memory, acpi, [.. platform.AcpiDevices, .. pci.AcpiDevices], pci.AcpiTables).Value;
+                var entry = _config.Kernel is { } kernel
+                    ? KernelLoader.Load(memory, kernel, rsdp)
+                    : KernelLoader.Load(memory, DemoGuest.Build(), [], "", rsdp);
+                ApplyEntryState(vcpus[0], entry);
+            }
             console.Connect(platform.Com1);
 
             return new RunningMachine(accelerator.Name, vm, memory,
-                (runState, onExit) => [.. vcpus.Select(v => new VcpuRunner(v, ports, mmio, runState, onExit))], state, owned, platform, pci);
+                (runState, onExit) => [.. vcpus.Select(v => new VcpuRunner(v, ports, mmio, runState, onExit))], state, owned, platform, pci)
+            {
+                Config = _config,
+            };
         }
         catch
         {

@@ -26,15 +26,17 @@ internal sealed class PciDevices : IDisposable
     private static readonly PciWindow IoWindow = new(0x1000, 0xF000);
 
     private readonly PciBus _bus;
+    private readonly PciLegacyConfigAccess _legacy;
     private readonly List<VirtioPciDevice> _virtio = [];
     private readonly HashSet<int> _slots = [];
+    private readonly List<(int Slot, VirtioPciDevice Transport)> _placed = [];
     private ulong _nextMmio = Mmio32.Start;
 
     public PciDevices(IoBus ports, IoBus mmio, IBusDevice resetControl)
     {
         _bus = new PciBus(mmio, ports, [Mmio32], IoWindow);
         _bus.Attach(0, 0, new PciHostBridge());
-        var legacy = new PciLegacyConfigAccess(_bus, resetControl);
+        var legacy = _legacy = new PciLegacyConfigAccess(_bus, resetControl);
         ports.Register(PciLegacyConfigAccess.AddressPortBase, 4, legacy.AddressPort);
         ports.Register(PciLegacyConfigAccess.DataPortBase, 4, legacy.DataPort);
         var ecam = new PciEcam(_bus, busCount: 1);
@@ -75,6 +77,7 @@ internal sealed class PciDevices : IDisposable
         transport.UseDoorbellRouter(new VmDoorbellRouter(vm));
         _virtio.Add(transport);
         _slots.Add(slot);
+        _placed.Add((slot, transport));
         _bus.Attach(slot, 0, transport);
         PlaceBars(slot, transport.Config);
         return transport;
@@ -103,6 +106,15 @@ internal sealed class PciDevices : IDisposable
         System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(bytes, value);
         _bus.WriteConfig(0, slot, 0, offset, bytes);
     }
+
+    /// <summary>Bus 0 (every function's configuration space and where its BARs decode).</summary>
+    public PciBus Bus => _bus;
+
+    /// <summary>The CONFIG_ADDRESS register at 0xCF8.</summary>
+    public PciLegacyConfigAccess LegacyConfigAccess => _legacy;
+
+    /// <summary>Each virtio transport with the slot it sits in.</summary>
+    public IReadOnlyList<(int Slot, VirtioPciDevice Transport)> VirtioSlots => _placed;
 
     /// <summary>The virtio devices of type <typeparamref name="T"/>, in the order they were added.</summary>
     public IEnumerable<T> Devices<T>() where T : class, IVirtioDevice => _virtio.Select(t => t.Device).OfType<T>();

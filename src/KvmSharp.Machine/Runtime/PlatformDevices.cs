@@ -26,14 +26,17 @@ internal sealed class PlatformDevices
         var acpiDevices = new List<IAcpiDevice>();
         var discard = new DiscardingSerialOutput();
         Serial16550? com1 = null;
+        var serialPorts = new List<Serial16550>();
         foreach (var port in Serial16550.ComPorts)
         {
             var serial = new Serial16550(port, new GsiInterruptLine(vm, port.Irq), port.Number == 1 ? com1Output : otherSerialOutputs.GetValueOrDefault(port.Number, discard));
             ports.Register(port.PortBase, Serial16550.RegisterCount, serial);
             acpiDevices.Add(serial);
+            serialPorts.Add(serial);
             com1 ??= serial;
         }
         Com1 = com1!;
+        SerialPorts = serialPorts;
 
         var i8042 = new I8042Controller(new GsiInterruptLine(vm, I8042Controller.KeyboardIrq), new GsiInterruptLine(vm, I8042Controller.AuxIrq), control);
         ports.Register(I8042Controller.DataPortAddress, 1, i8042.DataPort);
@@ -43,7 +46,7 @@ internal sealed class PlatformDevices
 
         ulong below4G = Math.Min(config.MemorySize, MemoryMap.PciHoleStart);
         var time = vm.GuestTime ?? TimeProvider.System;   // guest time where the accelerator counts it (--icount)
-        var rtc = new CmosRtc(below4G, config.MemorySize - below4G, config.VcpuCount, time.GetUtcNow);
+        var rtc = Rtc = new CmosRtc(below4G, config.MemorySize - below4G, config.VcpuCount, time.GetUtcNow);
         ports.Register(CmosRtc.PortBase, CmosRtc.PortCount, rtc);
         acpiDevices.Add(rtc);
 
@@ -59,6 +62,11 @@ internal sealed class PlatformDevices
 
         AcpiDevices = acpiDevices;
     }
+
+    /// <summary>COM1 to COM4, in order.</summary>
+    public IReadOnlyList<Serial16550> SerialPorts { get; }
+
+    public CmosRtc Rtc { get; }
 
     /// <summary>The first serial port: the guest console.</summary>
     public Serial16550 Com1 { get; }

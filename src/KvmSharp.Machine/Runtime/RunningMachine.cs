@@ -8,7 +8,7 @@ namespace KvmSharp.Machine.Runtime;
 /// resume it, stop it, and wait for how it ended. Disposing it stops it and releases every fd and mapping,
 /// even when a vCPU thread is stuck in a device call: the last such thread to come back releases them.
 /// </summary>
-public sealed class RunningMachine : IDisposable
+public sealed partial class RunningMachine : IDisposable
 {
     /// <summary>How long Dispose waits for vCPU threads before it releases devices to unblock them.</summary>
     private static readonly TimeSpan JoinTimeout = TimeSpan.FromSeconds(2);
@@ -22,6 +22,7 @@ public sealed class RunningMachine : IDisposable
     private int _started;
     private int _disposed;
     private bool _devicesReleased;
+    private bool _devicesPaused;
     private bool _released;
 
     internal RunningMachine(string acceleratorName, IVirtualMachine vm, GuestMemory memory, Func<MachineRunState, Action<VcpuRunner>, VcpuRunner[]> runners,
@@ -69,10 +70,46 @@ public sealed class RunningMachine : IDisposable
         foreach (var runner in _runners) runner.Start();
     }
 
-    /// <summary>Parks every vCPU outside the guest; true when all are parked within <paramref name="timeout"/> (or the run ended).</summary>
-    public bool Pause(TimeSpan timeout) => _state.Pause(timeout, _runners.Count(r => r.Started));
+    /// <summary>
+    /// Freezes the machine: every vCPU parks outside the guest (its pending port or MMIO read completed), then every
+    /// device thread stops touching guest memory and interrupts, then guest time stops. True when all vCPUs parked
+    /// within <paramref name="timeout"/> (or the run ended); false leaves the vCPUs asked to pause: call Resume.
+    /// </summary>
+    public bool Pause(TimeSpan timeout)
+    {
+        if (!_state.Pause(timeout, _runners.Count(r => r.Started))) return false;
+        lock (_releaseLock)
+        {
+            if (_devicesPaused || _devicesReleased) return true;
+            foreach (var device in PausableDevices) device.Pause();
+            _vm.PauseTime();
+            _devicesPaused = true;
+        }
+        return true;
+    }
 
-    public void Resume() => _state.Resume();
+    /// <summary>Undoes <see cref="Pause"/> in reverse order: time, devices, vCPUs.</summary>
+    public void Resume()
+    {
+        lock (_releaseLock)
+        {
+            if (_devicesPaused && !_devicesReleased)
+            {
+                _vm.ResumeTime();
+                foreach (var device in PausableDevices.Reverse()) device.Resume();
+            }
+            _devicesPaused = false;
+        }
+        _state.Resume();
+    }
+
+    /// <summary>True between a completed <see cref="Pause"/> and <see cref="Resume"/>.</summary>
+    public bool IsPaused { get { lock (_releaseLock) return _devicesPaused; } }
+
+    /// <summary>Devices with threads of their own: the legacy ones with host input, then each virtio transport.</summary>
+    private IEnumerable<Devices.IPausable> PausableDevices =>
+        Platform.SerialPorts.Cast<object>().Append(Platform.Keyboard).Append(Platform.PowerManagement)
+            .Concat(Pci.VirtioSlots.Select(s => s.Transport)).OfType<Devices.IPausable>();
 
     /// <summary>Number of vCPUs parked by <see cref="Pause"/> right now.</summary>
     public int PausedVcpus => _state.ParkedVcpus;

@@ -116,6 +116,9 @@ internal sealed class VcpuRunner
     /// <summary>Parks outside the guest until the pause ends, running handed-in work meanwhile.</summary>
     private void Park()
     {
+        // The state a snapshot saves holds no half-done instruction, and a KVM guest learns it was paused.
+        _vcpu.CompletePendingIo();
+        _vcpu.OnPaused();
         lock (_park) _parked = true;
         _state.VcpuParked();
         try
