@@ -45,7 +45,9 @@ public sealed partial class VmApi
             .Map("GET", "/balloon/statistics", (c, _) => GetBalloonStatistics(c))
             .Map("PUT", "/actions", (c, _) => PutAction(c))
             .Map("PATCH", "/vm", (c, _) => PatchVm(c))
-            .Map("GET", "/vm/config", (c, _) => GetVmConfig(c));
+            .Map("GET", "/vm/config", (c, _) => GetVmConfig(c))
+            .Map("PUT", "/snapshot/create", (c, _) => PutSnapshotCreate(c))
+            .Map("PUT", "/snapshot/load", (c, _) => PutSnapshotLoad(c));
     }
 
     internal ApiRouter Router { get; }

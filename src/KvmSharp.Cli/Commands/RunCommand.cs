@@ -59,10 +59,12 @@ internal static class RunCommand
             Description = "Serve the per-VM API (Firecracker's, HTTP over this Unix socket, mode 0600). Without --kernel, --exec or --config the machine waits for the API to configure and start it",
         };
         var instanceId = new Option<string>("--id") { HelpName = "ID", Description = "The machine's id, as GET / reports it (default anonymous-instance)", DefaultValueFactory = _ => "anonymous-instance" };
+        var restore = new Option<FileInfo?>("--restore") { HelpName = "STATE", Description = "Run the machine a snapshot saved (its state file, from PUT /snapshot/create), going on where it was; needs --restore-mem" };
+        var restoreMemory = new Option<FileInfo?>("--restore-mem") { HelpName = "MEMFILE", Description = "The snapshot's memory file (mapped copy-on-write: the file never changes)" };
         var printConfig = new Option<bool>("--print-config") { Description = "Print the machine the other flags describe as a JSON config (every device's id and slot filled in) and exit without running it" };
         Option[] machineFlags = [kernel, initrd, cmdline, exec, memory, cpus, accel, debugExit, noPit, icount, vsock, disks, net, rng, balloon, virtioConsole];
         var command = new Command("run", "Run a virtual machine");
-        foreach (var option in (Option[])[kernel, initrd, cmdline, exec, memory, cpus, accel, debugExit, console, noPit, icount, vsock, disks, net, rng, balloon, virtioConsole, noReboot, configFile, printConfig, apiSocket, instanceId])
+        foreach (var option in (Option[])[kernel, initrd, cmdline, exec, memory, cpus, accel, debugExit, console, noPit, icount, vsock, disks, net, rng, balloon, virtioConsole, noReboot, configFile, printConfig, apiSocket, instanceId, restore, restoreMemory])
             command.Options.Add(option);
         command.SetAction(result => UserErrors.Guard(() =>
         {
@@ -73,7 +75,22 @@ internal static class RunCommand
             bool waitForApi = api is not null && result.GetValue(configFile) is null
                               && result.GetResult(kernel) is not { Implicit: false } && result.GetResult(exec) is not { Implicit: false };
             Func<ConfigProblem, string> describe;
-            if (result.GetValue(configFile) is { } file)
+            var snapshot = (result.GetValue(restore), result.GetValue(restoreMemory)) switch
+            {
+                (null, null) => ((string, string)?)null,
+                ({ } state, { } memory) => (state.FullName, memory.FullName),
+                (null, _) => throw new MachineConfigException("--restore-mem needs --restore STATE"),
+                _ => throw new MachineConfigException("--restore needs --restore-mem MEMFILE (the snapshot's memory file)"),
+            };
+            if (snapshot is not null)
+            {
+                if (machineFlags.Append(configFile).Append(printConfig).FirstOrDefault(flag => result.GetResult(flag) is { Implicit: false }) is { } extra)
+                    throw new MachineConfigException($"--restore brings the whole machine; leave out {extra.Name} (only --console may go with it, to say where COM1 goes)");
+                config = new MachineConfig { Console = result.GetValue(console) ?? ConsoleConfig.Stdio };
+                describe = ConfigFlags.Describe;
+                waitForApi = false;
+            }
+            else if (result.GetValue(configFile) is { } file)
             {
                 if (machineFlags.FirstOrDefault(flag => result.GetResult(flag) is { Implicit: false }) is { } extra)
                     throw new MachineConfigException($"--config describes the whole machine; leave out {extra.Name} (only --console may go with it, to say where COM1 goes)");
@@ -88,7 +105,7 @@ internal static class RunCommand
                 config = FromFlags(result, execCommand, waitForApi);
                 describe = ConfigFlags.Describe;
             }
-            var run = new RunOptions(result.GetValue(noReboot), api, result.GetValue(instanceId)!, waitForApi);
+            var run = new RunOptions(result.GetValue(noReboot), api, result.GetValue(instanceId)!, waitForApi, snapshot);
             if (!result.GetValue(printConfig)) return Run(config, status, describe, run);
             var normalized = config.Normalize();
             if (normalized.Validate() is { Count: > 0 } problems) throw new MachineConfigException(string.Join("; ", problems.Select(describe)));
@@ -145,7 +162,8 @@ internal static class RunCommand
 
     /// <summary>How the process runs its machine, beyond the machine itself.</summary>
     /// <param name="WaitForApi">The API configures and starts the machine (no --kernel, --exec or --config).</param>
-    private sealed record RunOptions(bool NoReboot, string? ApiSocket, string InstanceId, bool WaitForApi);
+    /// <param name="Snapshot">A snapshot's state and memory files to restore instead of booting.</param>
+    private sealed record RunOptions(bool NoReboot, string? ApiSocket, string InstanceId, bool WaitForApi, (string State, string Memory)? Snapshot);
 
     /// <param name="describe">Says a config problem in the words of whoever wrote the config: the flags, or a file's fields.</param>
     private static int Run(MachineConfig config, ExecStatusChannel? status, Func<ConfigProblem, string> describe, RunOptions run)
@@ -166,10 +184,11 @@ internal static class RunCommand
             machine.Stop("stopped by SIGTERM");
         });
         var server = run.ApiSocket is null ? null
-            : VmApiServer.StartAsync(run.ApiSocket, new VmApi(machine, run.InstanceId, bootSourceGiven: !run.WaitForApi)).GetAwaiter().GetResult();
+            : VmApiServer.StartAsync(run.ApiSocket, new VmApi(machine, run.InstanceId, bootSourceGiven: !run.WaitForApi || run.Snapshot is not null)).GetAwaiter().GetResult();
         try
         {
-            if (!run.WaitForApi) Start(machine, describe);
+            if (run.Snapshot is { } snapshot) machine.LoadSnapshot(snapshot.State, snapshot.Memory, resume: true);
+            else if (!run.WaitForApi) Start(machine, describe);
             return Finish(machine.WaitForExit(), status);
         }
         finally

@@ -1,0 +1,35 @@
+using KvmSharp.Api.Firecracker;
+using KvmSharp.Api.Http;
+using Microsoft.AspNetCore.Http;
+
+namespace KvmSharp.Api;
+
+// Snapshots as Firecracker's: PUT /snapshot/create on a paused machine, PUT /snapshot/load before any boot.
+public sealed partial class VmApi
+{
+    private async Task PutSnapshotCreate(HttpContext context)
+    {
+        var request = await RequestBody.ReadAsync(context.Request, Json.SnapshotCreateParams);
+        if (request.SnapshotType is not (null or "Full"))
+            throw new ApiFault($"snapshot_type: '{request.SnapshotType}' is not supported; only \"Full\"");
+        if (request.Version is not null) throw new ApiFault("version: snapshots are written in this VMM's own format version only");
+        _machine.CreateSnapshot(request.SnapshotPath, request.MemFilePath);
+        await NoContent(context);
+    }
+
+    private async Task PutSnapshotLoad(HttpContext context)
+    {
+        var request = await RequestBody.ReadAsync(context.Request, Json.SnapshotLoadParams);
+        string memory = (request.MemBackend, request.MemFilePath) switch
+        {
+            ({ BackendType: "File" } backend, null) => backend.BackendPath,
+            ({ } backend, null) => throw new ApiFault($"mem_backend.backend_type: '{backend.BackendType}' is not supported; only \"File\""),
+            (null, { } path) => path,
+            (null, null) => throw new ApiFault("the snapshot's memory is missing: give mem_backend or mem_file_path"),
+            _ => throw new ApiFault("give mem_backend or mem_file_path, not both"),
+        };
+        _machine.LoadSnapshot(request.SnapshotPath, memory, request.ResumeVm);
+        lock (_lock) _bootSourceGiven = true;
+        await NoContent(context);
+    }
+}
