@@ -18,16 +18,20 @@ public static class DefaultGuestImage
 
     /// <summary>
     /// The modules the cloud kernel builds as modules (CONFIG_VIRTIO*=m) for the virtio devices a VMM
-    /// offers; their dependencies (virtio_ring, the PCI transport libraries, vsock, failover) follow
-    /// from each module's modinfo.
+    /// offers, and the ACPI power button with the event interface busybox's acpid reads it through
+    /// (CONFIG_ACPI_BUTTON=m, CONFIG_INPUT_EVDEV=m); dependencies (virtio_ring, the PCI transport
+    /// libraries, vsock, failover) follow from each module's modinfo.
     /// </summary>
-    public static readonly IReadOnlyList<string> VirtioModules =
+    public static readonly IReadOnlyList<string> GuestModules =
     [
         "virtio", "virtio_ring", "virtio_pci", "virtio_blk", "virtio_net", "virtio_console",
-        "virtio_rng", "virtio_balloon", "vmw_vsock_virtio_transport",
+        "virtio_rng", "virtio_balloon", "vmw_vsock_virtio_transport", "button", "evdev",
     ];
 
-    private const string KernelFile = "vmlinuz", InitrdFile = "initrd.img", ReleaseFile = "release";
+    /// <summary>Bumped when what a cached guest holds changes (its /init, its modules): an older cache is built again.</summary>
+    public const int ImageFormat = 2;
+
+    private const string KernelFile = "vmlinuz", InitrdFile = "initrd.img", ReleaseFile = "release", FormatFile = "format";
 
     /// <summary>$XDG_CACHE_HOME/kvmsharp/default-guest, or ~/.cache/kvmsharp/default-guest.</summary>
     public static string DefaultCacheDirectory
@@ -48,6 +52,8 @@ public static class DefaultGuestImage
         string kernel = Path.Combine(cacheDirectory, KernelFile), initrd = Path.Combine(cacheDirectory, InitrdFile);
         string release = Path.Combine(cacheDirectory, ReleaseFile);
         if (!File.Exists(kernel) || !File.Exists(initrd) || !File.Exists(release)) return null;
+        string format = Path.Combine(cacheDirectory, FormatFile);
+        if (!File.Exists(format) || File.ReadAllText(format).Trim() != ImageFormat.ToString(System.Globalization.CultureInfo.InvariantCulture)) return null;
         return new DefaultGuest(kernel, initrd, File.ReadAllText(release).Trim());
     }
 
@@ -78,13 +84,14 @@ public static class DefaultGuestImage
             packages.Extract(packages.Download(BusyboxPackage), busyboxRoot);
 
             var (vmlinuz, release) = FindKernel(kernelRoot, kernelPackage);
-            progress($"kvmsharp: building the initramfs (busybox, virtio modules for {release})");
-            byte[] initrd = InitramfsBuilder.Build(kernelRoot, release, Path.Combine(busyboxRoot, "bin", "busybox"), VirtioModules);
+            progress($"kvmsharp: building the initramfs (busybox, virtio and power-button modules for {release})");
+            byte[] initrd = InitramfsBuilder.Build(kernelRoot, release, Path.Combine(busyboxRoot, "bin", "busybox"), GuestModules);
 
             // The release file goes first and comes back last: a build cut short here is no guest at all.
             File.Delete(Path.Combine(cacheDirectory, ReleaseFile));
             File.Copy(vmlinuz, Path.Combine(cacheDirectory, KernelFile), overwrite: true);
             File.WriteAllBytes(Path.Combine(cacheDirectory, InitrdFile), initrd);
+            File.WriteAllText(Path.Combine(cacheDirectory, FormatFile), ImageFormat + "\n");
             File.WriteAllText(Path.Combine(cacheDirectory, ReleaseFile), release + "\n");
             progress($"kvmsharp: default guest ready in {cacheDirectory} ({watch.Elapsed.TotalSeconds:F0} s)");
         }

@@ -24,6 +24,14 @@ public static class DefaultGuestInit
             mkdir -p /dev/pts
             mount -t devpts devpts /dev/pts
             hostname kvmsharp
+            # As on a PC: Ctrl-Alt-Delete (the kernel sends init SIGINT) reboots, the ACPI power button
+            # (busybox acpid runs /etc/acpi/PWRF/00000080) powers off after a sync. The traps run while
+            # init waits for its child below, which is why the child runs in the background.
+            echo 0 >/proc/sys/kernel/ctrl-alt-del   # signal init instead of an immediate restart without a sync
+            trap 'sync; reboot -f' INT
+            mkdir -p /etc/acpi/PWRF
+            printf '#!/bin/sh\nsync\npoweroff -f\n' >/etc/acpi/PWRF/00000080
+            chmod 755 /etc/acpi/PWRF/00000080
             # insmod resolves nothing itself: the list is already in dependency order.
 
             """);
@@ -42,20 +50,26 @@ public static class DefaultGuestInit
             done
             set +f
 
+            # After the modules: the power button and its event device exist now.
+            mkdir -p /var/log   # acpid's log; without it acpid exits at once
+            acpid -c /etc/acpi
+
             if [ -n "$command" ]; then
                 # Closing our own console descriptors leaves the command's as the last ones open on
                 # the console, and the kernel waits at a tty's last close until its output has left the
                 # UART (tty_port_close_start), so nothing the command printed is lost at power-off.
                 # -onlcr: the command's bytes reach the host as written, "\n" without "\r".
                 exec </dev/null >/dev/null 2>&1
-                { stty -onlcr; sh -c "$command" </dev/null; } 0<>/dev/{{DefaultGuestCommandLine.ConsoleDevice}} 1>&0 2>&0
+                { stty -onlcr; sh -c "$command" </dev/null; } 0<>/dev/{{DefaultGuestCommandLine.ConsoleDevice}} 1>&0 2>&0 &
+                wait $!
                 echo "{{ExecStatusChannel.LinePrefix}}$?" >/dev/{{DefaultGuestCommandLine.StatusDevice}}
                 poweroff -f
             fi
 
             echo "KvmSharp default guest (Linux $(uname -r), busybox). 'exit' powers off; Ctrl-A x quits kvmsharp."
             export PS1='\h:\w\$ '
-            setsid cttyhack sh
+            setsid cttyhack sh </dev/console >/dev/console 2>&1 &
+            wait $!
             poweroff -f
 
             """);

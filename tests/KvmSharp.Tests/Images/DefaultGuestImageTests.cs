@@ -47,6 +47,18 @@ public class DefaultGuestImageTests(DebianKernelFixture built) : IClassFixture<D
         File.WriteAllText(Path.Combine(Cache, "vmlinuz"), "kernel");
         File.WriteAllText(Path.Combine(Cache, "initrd.img"), "initrd");
         File.WriteAllText(Path.Combine(Cache, "release"), "6.1.0-99-cloud-amd64\n");
+        File.WriteAllText(Path.Combine(Cache, "format"), $"{DefaultGuestImage.ImageFormat}\n");
+    }
+
+    [Fact]
+    public void ACacheOfAnOlderFormatIsNotUsed()
+    {
+        FakeCachedGuest();
+        Assert.NotNull(DefaultGuestImage.TryOpen(Cache));
+        File.WriteAllText(Path.Combine(Cache, "format"), $"{DefaultGuestImage.ImageFormat - 1}\n");
+        Assert.Null(DefaultGuestImage.TryOpen(Cache));
+        File.Delete(Path.Combine(Cache, "format"));
+        Assert.Null(DefaultGuestImage.TryOpen(Cache));
     }
 
     [Fact]
@@ -107,7 +119,7 @@ public class DefaultGuestImageTests(DebianKernelFixture built) : IClassFixture<D
         Assert.True(File.GetUnixFileMode(Path.Combine(root, "init")).HasFlag(UnixFileMode.UserExecute));
         string modules = Path.Combine(root, "lib", "modules", built.Guest.KernelRelease);
         var names = Directory.GetFiles(modules, "*.ko", SearchOption.AllDirectories).Select(f => Path.GetFileNameWithoutExtension(f).Replace('-', '_')).ToHashSet();
-        foreach (var wanted in DefaultGuestImage.VirtioModules)
+        foreach (var wanted in DefaultGuestImage.GuestModules)
             Assert.Contains(wanted, names);
     }
 
