@@ -57,7 +57,9 @@ public sealed partial class VmApi
         DiskConfig[] disks = [rootDisk with { Slot = null }, .. config.Disks.Where(d => d.Id != rootId).Select(d => d with { Slot = null })];
         var kernel = config.Kernel!;
         string rootArgs = $"root=/dev/vda {(rootDisk.ReadOnly ? "ro" : "rw")}";
-        return (config with { Disks = [.. disks], Kernel = kernel with { CommandLine = $"{rootArgs} {kernel.CommandLine}".Trim() } }).Normalize();
+        // A start that failed (say, a disk that cannot be opened) may be tried again: the root is named once.
+        string commandLine = kernel.CommandLine.StartsWith(rootArgs, StringComparison.Ordinal) ? kernel.CommandLine : $"{rootArgs} {kernel.CommandLine}".Trim();
+        return (config with { Disks = [.. disks], Kernel = kernel with { CommandLine = commandLine } }).Normalize();
     }
 
     private async Task PatchVm(HttpContext context)

@@ -57,9 +57,10 @@ public class DefaultGuestTests(DebianKernelFixture guest) : IClassFixture<Debian
         // /proc/uptime's first field is the guest's own seconds since boot: what it says, not host time.
         var (code, stdout, stderr) = Exec("cut -d' ' -f1 /proc/uptime; sleep 1; cut -d' ' -f1 /proc/uptime");
         Assert.True(code == 0, $"exit status {code}, stderr: {stderr}, stdout: {stdout}");
-        var uptimes = stdout.Trim().Split('\n').Select(l => double.Parse(l, CultureInfo.InvariantCulture)).ToArray();
+        // decimal, not double: /proc/uptime has hundredths, and 13.34 - 12.34 in binary is 0.99999…
+        var uptimes = stdout.Trim().Split('\n').Select(l => decimal.Parse(l, CultureInfo.InvariantCulture)).ToArray();
         Assert.Equal(2, uptimes.Length);
-        Assert.True(uptimes[1] - uptimes[0] >= 1.0, $"the guest clock advanced {uptimes[1] - uptimes[0]} s across sleep 1");
+        Assert.True(uptimes[1] - uptimes[0] >= 1.0m, $"the guest clock advanced {uptimes[1] - uptimes[0]} s across sleep 1");
     }
 
     [Fact]
