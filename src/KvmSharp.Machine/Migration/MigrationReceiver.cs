@@ -46,8 +46,9 @@ public static class MigrationReceiver
     private static Incoming ReceiveCore(Stream connection, Action<GuestMemory> created)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        // Reads go through a buffer of their own; replies go straight to the connection.
-        using var input = new BufferedStream(connection, 1 << 20);
+        // Reads go through a buffer of their own; replies go straight to the connection. Not disposed: that would
+        // close the connection, which the caller still answers on.
+        var input = new BufferedStream(connection, 1 << 20);
         var reader = new HashingReader(input, hash);
         ulong memorySize = ReadHeader(reader);
         MigrationWriter.WriteReply(connection, MigrationReply.Accepted);

@@ -27,7 +27,17 @@ public sealed class MigrationSource(RunningMachine machine, Action pause, Action
     {
         var total = Stopwatch.StartNew();
         Publish(_status);
-        using var socket = url.Connect(options.ConnectTimeout);
+        Socket socket;
+        try
+        {
+            socket = url.Connect(options.ConnectTimeout);
+        }
+        catch (MigrationException e)
+        {
+            Publish(_status with { State = MigrationState.Failed, Error = e.Message });
+            throw;
+        }
+        using var _ = socket;
         socket.SendTimeout = (int)options.IoTimeout.TotalMilliseconds;
         socket.ReceiveTimeout = (int)options.IoTimeout.TotalMilliseconds;
         using var connection = new NetworkStream(socket, ownsSocket: false);
