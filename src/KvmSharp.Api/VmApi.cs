@@ -45,7 +45,9 @@ public sealed partial class VmApi
             .Map("GET", "/balloon/statistics", (c, _) => GetBalloonStatistics(c))
             .Map("PUT", "/actions", (c, _) => PutAction(c))
             .Map("PATCH", "/vm", (c, _) => PatchVm(c))
-            .Map("GET", "/vm/config", (c, _) => GetVmConfig(c));
+            .Map("GET", "/vm/config", (c, _) => GetVmConfig(c))
+            .Map("PUT", "/migrate", (c, _) => PutMigrate(c))
+            .Map("GET", "/migrate", (c, _) => GetMigrate(c));
     }
 
     internal ApiRouter Router { get; }

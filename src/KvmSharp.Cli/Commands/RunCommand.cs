@@ -58,11 +58,16 @@ internal static class RunCommand
             HelpName = "PATH",
             Description = "Serve the per-VM API (Firecracker's, HTTP over this Unix socket, mode 0600). Without --kernel, --exec or --config the machine waits for the API to configure and start it",
         };
+        var incoming = new Option<string?>("--incoming")
+        {
+            HelpName = "URL",
+            Description = "Wait for a live migration on unix:PATH or tcp:HOST:PORT (as QEMU's -incoming) and run the machine it brings; the source's disks must open here at the same paths",
+        };
         var instanceId = new Option<string>("--id") { HelpName = "ID", Description = "The machine's id, as GET / reports it (default anonymous-instance)", DefaultValueFactory = _ => "anonymous-instance" };
         var printConfig = new Option<bool>("--print-config") { Description = "Print the machine the other flags describe as a JSON config (every device's id and slot filled in) and exit without running it" };
         Option[] machineFlags = [kernel, initrd, cmdline, exec, memory, cpus, accel, debugExit, noPit, icount, vsock, disks, net, rng, balloon, virtioConsole];
         var command = new Command("run", "Run a virtual machine");
-        foreach (var option in (Option[])[kernel, initrd, cmdline, exec, memory, cpus, accel, debugExit, console, noPit, icount, vsock, disks, net, rng, balloon, virtioConsole, noReboot, configFile, printConfig, apiSocket, instanceId])
+        foreach (var option in (Option[])[kernel, initrd, cmdline, exec, memory, cpus, accel, debugExit, console, noPit, icount, vsock, disks, net, rng, balloon, virtioConsole, noReboot, configFile, printConfig, apiSocket, instanceId, incoming])
             command.Options.Add(option);
         command.SetAction(result => UserErrors.Guard(() =>
         {
@@ -73,6 +78,14 @@ internal static class RunCommand
             bool waitForApi = api is not null && result.GetValue(configFile) is null
                               && result.GetResult(kernel) is not { Implicit: false } && result.GetResult(exec) is not { Implicit: false };
             Func<ConfigProblem, string> describe;
+            string? incomingUrl = result.GetValue(incoming);
+            if (incomingUrl is not null)
+            {
+                if (machineFlags.Append(configFile).Append(printConfig).FirstOrDefault(flag => result.GetResult(flag) is { Implicit: false }) is { } extra)
+                    throw new MachineConfigException($"--incoming takes the machine from the migration's source; leave out {extra.Name} (only --console, --api-sock and --id go with it)");
+                var arriving = new MachineConfig { Console = result.GetValue(console) ?? ConsoleConfig.Stdio };
+                return Run(arriving, null, ConfigFlags.Describe, new RunOptions(result.GetValue(noReboot), api, result.GetValue(instanceId)!, WaitForApi: false, incomingUrl));
+            }
             if (result.GetValue(configFile) is { } file)
             {
                 if (machineFlags.FirstOrDefault(flag => result.GetResult(flag) is { Implicit: false }) is { } extra)
@@ -145,7 +158,8 @@ internal static class RunCommand
 
     /// <summary>How the process runs its machine, beyond the machine itself.</summary>
     /// <param name="WaitForApi">The API configures and starts the machine (no --kernel, --exec or --config).</param>
-    private sealed record RunOptions(bool NoReboot, string? ApiSocket, string InstanceId, bool WaitForApi);
+    /// <param name="Incoming">The machine comes from a live migration on this URL.</param>
+    private sealed record RunOptions(bool NoReboot, string? ApiSocket, string InstanceId, bool WaitForApi, string? Incoming = null);
 
     /// <param name="describe">Says a config problem in the words of whoever wrote the config: the flags, or a file's fields.</param>
     private static int Run(MachineConfig config, ExecStatusChannel? status, Func<ConfigProblem, string> describe, RunOptions run)
@@ -169,7 +183,8 @@ internal static class RunCommand
             : VmApiServer.StartAsync(run.ApiSocket, new VmApi(machine, run.InstanceId, bootSourceGiven: !run.WaitForApi)).GetAwaiter().GetResult();
         try
         {
-            if (!run.WaitForApi) Start(machine, describe);
+            if (run.Incoming is not null) machine.ReceiveMigration(run.Incoming);
+            else if (!run.WaitForApi) Start(machine, describe);
             return Finish(machine.WaitForExit(), status);
         }
         finally

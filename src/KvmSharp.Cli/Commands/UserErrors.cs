@@ -23,7 +23,8 @@ internal static class UserErrors
             return body();
         }
         catch (Exception e) when (e is MachineConfigException or GuestImageException or BootImageException or AcceleratorException
-                                      or NativeException or GuestMemoryException or IOException or UnauthorizedAccessException)
+                                      or NativeException or GuestMemoryException or IOException or UnauthorizedAccessException
+                                      or KvmSharp.Machine.Migration.MigrationException or KvmSharp.State.StateException or KvmSharp.Machine.Control.MachinePhaseException)
         {
             Fail(e.Message);
             return ExitFailure;

@@ -10,7 +10,8 @@ namespace KvmSharp.Tests.Machine.Migration;
 /// <summary>
 /// A guest that keeps rewriting a few MiB and checks, as it goes, that each dword still holds what it wrote there on
 /// its previous pass: pass p writes p*(2i+1) to dword i, so a page that a migration lost or sent stale reads back
-/// wrong. It counts such misreads at <see cref="Errors"/> and finished passes at <see cref="Passes"/>.
+/// wrong. It counts such misreads at <see cref="Errors"/> and finished passes at <see cref="Passes"/>, and prints
+/// a dot on COM1 after each pass.
 /// </summary>
 internal static class DirtyingGuest
 {
@@ -43,6 +44,9 @@ internal static class DirtyingGuest
         a.cmp(ecx, AreaDwords);
         a.jb(inner);
         a.mov(__dword_ptr[0x2000], ebx);
+        a.mov(dx, TinyGuests.Com1);
+        a.mov(al, (byte)'.');
+        a.@out(dx, al);
         a.inc(ebx);
         a.jmp(outer);
     });
