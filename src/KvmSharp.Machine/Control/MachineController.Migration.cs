@@ -39,6 +39,7 @@ public sealed partial class MachineController
             var source = new MigrationSource(machine, () => PauseForMigration(machine), () => ResumeForMigration(machine),
                 options ?? new MigrationOptions(), status => _migrationStatus = status);
             var done = source.Run(url);
+            _options.Notices($"kvmsharp: migrated to {url.Text}: total {done.TotalTime?.TotalMilliseconds:0.0} ms, downtime {done.Downtime?.TotalMilliseconds:0.0} ms, {done.BytesSent} bytes, {done.Iterations} rounds");
             Stop($"migrated to {url.Text}");
             return done;
         }
