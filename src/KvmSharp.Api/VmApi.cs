@@ -47,7 +47,9 @@ public sealed partial class VmApi
             .Map("PATCH", "/vm", (c, _) => PatchVm(c))
             .Map("GET", "/vm/config", (c, _) => GetVmConfig(c))
             .Map("PUT", "/snapshot/create", (c, _) => PutSnapshotCreate(c))
-            .Map("PUT", "/snapshot/load", (c, _) => PutSnapshotLoad(c));
+            .Map("PUT", "/snapshot/load", (c, _) => PutSnapshotLoad(c))
+            .Map("PUT", "/migrate", (c, _) => PutMigrate(c))
+            .Map("GET", "/migrate", (c, _) => GetMigrate(c));
     }
 
     internal ApiRouter Router { get; }

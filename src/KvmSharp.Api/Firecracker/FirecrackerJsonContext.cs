@@ -27,5 +27,7 @@ namespace KvmSharp.Api.Firecracker;
 [JsonSerializable(typeof(SnapshotCreateParams))]
 [JsonSerializable(typeof(SnapshotLoadParams))]
 [JsonSerializable(typeof(FullVmConfiguration))]
+[JsonSerializable(typeof(MigrateParams))]
+[JsonSerializable(typeof(MigrationInfo))]
 [JsonSerializable(typeof(Fault))]
 internal sealed partial class FirecrackerJsonContext : JsonSerializerContext;

@@ -169,3 +169,30 @@ public sealed record FullVmConfiguration
 
 /// <summary>Every error: 400 (or 500) with this body.</summary>
 public sealed record Fault([property: JsonPropertyName("fault_message")] string FaultMessage);
+
+/// <summary>PUT /migrate (ours; Firecracker has no live migration).</summary>
+public sealed record MigrateParams
+{
+    /// <summary><c>unix:PATH</c> or <c>tcp:HOST:PORT</c>, where <c>kvmsharp run --incoming</c> waits.</summary>
+    [JsonPropertyName("destination_url")] public required string DestinationUrl { get; init; }
+
+    /// <summary>The downtime budget in milliseconds (default 300).</summary>
+    [JsonPropertyName("downtime_ms")] public uint? DowntimeMs { get; init; }
+
+    /// <summary>Pre-copy rounds before the source stops anyway (default 30).</summary>
+    [JsonPropertyName("max_iterations")] public uint? MaxIterations { get; init; }
+}
+
+/// <summary>GET /migrate: the last migration's progress.</summary>
+public sealed record MigrationInfo
+{
+    /// <summary>"none", "active", "completed" or "failed".</summary>
+    [JsonPropertyName("state")] public required string State { get; init; }
+    [JsonPropertyName("bytes_sent")] public long BytesSent { get; init; }
+    [JsonPropertyName("iterations")] public int Iterations { get; init; }
+    [JsonPropertyName("dirty_rate_pages_per_s")] public double DirtyRatePagesPerS { get; init; }
+    [JsonPropertyName("expected_downtime_ms")] public double ExpectedDowntimeMs { get; init; }
+    [JsonPropertyName("total_time_ms")] public double? TotalTimeMs { get; init; }
+    [JsonPropertyName("downtime_ms")] public double? DowntimeMs { get; init; }
+    [JsonPropertyName("error")] public string? Error { get; init; }
+}

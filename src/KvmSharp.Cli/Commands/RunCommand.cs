@@ -58,13 +58,18 @@ internal static class RunCommand
             HelpName = "PATH",
             Description = "Serve the per-VM API (Firecracker's, HTTP over this Unix socket, mode 0600). Without --kernel, --exec or --config the machine waits for the API to configure and start it",
         };
+        var incoming = new Option<string?>("--incoming")
+        {
+            HelpName = "URL",
+            Description = "Wait for a live migration on unix:PATH or tcp:HOST:PORT (as QEMU's -incoming) and run the machine it brings; the source's disks must open here at the same paths",
+        };
         var instanceId = new Option<string>("--id") { HelpName = "ID", Description = "The machine's id, as GET / reports it (default anonymous-instance)", DefaultValueFactory = _ => "anonymous-instance" };
         var restore = new Option<FileInfo?>("--restore") { HelpName = "STATE", Description = "Run the machine a snapshot saved (its state file, from PUT /snapshot/create), going on where it was; needs --restore-mem" };
         var restoreMemory = new Option<FileInfo?>("--restore-mem") { HelpName = "MEMFILE", Description = "The snapshot's memory file (mapped copy-on-write: the file never changes)" };
         var printConfig = new Option<bool>("--print-config") { Description = "Print the machine the other flags describe as a JSON config (every device's id and slot filled in) and exit without running it" };
         Option[] machineFlags = [kernel, initrd, cmdline, exec, memory, cpus, accel, debugExit, noPit, icount, vsock, disks, net, rng, balloon, virtioConsole];
         var command = new Command("run", "Run a virtual machine");
-        foreach (var option in (Option[])[kernel, initrd, cmdline, exec, memory, cpus, accel, debugExit, console, noPit, icount, vsock, disks, net, rng, balloon, virtioConsole, noReboot, configFile, printConfig, apiSocket, instanceId, restore, restoreMemory])
+        foreach (var option in (Option[])[kernel, initrd, cmdline, exec, memory, cpus, accel, debugExit, console, noPit, icount, vsock, disks, net, rng, balloon, virtioConsole, noReboot, configFile, printConfig, apiSocket, instanceId, restore, restoreMemory, incoming])
             command.Options.Add(option);
         command.SetAction(result => UserErrors.Guard(() =>
         {
@@ -75,6 +80,14 @@ internal static class RunCommand
             bool waitForApi = api is not null && result.GetValue(configFile) is null
                               && result.GetResult(kernel) is not { Implicit: false } && result.GetResult(exec) is not { Implicit: false };
             Func<ConfigProblem, string> describe;
+            string? incomingUrl = result.GetValue(incoming);
+            if (incomingUrl is not null)
+            {
+                if (machineFlags.Append(configFile).Append(printConfig).Append(restore).Append(restoreMemory).FirstOrDefault(flag => result.GetResult(flag) is { Implicit: false }) is { } extra)
+                    throw new MachineConfigException($"--incoming takes the machine from the migration's source; leave out {extra.Name} (only --console, --api-sock and --id go with it)");
+                var arriving = new MachineConfig { Console = result.GetValue(console) ?? ConsoleConfig.Stdio };
+                return Run(arriving, null, ConfigFlags.Describe, new RunOptions(result.GetValue(noReboot), api, result.GetValue(instanceId)!, WaitForApi: false, Incoming: incomingUrl));
+            }
             var snapshot = (result.GetValue(restore), result.GetValue(restoreMemory)) switch
             {
                 (null, null) => ((string, string)?)null,
@@ -163,7 +176,9 @@ internal static class RunCommand
     /// <summary>How the process runs its machine, beyond the machine itself.</summary>
     /// <param name="WaitForApi">The API configures and starts the machine (no --kernel, --exec or --config).</param>
     /// <param name="Snapshot">A snapshot's state and memory files to restore instead of booting.</param>
-    private sealed record RunOptions(bool NoReboot, string? ApiSocket, string InstanceId, bool WaitForApi, (string State, string Memory)? Snapshot);
+    /// <param name="Incoming">The machine comes from a live migration on this URL.</param>
+    private sealed record RunOptions(bool NoReboot, string? ApiSocket, string InstanceId, bool WaitForApi,
+                                     (string State, string Memory)? Snapshot = null, string? Incoming = null);
 
     /// <param name="describe">Says a config problem in the words of whoever wrote the config: the flags, or a file's fields.</param>
     private static int Run(MachineConfig config, ExecStatusChannel? status, Func<ConfigProblem, string> describe, RunOptions run)
@@ -188,6 +203,7 @@ internal static class RunCommand
         try
         {
             if (run.Snapshot is { } snapshot) machine.LoadSnapshot(snapshot.State, snapshot.Memory, resume: true);
+            else if (run.Incoming is not null) machine.ReceiveMigration(run.Incoming);
             else if (!run.WaitForApi) Start(machine, describe);
             return Finish(machine.WaitForExit(), status);
         }

@@ -12,7 +12,7 @@ namespace KvmSharp.Machine.Control;
 /// consoles are created once and outlive each boot, so a client on a pty or socket sees a reboot as one
 /// continuous console. The per-VM API and the CLI both drive machines through this class.
 /// </summary>
-public sealed class MachineController : IDisposable
+public sealed partial class MachineController : IDisposable
 {
     /// <summary>How long a pause waits for every vCPU to leave the guest.</summary>
     private static readonly TimeSpan PauseTimeout = TimeSpan.FromSeconds(10);
@@ -27,6 +27,7 @@ public sealed class MachineController : IDisposable
     private ConsoleBackend? _virtioConsole;
     private bool _resetRequested;
     private bool _stopRequested;
+    private string? _stopReason;
     private int _boots;
 
     public MachineController(MachineConfig config, MachineControllerOptions? options = null)
@@ -78,32 +79,46 @@ public sealed class MachineController : IDisposable
     {
         lock (_lock)
         {
-            if (_phase == MachinePhase.Paused) return;
-            RequirePhase("pause", MachinePhase.Running);
-            _console?.HoldInput(true);
-            _virtioConsole?.HoldInput(true);
-            if (!_machine!.Pause(PauseTimeout))
-            {
-                _machine.Resume();
-                _console?.HoldInput(false);
-                _virtioConsole?.HoldInput(false);
-                throw new MachinePhaseException($"the vCPUs did not stop within {PauseTimeout.TotalSeconds:0} s; the machine keeps running");
-            }
-            _phase = MachinePhase.Paused;
+            RefuseDuringMigration("pause");
+            PauseLocked();
         }
+    }
+
+    /// <summary>Caller holds the lock.</summary>
+    private void PauseLocked()
+    {
+        if (_phase == MachinePhase.Paused) return;
+        RequirePhase("pause", MachinePhase.Running);
+        _console?.HoldInput(true);
+        _virtioConsole?.HoldInput(true);
+        if (!_machine!.Pause(PauseTimeout))
+        {
+            _machine.Resume();
+            _console?.HoldInput(false);
+            _virtioConsole?.HoldInput(false);
+            throw new MachinePhaseException($"the vCPUs did not stop within {PauseTimeout.TotalSeconds:0} s; the machine keeps running");
+        }
+        _phase = MachinePhase.Paused;
     }
 
     public void Resume()
     {
         lock (_lock)
         {
-            if (_phase == MachinePhase.Running) return;
-            RequirePhase("resume", MachinePhase.Paused);
-            _machine!.Resume();
-            _console?.HoldInput(false);
-            _virtioConsole?.HoldInput(false);
-            _phase = MachinePhase.Running;
+            RefuseDuringMigration("resume");
+            ResumeLocked();
         }
+    }
+
+    /// <summary>Caller holds the lock.</summary>
+    private void ResumeLocked()
+    {
+        if (_phase == MachinePhase.Running) return;
+        RequirePhase("resume", MachinePhase.Paused);
+        _machine!.Resume();
+        _console?.HoldInput(false);
+        _virtioConsole?.HoldInput(false);
+        _phase = MachinePhase.Running;
     }
 
     /// <summary>Ctrl-Alt-Delete on the guest's keyboard (Firecracker's SendCtrlAltDel): the guest decides what it means.</summary>
@@ -145,6 +160,8 @@ public sealed class MachineController : IDisposable
         lock (_lock)
         {
             _stopRequested = true;
+            _stopReason ??= why;
+            _incoming?.Cancel();
             machine = _machine;
             if (_phase == MachinePhase.NotStarted)
             {
@@ -178,28 +195,37 @@ public sealed class MachineController : IDisposable
         {
             RequirePhase("load a snapshot", MachinePhase.NotStarted);
             var state = MachineSnapshot.ReadState(statePath);
-            var previous = _config;
-            _config = state.Config with { Console = _config.Console };
-            try
-            {
-                CreateConsoles();
-                _machine = MachineSnapshot.Load(state with { Config = _config }, memoryPath, NewBuilder());
-            }
-            catch
-            {
-                _config = previous;
-                if (_options.Console is null) _console?.Dispose();
-                _virtioConsole?.Dispose();
-                _console = _virtioConsole = null;
-                throw;
-            }
-            _boots = 1;
-            _phase = MachinePhase.Paused;
-            _console?.HoldInput(true);
-            _virtioConsole?.HoldInput(true);
-            Supervise(_machine);
-            if (resume) Resume();
+            BecomeRestored(state, (restored, builder) => MachineSnapshot.Load(restored, memoryPath, builder));
+            if (resume) ResumeLocked();
         }
+    }
+
+    /// <summary>
+    /// Builds the machine <paramref name="state"/> describes (with this controller's COM1 console) through
+    /// <paramref name="load"/>, paused; on any failure nothing is left started and the configuration is as it was.
+    /// </summary>
+    private void BecomeRestored(MachineState state, Func<MachineState, MachineBuilder, RunningMachine> load)
+    {
+        var previous = _config;
+        _config = state.Config with { Console = _config.Console };
+        try
+        {
+            CreateConsoles();
+            _machine = load(state with { Config = _config }, NewBuilder());
+        }
+        catch
+        {
+            _config = previous;
+            if (_options.Console is null) _console?.Dispose();
+            _virtioConsole?.Dispose();
+            _console = _virtioConsole = null;
+            throw;
+        }
+        _boots = 1;
+        _phase = MachinePhase.Paused;
+        _console?.HoldInput(true);
+        _virtioConsole?.HoldInput(true);
+        Supervise(_machine);
     }
 
     private void RequirePhase(string action, params MachinePhase[] allowed)
@@ -242,7 +268,10 @@ public sealed class MachineController : IDisposable
         lock (_lock)
         {
             if (!ReferenceEquals(_machine, machine)) return;
-            again = !_stopRequested && (_resetRequested || (exit.Reason == MachineExitReason.Reset && !_options.NoReboot));
+            bool rebootWanted = _resetRequested || (exit.Reason == MachineExitReason.Reset && !_options.NoReboot);
+            again = !_stopRequested && rebootWanted;
+            // A reset that races with the host's stop would only have booted again: the machine ends as the host asked.
+            if (_stopRequested && rebootWanted) exit = new MachineExit(MachineExitReason.Stopped, 0, _stopReason ?? "stopped by the host");
             _resetRequested = false;
         }
         machine.Dispose();
@@ -252,7 +281,11 @@ public sealed class MachineController : IDisposable
             {
                 lock (_lock)
                 {
-                    if (_stopRequested) { End(exit); return; }
+                    if (_stopRequested)
+                    {
+                        End(new MachineExit(MachineExitReason.Stopped, 0, _stopReason ?? "stopped by the host"));
+                        return;
+                    }
                     _options.Notices($"kvmsharp: {exit.Message}; booting again");
                     var next = Build();
                     _machine = next;
