@@ -16,6 +16,12 @@ internal static partial class HostFile
     [LibraryImport("libc", EntryPoint = "fdatasync", SetLastError = true)]
     private static partial int FdataSync(int fd);
 
+    // sys/file.h
+    private const int LockExclusive = 2, LockNonBlocking = 4, LockUnlock = 8;
+
+    [LibraryImport("libc", EntryPoint = "flock", SetLastError = true)]
+    private static partial int Flock(int fd, int operation);
+
     [LibraryImport("libc", EntryPoint = "fallocate", SetLastError = true)]
     private static partial int Fallocate(int fd, int mode, long offset, long length);
 
@@ -25,6 +31,20 @@ internal static partial class HostFile
         if (result != 0)
             throw new IOException($"fdatasync failed (errno {Marshal.GetLastPInvokeError()})");
     }
+
+    /// <summary>
+    /// Drops this process's flock on the image (the exclusive lock a writable open takes), so another process may
+    /// open it for writing: live migration's handover of a shared disk, as QEMU inactivates its images.
+    /// </summary>
+    public static void Unlock(SafeFileHandle handle)
+    {
+        if (WithFd(handle, static (fd, _, _) => Flock(fd, LockUnlock), 0, 0) != 0)
+            throw new IOException($"flock(LOCK_UN) failed (errno {Marshal.GetLastPInvokeError()})");
+    }
+
+    /// <summary>Takes the exclusive lock back; false when another process holds the image now.</summary>
+    public static bool TryLockExclusive(SafeFileHandle handle) =>
+        WithFd(handle, static (fd, _, _) => Flock(fd, LockExclusive | LockNonBlocking), 0, 0) == 0;
 
     /// <summary>Deallocates a range, keeping the size; later reads give zeros. False when the file system cannot.</summary>
     public static bool TryPunchHole(SafeFileHandle handle, long offset, long length) =>

@@ -28,4 +28,14 @@ public interface IBlockBackend : IDisposable
 
     /// <summary>Makes the range read back as zeros (virtio-blk WRITE_ZEROES).</summary>
     void WriteZeroes(long offset, long length);
+
+    /// <summary>
+    /// Hands the image over to another process (the last step of a live migration, disks being shared): every
+    /// completed write made durable, then this process's write lock dropped so the other may open the image.
+    /// Nothing may be written until <see cref="ReacquireLock"/>. A read-only image holds only a shared lock: nothing to do.
+    /// </summary>
+    void ReleaseLock();
+
+    /// <summary>Takes the image back after a handover that did not happen; an <see cref="IOException"/> when another process holds it now.</summary>
+    void ReacquireLock();
 }

@@ -235,6 +235,25 @@ public sealed partial class Qcow2Image : IBlockBackend
         return _decompressed;
     }
 
+    public void ReleaseLock()
+    {
+        if (ReadOnly) return;
+        lock (_gate)
+        {
+            HostFile.DataSync(_file);
+            HostFile.Unlock(_file);
+        }
+    }
+
+    public void ReacquireLock()
+    {
+        if (ReadOnly) return;
+        lock (_gate)
+        {
+            if (!HostFile.TryLockExclusive(_file)) throw new IOException($"the image {_path} is in use by another process; it cannot be taken back");
+        }
+    }
+
     public void Flush()
     {
         if (ReadOnly) return;

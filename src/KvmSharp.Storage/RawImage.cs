@@ -31,6 +31,19 @@ public sealed class RawImage : IBlockBackend
         RandomAccess.Write(_file, source, offset);
     }
 
+    public void ReleaseLock()
+    {
+        if (ReadOnly) return;
+        HostFile.DataSync(_file);
+        HostFile.Unlock(_file);
+    }
+
+    public void ReacquireLock()
+    {
+        if (ReadOnly) return;
+        if (!HostFile.TryLockExclusive(_file)) throw new IOException("the image is in use by another process; it cannot be taken back");
+    }
+
     public void Flush()
     {
         if (!ReadOnly) HostFile.DataSync(_file);

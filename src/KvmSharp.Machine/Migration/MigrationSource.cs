@@ -91,6 +91,7 @@ public sealed class MigrationSource(RunningMachine machine, Action pause, Action
         catch (Exception e)
         {
             if (logging) Try(machine.StopDirtyLog);
+            if (_disksHandedOver) Try(machine.ReacquireDiskLocks);
             if (paused) Try(resume);
             var failure = e switch
             {
@@ -110,7 +111,12 @@ public sealed class MigrationSource(RunningMachine machine, Action pause, Action
     {
         writer.WriteRound(round, (ulong)count);
         writer.WritePages(machine.Memory, dirty.DirtyPages(), skipZero: false);
-        writer.WriteState(MachineStateJson.Serialize(machine.SaveState()));
+        var state = MachineStateJson.Serialize(machine.SaveState());
+        // Shared disks change hands now (QEMU inactivates its images here): written through, unlocked, so the
+        // destination can open them before it runs; a failure from here takes them back (the catch above).
+        _disksHandedOver = true;
+        machine.ReleaseDiskLocks();
+        writer.WriteState(state);
         writer.WriteEnd();
         socket.ReceiveTimeout = (int)options.AckTimeout.TotalMilliseconds;
         writer.ExpectReply(MigrationReply.Running, "the machine to run there");
@@ -128,6 +134,8 @@ public sealed class MigrationSource(RunningMachine machine, Action pause, Action
         Publish(done);
         return done;
     }
+
+    private bool _disksHandedOver;
 
     private void Progress(MigrationWriter writer, int iterations, double dirtyRate, double bandwidth, double expectedMs) =>
         Publish(_status with

@@ -37,4 +37,16 @@ public sealed partial class RunningMachine
         _deviceWriteLog = null;
         _vm.StopDirtyLog();
     }
+
+    /// <summary>Hands every writable disk over to another process (live migration's last step): flushed, unlocked.</summary>
+    internal void ReleaseDiskLocks()
+    {
+        foreach (var disk in Pci.Devices<Devices.Virtio.Block.VirtioBlockDevice>()) disk.ReleaseImageLock();
+    }
+
+    /// <summary>Takes the disks back after a handover that did not complete.</summary>
+    internal void ReacquireDiskLocks()
+    {
+        foreach (var disk in Pci.Devices<Devices.Virtio.Block.VirtioBlockDevice>()) disk.ReacquireImageLock();
+    }
 }

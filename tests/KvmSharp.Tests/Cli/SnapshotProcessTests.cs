@@ -8,7 +8,8 @@ namespace KvmSharp.Tests.Cli;
 /// <summary>
 /// The issue's end-to-end case on the software CPU: the default guest, driven only through the per-VM API with
 /// Firecracker's requests, counts and writes each count to a disk; it is paused and snapshotted, its process is
-/// killed, and a new process restores it: the count goes on without a reboot and the disk writes complete.
+/// killed, and a new process restores it: the count goes on without a reboot and the disk writes complete. Then it
+/// is live-migrated to a third process (the disk handed over), where it goes on counting and writing.
 /// </summary>
 public sealed partial class SnapshotProcessTests(DebianKernelFixture guest) : IClassFixture<DebianKernelFixture>, IDisposable
 {
@@ -19,12 +20,13 @@ public sealed partial class SnapshotProcessTests(DebianKernelFixture guest) : IC
         "i=0; while true; do i=$((i+1)); echo count $i; printf 'disk %08d\\n' $i | dd of=/dev/vda bs=512 count=1 conv=sync,fsync 2>/dev/null; sleep 0.2; done";
 
     [Fact]
-    public void ASnapshottedGuestGoesOnInANewProcessAfterTheFirstIsKilled()
+    public void ASnapshottedGuestGoesOnInANewProcessAndThenMigratesToAThird()
     {
         string disk = Path.Combine(_dir, "disk.raw");
         File.WriteAllBytes(disk, new byte[1 << 20]);
         string statePath = Path.Combine(_dir, "vm.state"), memoryPath = Path.Combine(_dir, "vm.mem");
-        string socketA = Path.Combine(_dir, "a.sock"), socketB = Path.Combine(_dir, "b.sock");
+        string socketA = Path.Combine(_dir, "a.sock"), socketB = Path.Combine(_dir, "b.sock"), socketC = Path.Combine(_dir, "c.sock");
+        string incoming = Path.Combine(_dir, "incoming.sock");
         int saved;
 
         using (var first = new VmmProcess("run", "--api-sock", socketA, "--accel", "emulate"))
@@ -56,11 +58,29 @@ public sealed partial class SnapshotProcessTests(DebianKernelFixture guest) : IC
             // Its first count is the next one: the same guest went on, it did not boot again.
             Assert.Equal(saved + 1, FirstCount(second.Stdout));
             Assert.DoesNotContain("Linux version", second.Stdout);
+        }
+
+        using var third = new VmmProcess("run", "--api-sock", socketC, "--incoming", $"unix:{incoming}");
+        third.WaitUntil(() => File.Exists(incoming) && File.Exists(socketC), "the destination did not listen", seconds: 600);
+        int beforeMigration = LastCount(second.Stdout);
+        using (var api = new ApiClient(socketB))
+            api.Ok("PUT", "/migrate", $$"""{"destination_url": "unix:{{incoming}}"}""");
+        Assert.True(second.WaitForExit(TimeSpan.FromSeconds(60)), "the source did not exit after the migration");
+        Assert.True(second.ExitCode == 0, $"the source exited {second.ExitCode}: {second.Stderr}");
+        int handedOver = LastCount(second.Stdout);
+        Assert.True(handedOver >= beforeMigration);
+        third.WaitUntil(() => LastCount(third.Stdout) >= handedOver + 3, $"the migrated guest did not count on from {handedOver}");
+        Assert.Equal(handedOver + 1, FirstCount(third.Stdout));
+        Assert.DoesNotContain("Linux version", third.Stdout);
+        using (var api = new ApiClient(socketC))
+        {
+            Assert.Equal("Running", api.Get("/").GetProperty("state").GetString());
             api.Ok("PATCH", "/vm", """{"state": "Paused"}""");
         }
-        int last = LastCount(second.Stdout);
-        second.Kill();
-        Assert.True(second.WaitForExit(TimeSpan.FromSeconds(30)));   // the disk's lock goes with the process
+        int last = LastCount(third.Stdout);
+        third.Kill();
+        Assert.True(third.WaitForExit(TimeSpan.FromSeconds(30)));   // the disk's lock goes with the process
+        saved = handedOver;
         string written = File.ReadAllText(disk)[..14];
         Assert.Matches(@"^disk \d{8}\n$", written);
         int onDisk = int.Parse(written[5..13]);

@@ -96,6 +96,12 @@ public sealed class VirtioBlockDevice : QueueServingDevice, IStateful<VirtioBloc
 
     protected override void ReleaseResources() => _backend.Dispose();
 
+    /// <summary>Lets another process open the image (call while paused, with no request in flight): see <see cref="IBlockBackend.ReleaseLock"/>.</summary>
+    public void ReleaseImageLock() => _backend.ReleaseLock();
+
+    /// <summary>Takes the image back after <see cref="ReleaseImageLock"/>.</summary>
+    public void ReacquireImageLock() => _backend.ReacquireLock();
+
     /// <summary>Serves queue <paramref name="index"/> until it is empty (loop thread); a malformed chain throws to the base, which marks NEEDS_RESET.</summary>
     protected override void ServeQueue(int index)
     {
