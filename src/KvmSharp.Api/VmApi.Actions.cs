@@ -3,14 +3,13 @@ using KvmSharp.Api.Http;
 using KvmSharp.Devices.Virtio.Balloon;
 using KvmSharp.Machine.Config;
 using KvmSharp.Machine.Control;
-using Microsoft.AspNetCore.Http;
 
 namespace KvmSharp.Api;
 
 // The machine's life: PUT /actions, PATCH /vm, and the balloon while it runs.
 public sealed partial class VmApi
 {
-    private async Task PutAction(HttpContext context)
+    private async Task PutAction(HttpExchange context)
     {
         var request = await RequestBody.ReadAsync(context.Request, Json.InstanceActionInfo);
         switch (request.ActionType)
@@ -62,7 +61,7 @@ public sealed partial class VmApi
         return (config with { Disks = [.. disks], Kernel = kernel with { CommandLine = commandLine } }).Normalize();
     }
 
-    private async Task PatchVm(HttpContext context)
+    private async Task PatchVm(HttpExchange context)
     {
         var request = await RequestBody.ReadAsync(context.Request, Json.VmStateUpdate);
         switch (request.State)
@@ -74,7 +73,7 @@ public sealed partial class VmApi
         await NoContent(context);
     }
 
-    private async Task PatchBalloon(HttpContext context)
+    private async Task PatchBalloon(HttpExchange context)
     {
         var request = await RequestBody.ReadAsync(context.Request, Json.BalloonUpdate);
         uint amount = BalloonMib(request.AmountMib);
@@ -90,14 +89,14 @@ public sealed partial class VmApi
         await NoContent(context);
     }
 
-    private Task GetBalloon(HttpContext context)
+    private Task GetBalloon(HttpExchange context)
     {
         var balloon = _machine.Config.Balloon ?? throw new ApiFault("there is no balloon device");
         uint amount = _machine.Current?.Balloon is { } running ? (uint)(running.TargetPages * VirtioBalloonDevice.PageSize >> 20) : balloon.AmountMib;
         return Write(context, new Balloon { AmountMib = amount, DeflateOnOom = balloon.DeflateOnOom, StatsPollingIntervalS = balloon.StatsPollingIntervalS }, Json.Balloon);
     }
 
-    private Task GetBalloonStatistics(HttpContext context)
+    private Task GetBalloonStatistics(HttpExchange context)
     {
         if (_machine.Config.Balloon is not { StatsPollingIntervalS: > 0 })
             throw new ApiFault("balloon statistics are off: PUT /balloon with stats_polling_interval_s above 0");

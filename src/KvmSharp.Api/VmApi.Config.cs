@@ -1,7 +1,6 @@
 using KvmSharp.Api.Firecracker;
 using KvmSharp.Api.Http;
 using KvmSharp.Machine.Config;
-using Microsoft.AspNetCore.Http;
 
 namespace KvmSharp.Api;
 
@@ -12,7 +11,7 @@ public sealed partial class VmApi
     private bool _bootSourceGiven;
     private string? _rootDriveId;
 
-    private Task GetMachineConfig(HttpContext context) => Write(context, ToMachineConfiguration(_machine.Config), Json.MachineConfiguration);
+    private Task GetMachineConfig(HttpExchange context) => Write(context, ToMachineConfiguration(_machine.Config), Json.MachineConfiguration);
 
     private static MachineConfiguration ToMachineConfiguration(MachineConfig config) => new()
     {
@@ -20,7 +19,7 @@ public sealed partial class VmApi
         MemSizeMib = (long)(config.MemorySize >> 20),
     };
 
-    private async Task PutMachineConfig(HttpContext context)
+    private async Task PutMachineConfig(HttpExchange context)
     {
         var request = await RequestBody.ReadAsync(context.Request, Json.MachineConfiguration);
         if (request.Smt) throw new ApiFault("smt: simultaneous multithreading is not supported; leave it false");
@@ -32,7 +31,7 @@ public sealed partial class VmApi
         await NoContent(context);
     }
 
-    private async Task PutBootSource(HttpContext context)
+    private async Task PutBootSource(HttpExchange context)
     {
         var request = await RequestBody.ReadAsync(context.Request, Json.BootSource);
         RequireFile(request.KernelImagePath, "kernel_image_path");
@@ -42,7 +41,7 @@ public sealed partial class VmApi
         await NoContent(context);
     }
 
-    private async Task PutDrive(HttpContext context, string? id)
+    private async Task PutDrive(HttpExchange context, string? id)
     {
         var request = await RequestBody.ReadAsync(context.Request, Json.Drive);
         if (request.DriveId != id) throw new ApiFault($"drive_id '{request.DriveId}' in the body differs from '{id}' in the path");
@@ -65,7 +64,7 @@ public sealed partial class VmApi
         await NoContent(context);
     }
 
-    private async Task PutNetworkInterface(HttpContext context, string? id)
+    private async Task PutNetworkInterface(HttpExchange context, string? id)
     {
         var request = await RequestBody.ReadAsync(context.Request, Json.NetworkInterface);
         if (request.IfaceId != id) throw new ApiFault($"iface_id '{request.IfaceId}' in the body differs from '{id}' in the path");
@@ -75,7 +74,7 @@ public sealed partial class VmApi
         await NoContent(context);
     }
 
-    private async Task PutVsock(HttpContext context)
+    private async Task PutVsock(HttpExchange context)
     {
         var request = await RequestBody.ReadAsync(context.Request, Json.Vsock);
         if (request.GuestCid is < 3 or > uint.MaxValue - 1) throw new ApiFault($"guest_cid: {request.GuestCid} is reserved or out of range; use 3 to {uint.MaxValue - 1}");
@@ -83,7 +82,7 @@ public sealed partial class VmApi
         await NoContent(context);
     }
 
-    private async Task PutEntropy(HttpContext context)
+    private async Task PutEntropy(HttpExchange context)
     {
         var request = await RequestBody.ReadAsync(context.Request, Json.EntropyDevice);
         RefuseRateLimiter(request.RateLimiter, "rate_limiter");
@@ -91,7 +90,7 @@ public sealed partial class VmApi
         await NoContent(context);
     }
 
-    private async Task PutBalloon(HttpContext context)
+    private async Task PutBalloon(HttpExchange context)
     {
         var request = await RequestBody.ReadAsync(context.Request, Json.Balloon);
         uint amount = BalloonMib(request.AmountMib);
@@ -124,7 +123,7 @@ public sealed partial class VmApi
         if (limiter is { Bandwidth: not null } or { Ops: not null }) throw new ApiFault($"{field}: rate limiting is not supported yet");
     }
 
-    private Task GetVmConfig(HttpContext context)
+    private Task GetVmConfig(HttpExchange context)
     {
         var config = _machine.Config;
         string? root;

@@ -1,7 +1,6 @@
 using KvmSharp.Api.Firecracker;
 using KvmSharp.Api.Http;
 using KvmSharp.Machine.Migration;
-using Microsoft.AspNetCore.Http;
 
 namespace KvmSharp.Api;
 
@@ -15,7 +14,7 @@ public sealed partial class VmApi
     /// Migrates the running machine and answers 204 only once the destination runs it; this machine has then
     /// stopped, so the process exits 0. A failure answers 400 with the reason, and the machine runs on here.
     /// </summary>
-    private async Task PutMigrate(HttpContext context)
+    private async Task PutMigrate(HttpExchange context)
     {
         var request = await RequestBody.ReadAsync(context.Request, Json.MigrateParams);
         if (request.DowntimeMs is 0 or > MaxDowntimeMs) throw new ApiFault($"downtime_ms: {request.DowntimeMs} is not 1 to {MaxDowntimeMs}");
@@ -39,7 +38,7 @@ public sealed partial class VmApi
         await NoContent(context);
     }
 
-    private Task GetMigrate(HttpContext context)
+    private Task GetMigrate(HttpExchange context)
     {
         var status = _machine.MigrationStatus;
         return Write(context, new MigrationInfo

@@ -1,13 +1,12 @@
 using KvmSharp.Api.Firecracker;
 using KvmSharp.Api.Http;
-using Microsoft.AspNetCore.Http;
 
 namespace KvmSharp.Api;
 
 // Snapshots as Firecracker's: PUT /snapshot/create on a paused machine, PUT /snapshot/load before any boot.
 public sealed partial class VmApi
 {
-    private async Task PutSnapshotCreate(HttpContext context)
+    private async Task PutSnapshotCreate(HttpExchange context)
     {
         var request = await RequestBody.ReadAsync(context.Request, Json.SnapshotCreateParams);
         if (request.SnapshotType is not (null or "Full"))
@@ -17,7 +16,7 @@ public sealed partial class VmApi
         await NoContent(context);
     }
 
-    private async Task PutSnapshotLoad(HttpContext context)
+    private async Task PutSnapshotLoad(HttpExchange context)
     {
         var request = await RequestBody.ReadAsync(context.Request, Json.SnapshotLoadParams);
         string memory = (request.MemBackend, request.MemFilePath) switch

@@ -4,7 +4,6 @@ using KvmSharp.Api.Firecracker;
 using KvmSharp.Api.Http;
 using KvmSharp.Machine.Config;
 using KvmSharp.Machine.Control;
-using Microsoft.AspNetCore.Http;
 
 namespace KvmSharp.Api;
 
@@ -55,7 +54,7 @@ public sealed partial class VmApi
     internal ApiRouter Router { get; }
 
     /// <summary>Handles one request; every refusal becomes a fault body, and nothing a client sends reaches the host as an exception.</summary>
-    public async Task Handle(HttpContext context)
+    public async Task Handle(HttpExchange context)
     {
         try
         {
@@ -73,10 +72,6 @@ public sealed partial class VmApi
         {
             await WriteFault(context, 400, e.Message);
         }
-        catch (BadHttpRequestException e)
-        {
-            await WriteFault(context, 400, $"bad request: {e.Message}");
-        }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or KvmSharp.State.StateException)
         {
             await WriteFault(context, 400, e.Message);
@@ -88,20 +83,20 @@ public sealed partial class VmApi
         }
     }
 
-    private static async Task WriteFault(HttpContext context, int status, string message)
+    private static async Task WriteFault(HttpExchange context, int status, string message)
     {
-        if (context.Response.HasStarted) return;
+        if (context.Response.HasStarted) context.Response.Body.SetLength(0);
         context.Response.StatusCode = status;
         await Write(context, new Fault(message), Json.Fault, status);
     }
 
-    private static Task NoContent(HttpContext context)
+    private static Task NoContent(HttpExchange context)
     {
-        context.Response.StatusCode = StatusCodes.Status204NoContent;
+        context.Response.StatusCode = 204;
         return Task.CompletedTask;
     }
 
-    private static async Task Write<T>(HttpContext context, T value, JsonTypeInfo<T> type, int status = 200)
+    private static async Task Write<T>(HttpExchange context, T value, JsonTypeInfo<T> type, int status = 200)
     {
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/json";
@@ -116,7 +111,7 @@ public sealed partial class VmApi
         _ => "Ended",
     };
 
-    private Task GetInstanceInfo(HttpContext context) =>
+    private Task GetInstanceInfo(HttpExchange context) =>
         Write(context, new InstanceInfo(_instanceId, StateName(_machine.Phase), VmmVersion, AppName), Json.InstanceInfo);
 
     private static string VmmVersion =>

@@ -1,4 +1,3 @@
-using Microsoft.AspNetCore.Http;
 
 namespace KvmSharp.Api.Http;
 
@@ -8,19 +7,19 @@ namespace KvmSharp.Api.Http;
 /// </summary>
 internal sealed class ApiRouter
 {
-    private readonly List<(string Method, string Prefix, bool HasId, Func<HttpContext, string?, Task> Handler)> _routes = [];
+    private readonly List<(string Method, string Prefix, bool HasId, Func<HttpExchange, string?, Task> Handler)> _routes = [];
 
-    public ApiRouter Map(string method, string path, Func<HttpContext, string?, Task> handler)
+    public ApiRouter Map(string method, string path, Func<HttpExchange, string?, Task> handler)
     {
         bool hasId = path.EndsWith("/{id}", StringComparison.Ordinal);
         _routes.Add((method, hasId ? path[..^"{id}".Length] : path, hasId, handler));
         return this;
     }
 
-    public Task Dispatch(HttpContext context)
+    public Task Dispatch(HttpExchange context)
     {
         string method = context.Request.Method;
-        string path = context.Request.Path.Value ?? "/";
+        string path = context.Request.Path;
         if (path.Length > 1) path = path.TrimEnd('/');
         foreach (var (m, prefix, hasId, handler) in _routes)
         {

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
-using Microsoft.AspNetCore.Http;
 
 namespace KvmSharp.Api.Http;
 
@@ -12,7 +11,7 @@ internal static class RequestBody
 {
     public const int MaxBytes = 51_200;
 
-    public static async Task<T> ReadAsync<T>(HttpRequest request, JsonTypeInfo<T> type)
+    public static async Task<T> ReadAsync<T>(HttpRequestData request, JsonTypeInfo<T> type)
     {
         if (request.ContentLength is > MaxBytes)
             throw new ApiFault($"the request body has {request.ContentLength} bytes; the limit is {MaxBytes}");
