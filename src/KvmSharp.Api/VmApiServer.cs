@@ -9,7 +9,7 @@ namespace KvmSharp.Api;
 /// made mode 0600 before it listens, so no other user can connect in between; an existing socket file (a previous
 /// run's) is replaced, any other file at the path is refused.
 /// </summary>
-public sealed class VmApiServer : IAsyncDisposable
+public sealed class VmApiServer : IDisposable
 {
     private readonly HttpServer _server;
     private readonly string _path;
@@ -20,7 +20,7 @@ public sealed class VmApiServer : IAsyncDisposable
         _path = path;
     }
 
-    public static Task<VmApiServer> StartAsync(string socketPath, VmApi api)
+    public static VmApiServer Start(string socketPath, VmApi api)
     {
         string path = Path.GetFullPath(socketPath);
         if (UnixFileType.IsSocket(path)) File.Delete(path);   // a previous run's
@@ -40,13 +40,12 @@ public sealed class VmApiServer : IAsyncDisposable
         }
         var server = new HttpServer(listener, api.Handle);
         server.Start();
-        return Task.FromResult(new VmApiServer(server, path));
+        return new VmApiServer(server, path);
     }
 
-    public ValueTask DisposeAsync()
+    public void Dispose()
     {
         _server.Dispose();
         if (UnixFileType.IsSocket(_path)) File.Delete(_path);
-        return ValueTask.CompletedTask;
     }
 }

@@ -24,14 +24,24 @@ public static class AtomicFile
     /// <summary>Writes <paramref name="bytes"/> to <paramref name="path"/> through a temporary file, fsync and rename.</summary>
     public static void WriteAllBytes(string path, ReadOnlySpan<byte> bytes)
     {
+        byte[] copy = bytes.ToArray();
+        Write(path, file => RandomAccess.Write(file, copy, 0));
+    }
+
+    /// <summary>
+    /// Has <paramref name="write"/> fill a new temporary file next to <paramref name="path"/>, then fsyncs it, renames it
+    /// over <paramref name="path"/> and syncs the folder. A failure leaves <paramref name="path"/> as it was.
+    /// </summary>
+    public static void Write(string path, Action<SafeFileHandle> write)
+    {
         string full = Path.GetFullPath(path);
         string temp = full + $".tmp-{Environment.ProcessId}";
         try
         {
-            using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+            using (var file = File.OpenHandle(temp, FileMode.Create, FileAccess.ReadWrite, FileShare.None))
             {
-                stream.Write(bytes);
-                stream.Flush(flushToDisk: true);
+                write(file);
+                RandomAccess.FlushToDisk(file);
             }
             File.Move(temp, full, overwrite: true);
             SyncDirectory(Path.GetDirectoryName(full)!);

@@ -199,7 +199,7 @@ internal static class RunCommand
             machine.Stop("stopped by SIGTERM");
         });
         var server = run.ApiSocket is null ? null
-            : VmApiServer.StartAsync(run.ApiSocket, new VmApi(machine, run.InstanceId, bootSourceGiven: !run.WaitForApi || run.Snapshot is not null)).GetAwaiter().GetResult();
+            : VmApiServer.Start(run.ApiSocket, new VmApi(machine, run.InstanceId, bootSourceGiven: !run.WaitForApi || run.Snapshot is not null));
         try
         {
             if (run.Snapshot is { } snapshot) machine.LoadSnapshot(snapshot.State, snapshot.Memory, resume: true);
@@ -209,7 +209,7 @@ internal static class RunCommand
         }
         finally
         {
-            server?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            server?.Dispose();
         }
     }
 

@@ -32,25 +32,13 @@ public static class MachineSnapshot
 
     private static ulong WriteMemory(GuestMemory memory, string path)
     {
-        string full = Path.GetFullPath(path);
-        string temp = full + $".tmp-{Environment.ProcessId}";
-        try
+        ulong data = 0;
+        AtomicFile.Write(path, file =>
         {
-            ulong data;
-            using (var file = File.OpenHandle(temp, FileMode.Create, FileAccess.ReadWrite, FileShare.None))
-            {
-                data = memory.WriteTo(file);
-                RandomAccess.SetLength(file, (long)memory.Size);
-                RandomAccess.FlushToDisk(file);
-            }
-            File.Move(temp, full, overwrite: true);
-            AtomicFile.SyncDirectory(Path.GetDirectoryName(full)!);
-            return data;
-        }
-        finally
-        {
-            if (File.Exists(temp)) File.Delete(temp);
-        }
+            data = memory.WriteTo(file);
+            RandomAccess.SetLength(file, (long)memory.Size);   // trailing holes count too: the file is RAM's size
+        });
+        return data;
     }
 
     /// <summary>

@@ -9,13 +9,13 @@ using static Iced.Intel.AssemblerRegisters;
 namespace KvmSharp.Tests.Api;
 
 /// <summary>The per-VM API over its Unix socket, driven with Firecracker's requests by a plain HTTP client.</summary>
-public sealed class VmApiTests : IAsyncLifetime
+public sealed class VmApiTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("kvmsharp-api").FullName;
     private readonly CapturingConsole _console = new();
-    private MachineController _machine = null!;
-    private VmApiServer _server = null!;
-    private ApiClient _api = null!;
+    private readonly MachineController _machine;
+    private readonly VmApiServer _server;
+    private readonly ApiClient _api;
 
     private string Socket => Path.Combine(_dir, "api.sock");
 
@@ -32,11 +32,11 @@ public sealed class VmApiTests : IAsyncLifetime
         TinyGuests.EmitHaltForever(a);
     });
 
-    public async ValueTask InitializeAsync()
+    public VmApiTests()
     {
         var config = new MachineConfig { Accelerator = AcceleratorChoice.Emulate, DebugExitPort = 0xF4 };
         _machine = new MachineController(config, new MachineControllerOptions { Console = _console });
-        _server = await VmApiServer.StartAsync(Socket, new VmApi(_machine, "test-vm", bootSourceGiven: false));
+        _server = VmApiServer.Start(Socket, new VmApi(_machine, "test-vm", bootSourceGiven: false));
         _api = new ApiClient(Socket);
     }
 
@@ -142,10 +142,10 @@ public sealed class VmApiTests : IAsyncLifetime
         Assert.Equal("Not started", _api.Get("/").GetProperty("state").GetString());
     }
 
-    public async ValueTask DisposeAsync()
+    public void Dispose()
     {
         _api.Dispose();
-        await _server.DisposeAsync();
+        _server.Dispose();
         _machine.Dispose();
         _console.Dispose();
         Directory.Delete(_dir, recursive: true);

@@ -19,7 +19,7 @@ public sealed class GuestPowerTests(DebianKernelFixture guest) : IClassFixture<D
     {
         using var console = new CapturingConsole();
         using var machine = Boot($"echo {Marker}; sleep 600", console);
-        WaitUntil(() => console.Output.Contains(Marker), () => $"the guest did not come up: {console.Output}");
+        Poll.Until(() => console.Output.Contains(Marker), () => $"the guest did not come up: {console.Output}", seconds: 180);
         machine.Shutdown();
         Assert.True(machine.Exit.Wait(TimeSpan.FromSeconds(120), TestContext.Current.CancellationToken), $"the guest ignored the power button: {console.Output}");
         Assert.Equal(MachineExitReason.PowerOff, machine.Exit.Result.Reason);
@@ -30,9 +30,9 @@ public sealed class GuestPowerTests(DebianKernelFixture guest) : IClassFixture<D
     {
         using var console = new CapturingConsole();
         using var machine = Boot($"echo {Marker}; sleep 600", console);
-        WaitUntil(() => console.Output.Contains(Marker), () => $"the guest did not come up: {console.Output}");
+        Poll.Until(() => console.Output.Contains(Marker), () => $"the guest did not come up: {console.Output}", seconds: 180);
         machine.SendCtrlAltDelete();
-        WaitUntil(() => Count(console.Output, Marker) >= 2, () => $"the guest did not boot again: {console.Output}");
+        Poll.Until(() => Poll.Occurrences(console.Output, Marker) >= 2, () => $"the guest did not boot again: {console.Output}", seconds: 180);
         Assert.Equal(2, machine.Boots);
     }
 
@@ -41,7 +41,7 @@ public sealed class GuestPowerTests(DebianKernelFixture guest) : IClassFixture<D
     {
         using var console = new CapturingConsole();
         using var machine = Boot($"echo {Marker}; reboot -f", console);
-        WaitUntil(() => Count(console.Output, Marker) >= 2, () => $"the guest did not boot again: {console.Output}");
+        Poll.Until(() => Poll.Occurrences(console.Output, Marker) >= 2, () => $"the guest did not boot again: {console.Output}", seconds: 180);
         Assert.True(machine.Boots >= 2);
         Assert.False(machine.Exit.IsCompleted);
     }
@@ -58,20 +58,4 @@ public sealed class GuestPowerTests(DebianKernelFixture guest) : IClassFixture<D
         return machine;
     }
 
-    private static int Count(string text, string word)
-    {
-        int n = 0;
-        for (int i = text.IndexOf(word, StringComparison.Ordinal); i >= 0; i = text.IndexOf(word, i + 1, StringComparison.Ordinal)) n++;
-        return n;
-    }
-
-    private static void WaitUntil(Func<bool> condition, Func<string> failure)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(180);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, failure());
-            Thread.Sleep(20);
-        }
-    }
 }

@@ -46,7 +46,7 @@ public sealed class MachineControllerTests : IDisposable
         var console = new CapturingConsole();
         using var machine = Create(ResettingGuest, accelerator, new MachineControllerOptions { Console = console });
         machine.Start();
-        WaitUntil(() => Count(console.Output, "boot") >= 3, () => $"the machine did not boot three times; console: {console.Output}");
+        Poll.Until(() => Poll.Occurrences(console.Output, "boot") >= 3, () => $"the machine did not boot three times; console: {console.Output}");
         Assert.True(machine.Boots >= 3);
         Assert.False(machine.Exit.IsCompleted);
         machine.Stop();
@@ -66,7 +66,7 @@ public sealed class MachineControllerTests : IDisposable
         Assert.True(machine.Exit.Wait(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken), "the machine did not end at the reset");
         Assert.Equal(MachineExitReason.Reset, machine.Exit.Result.Reason);
         Assert.Equal(1, machine.Boots);
-        Assert.Equal(1, Count(console.Output, "boot"));
+        Assert.Equal(1, Poll.Occurrences(console.Output, "boot"));
     }
 
     [Theory]
@@ -77,7 +77,7 @@ public sealed class MachineControllerTests : IDisposable
         using var machine = Create(CountingGuest, accelerator, new MachineControllerOptions { Console = new CapturingConsole() });
         machine.Start();
         var memory = machine.Current!.Memory;
-        WaitUntil(() => memory.Read<uint>(Counter) > 0, () => "the guest never counted");
+        Poll.Until(() => memory.Read<uint>(Counter) > 0, () => "the guest never counted");
         machine.Pause();
         Assert.Equal(MachinePhase.Paused, machine.Phase);
         uint paused = memory.Read<uint>(Counter);
@@ -85,7 +85,7 @@ public sealed class MachineControllerTests : IDisposable
         Assert.Equal(paused, memory.Read<uint>(Counter));
         machine.Resume();
         Assert.Equal(MachinePhase.Running, machine.Phase);
-        WaitUntil(() => memory.Read<uint>(Counter) != paused, () => "the guest did not count after resume");
+        Poll.Until(() => memory.Read<uint>(Counter) != paused, () => "the guest did not count after resume");
     }
 
     [Theory]
@@ -97,8 +97,8 @@ public sealed class MachineControllerTests : IDisposable
         machine.Start();
         var first = machine.Current!;
         machine.Reboot();
-        WaitUntil(() => machine.Boots == 2 && machine.Current is { } m && !ReferenceEquals(m, first), () => "the machine did not boot again");
-        WaitUntil(() => machine.Current!.Memory.Read<uint>(Counter) > 0, () => "the new boot does not run");
+        Poll.Until(() => machine.Boots == 2 && machine.Current is { } m && !ReferenceEquals(m, first), () => "the machine did not boot again");
+        Poll.Until(() => machine.Current!.Memory.Read<uint>(Counter) > 0, () => "the new boot does not run");
         Assert.Equal(MachinePhase.Running, machine.Phase);
     }
 
@@ -143,7 +143,7 @@ public sealed class MachineControllerTests : IDisposable
         Assert.Contains("is paused", Assert.Throws<MachinePhaseException>(machine.Shutdown).Message);
         machine.Stop();
         Assert.True(machine.Exit.Wait(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken), "a paused machine did not stop");
-        WaitUntil(() => machine.Phase == MachinePhase.Ended, () => "the machine did not end");
+        Poll.Until(() => machine.Phase == MachinePhase.Ended, () => "the machine did not end");
         Assert.Contains("has ended", Assert.Throws<MachinePhaseException>(machine.Resume).Message);
     }
 
@@ -171,23 +171,6 @@ public sealed class MachineControllerTests : IDisposable
             Accelerator = accelerator == "kvm" ? AcceleratorChoice.Kvm : AcceleratorChoice.Emulate,
         };
         return new MachineController(config, options);
-    }
-
-    private static int Count(string text, string word)
-    {
-        int n = 0;
-        for (int i = text.IndexOf(word, StringComparison.Ordinal); i >= 0; i = text.IndexOf(word, i + 1, StringComparison.Ordinal)) n++;
-        return n;
-    }
-
-    private static void WaitUntil(Func<bool> condition, Func<string> failure)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, failure());
-            Thread.Sleep(5);
-        }
     }
 
     public void Dispose()

@@ -165,15 +165,7 @@ public sealed class LiveMigrationTests : IDisposable
         return disposable;
     }
 
-    private static void WaitUntil(Func<bool> condition, Func<string> failure)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, failure());
-            Thread.Sleep(5);
-        }
-    }
+    private static void WaitUntil(Func<bool> condition, Func<string> failure) => Poll.Until(condition, failure, seconds: 60);
 
     public void Dispose()
     {

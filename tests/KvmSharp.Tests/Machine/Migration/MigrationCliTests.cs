@@ -104,16 +104,8 @@ public sealed class MigrationCliTests : IDisposable
         lock (output) return output.ToString().Count(c => c == '.');
     }
 
-    private static void WaitUntil(Func<bool> condition, Func<string> failure)
-    {
-        // The first launcher call may build the CLI (NativeAOT, a few minutes on two busy cores).
-        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(5);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, failure());
-            Thread.Sleep(20);
-        }
-    }
+    // The first launcher call may build the CLI (NativeAOT, a few minutes on two busy cores).
+    private static void WaitUntil(Func<bool> condition, Func<string> failure) => Poll.Until(condition, failure, seconds: 300);
 
     public void Dispose()
     {

@@ -42,7 +42,7 @@ public sealed class SnapshotTests : IDisposable
         uint saved;
         using (var machine = Boot(accelerator, out var console))
         {
-            WaitUntil(() => console.Output.Length >= 2, () => "the guest never printed");
+            Poll.Until(() => console.Output.Length >= 2, () => "the guest never printed");
             machine.Pause();
             saved = machine.Current!.Memory.Read<uint>(Counter);
             var result = machine.CreateSnapshot(StatePath, MemoryPath);
@@ -51,7 +51,7 @@ public sealed class SnapshotTests : IDisposable
             Assert.Equal((long)machine.Current.Memory.Size, new FileInfo(MemoryPath).Length);
             Assert.True(result.MemoryDataBytes < machine.Current.Memory.Size / 4, $"{result.MemoryDataBytes} bytes of data");
             machine.Resume();
-            WaitUntil(() => machine.Current!.Memory.Read<uint>(Counter) != saved, () => "the source did not go on after the snapshot");
+            Poll.Until(() => machine.Current!.Memory.Read<uint>(Counter) != saved, () => "the source did not go on after the snapshot");
         }
 
         var restoredConsole = Track(new CapturingConsole());
@@ -61,8 +61,8 @@ public sealed class SnapshotTests : IDisposable
         Assert.Equal(saved, restored.Current!.Memory.Read<uint>(Counter));
         Assert.Equal(accelerator, restored.Current.AcceleratorName);
         restored.Resume();
-        WaitUntil(() => restored.Current!.Memory.Read<uint>(Counter) > saved + 0x20000, () => "the restored guest does not count on");
-        WaitUntil(() => restoredConsole.Output.Contains('.'), () => "the restored guest's console is silent");
+        Poll.Until(() => restored.Current!.Memory.Read<uint>(Counter) > saved + 0x20000, () => "the restored guest does not count on");
+        Poll.Until(() => restoredConsole.Output.Contains('.'), () => "the restored guest's console is silent");
         Assert.Equal(1, restored.Boots);
     }
 
@@ -79,7 +79,7 @@ public sealed class SnapshotTests : IDisposable
     {
         using (var machine = Boot("emulate", out var console))
         {
-            WaitUntil(() => console.Output.Length >= 1, () => "the guest never printed");
+            Poll.Until(() => console.Output.Length >= 1, () => "the guest never printed");
             machine.Pause();
             machine.CreateSnapshot(StatePath, MemoryPath);
         }
@@ -124,16 +124,6 @@ public sealed class SnapshotTests : IDisposable
     {
         _owned.Add(disposable);
         return disposable;
-    }
-
-    private static void WaitUntil(Func<bool> condition, Func<string> failure)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, failure());
-            Thread.Sleep(5);
-        }
     }
 
     public void Dispose()
