@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using KvmSharp.Native.Net;
 using KvmSharp.Api.Http;
 using KvmSharp.Native.Libc;
 
@@ -23,21 +24,9 @@ public sealed class VmApiServer : IDisposable
     public static VmApiServer Start(string socketPath, VmApi api)
     {
         string path = Path.GetFullPath(socketPath);
-        if (UnixFileType.IsSocket(path)) File.Delete(path);   // a previous run's
-        else if (UnixFileType.Exists(path)) throw new IOException($"--api-sock: '{path}' exists and is not a socket; refusing to replace it");
-        var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        try
-        {
-            listener.Bind(new UnixDomainSocketEndPoint(path));
-            if (!OperatingSystem.IsLinux()) throw new PlatformNotSupportedException("the API socket needs Linux");
-            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            listener.Listen(16);
-        }
-        catch (SocketException e)
-        {
-            listener.Dispose();
-            throw new IOException($"--api-sock: cannot listen on '{path}': {e.Message}");
-        }
+        Socket listener;
+        try { listener = UnixListener.Listen(path, backlog: 16); }
+        catch (IOException e) { throw new IOException($"--api-sock: {e.Message}", e); }
         var server = new HttpServer(listener, api.Handle);
         server.Start();
         return new VmApiServer(server, path);

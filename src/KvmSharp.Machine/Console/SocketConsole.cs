@@ -1,4 +1,6 @@
 using System.Net.Sockets;
+using KvmSharp.Native.Libc;
+using KvmSharp.Native.Net;
 
 namespace KvmSharp.Machine.Console;
 
@@ -13,10 +15,8 @@ public sealed class SocketConsole : ConsoleBackend
     public SocketConsole(string path)
     {
         _path = path;
-        if (File.Exists(path)) File.Delete(path);
-        _listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        _listener.Bind(new UnixDomainSocketEndPoint(path));
-        _listener.Listen(1);
+        try { _listener = UnixListener.Listen(path, backlog: 1); }
+        catch (IOException e) { throw new IOException($"console: {e.Message}", e); }
     }
 
     public override void Write(ReadOnlySpan<byte> bytes)
@@ -65,6 +65,6 @@ public sealed class SocketConsole : ConsoleBackend
     {
         lock (_lock) DropClient();
         _listener.Dispose();
-        try { File.Delete(_path); } catch (IOException) { }
+        if (UnixFileType.IsSocket(_path)) File.Delete(_path);
     }
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using KvmSharp.Native.Net;
 using KvmSharp.Native.Libc;
 
 namespace KvmSharp.Machine.Migration;
@@ -65,17 +66,14 @@ public sealed record MigrationUrl
     {
         if (EndPoint is UnixDomainSocketEndPoint unix)
         {
-            string path = unix.ToString();
-            if (UnixFileType.IsSocket(path)) File.Delete(path);   // an earlier run's
-            else if (UnixFileType.Exists(path)) throw new MigrationException($"--incoming: '{path}' exists and is not a socket; refusing to replace it");
+            try { return UnixListener.Listen(unix.ToString(), backlog: 1); }
+            catch (IOException e) { throw new MigrationException($"--incoming: {e.Message}", e); }
         }
         var socket = NewSocket();
         try
         {
-            if (!IsUnix) socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
             socket.Bind(EndPoint is DnsEndPoint dns ? new IPEndPoint(Dns.GetHostAddresses(dns.Host)[0], dns.Port) : EndPoint);
-            if (EndPoint is UnixDomainSocketEndPoint && OperatingSystem.IsLinux())
-                File.SetUnixFileMode(EndPoint.ToString()!, UnixFileMode.UserRead | UnixFileMode.UserWrite);
             socket.Listen(1);
             return socket;
         }

@@ -66,6 +66,18 @@ public class ConsoleBackendTests : IDisposable
     }
 
     [Fact]
+    public void ASocketConsoleNeverReplacesAFileThatIsNotASocket()
+    {
+        string path = Path.Combine(_dir, "notes.txt");
+        File.WriteAllText(path, "keep me");
+
+        var e = Assert.Throws<IOException>(() => Build(new ConsoleConfig(ConsoleKind.Socket, path)).Dispose());
+
+        Assert.Equal($"console: '{path}' exists and is not a socket; refusing to replace it", e.Message);
+        Assert.Equal("keep me", File.ReadAllText(path));
+    }
+
+    [Fact]
     public void PtyConsoleEchoesThroughTheGuest()
     {
         var notices = new List<string>();

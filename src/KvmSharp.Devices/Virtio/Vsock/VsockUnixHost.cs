@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
+using KvmSharp.Native.Net;
 using System.Runtime.InteropServices;
 using System.Text;
 using KvmSharp.Native.Libc;
@@ -25,20 +26,9 @@ public sealed class VsockUnixHost : IDisposable
     public VsockUnixHost(string path)
     {
         Path = path;
-        if (UnixFileType.IsSocket(path)) File.Delete(path);
-        else if (UnixFileType.Exists(path)) throw new IOException($"vsock: '{path}' exists and is not a socket; refusing to replace it");
-        _listener = new Socket(AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, ProtocolType.Unspecified);
-        try
-        {
-            _listener.Bind(new UnixDomainSocketEndPoint(path));
-            _listener.Listen(64);
-            _listener.Blocking = false;
-        }
-        catch (SocketException e)
-        {
-            _listener.Dispose();
-            throw new IOException($"vsock: cannot listen on '{path}': {e.Message}", e);
-        }
+        try { _listener = UnixListener.Listen(path, backlog: 64); }
+        catch (IOException e) { throw new IOException($"vsock: {e.Message}", e); }
+        _listener.Blocking = false;
     }
 
     public string Path { get; }
