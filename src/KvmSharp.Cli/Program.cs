@@ -7,5 +7,7 @@ var root = new RootCommand("KvmSharp: a virtual machine monitor and manager for 
     HostCheckCommand.Create(),
     GuestCommand.Create(),
     ImageCommand.Create(),
+    ManagerCommands.Daemon(),
+    ManagerCommands.Virsh(),
 };
 return root.Parse(args).Invoke();

@@ -66,10 +66,11 @@ internal static class RunCommand
         var instanceId = new Option<string>("--id") { HelpName = "ID", Description = "The machine's id, as GET / reports it (default anonymous-instance)", DefaultValueFactory = _ => "anonymous-instance" };
         var restore = new Option<FileInfo?>("--restore") { HelpName = "STATE", Description = "Run the machine a snapshot saved (its state file, from PUT /snapshot/create), going on where it was; needs --restore-mem" };
         var restoreMemory = new Option<FileInfo?>("--restore-mem") { HelpName = "MEMFILE", Description = "The snapshot's memory file (mapped copy-on-write: the file never changes)" };
+        var paused = new Option<bool>("--paused") { Description = "Start (or restore) the machine paused: no guest instruction runs until PATCH /vm {\"state\": \"Resumed\"} (libvirt's start --paused)" };
         var printConfig = new Option<bool>("--print-config") { Description = "Print the machine the other flags describe as a JSON config (every device's id and slot filled in) and exit without running it" };
         Option[] machineFlags = [kernel, initrd, cmdline, exec, memory, cpus, accel, debugExit, noPit, icount, vsock, disks, net, rng, balloon, virtioConsole];
         var command = new Command("run", "Run a virtual machine");
-        foreach (var option in (Option[])[kernel, initrd, cmdline, exec, memory, cpus, accel, debugExit, console, noPit, icount, vsock, disks, net, rng, balloon, virtioConsole, noReboot, configFile, printConfig, apiSocket, instanceId, restore, restoreMemory, incoming])
+        foreach (var option in (Option[])[kernel, initrd, cmdline, exec, memory, cpus, accel, debugExit, console, noPit, icount, vsock, disks, net, rng, balloon, virtioConsole, noReboot, configFile, printConfig, apiSocket, instanceId, restore, restoreMemory, incoming, paused])
             command.Options.Add(option);
         command.SetAction(result => UserErrors.Guard(() =>
         {
@@ -118,7 +119,9 @@ internal static class RunCommand
                 config = FromFlags(result, execCommand, waitForApi);
                 describe = ConfigFlags.Describe;
             }
-            var run = new RunOptions(result.GetValue(noReboot), api, result.GetValue(instanceId)!, waitForApi, snapshot);
+            if (result.GetValue(paused) && waitForApi)
+                throw new MachineConfigException("--paused needs a machine to start (--kernel, --config or --restore); through the API, start it with InstanceStart and pause it with PATCH /vm");
+            var run = new RunOptions(result.GetValue(noReboot), api, result.GetValue(instanceId)!, waitForApi, snapshot, Paused: result.GetValue(paused));
             if (!result.GetValue(printConfig)) return Run(config, status, describe, run);
             var normalized = config.Normalize();
             if (normalized.Validate() is { Count: > 0 } problems) throw new MachineConfigException(string.Join("; ", problems.Select(describe)));
@@ -177,8 +180,9 @@ internal static class RunCommand
     /// <param name="WaitForApi">The API configures and starts the machine (no --kernel, --exec or --config).</param>
     /// <param name="Snapshot">A snapshot's state and memory files to restore instead of booting.</param>
     /// <param name="Incoming">The machine comes from a live migration on this URL.</param>
+    /// <param name="Paused">Start or restore the machine paused.</param>
     private sealed record RunOptions(bool NoReboot, string? ApiSocket, string InstanceId, bool WaitForApi,
-                                     (string State, string Memory)? Snapshot = null, string? Incoming = null);
+                                     (string State, string Memory)? Snapshot = null, string? Incoming = null, bool Paused = false);
 
     /// <param name="describe">Says a config problem in the words of whoever wrote the config: the flags, or a file's fields.</param>
     private static int Run(MachineConfig config, ExecStatusChannel? status, Func<ConfigProblem, string> describe, RunOptions run)
@@ -202,9 +206,9 @@ internal static class RunCommand
             : VmApiServer.Start(run.ApiSocket, new VmApi(machine, run.InstanceId, bootSourceGiven: !run.WaitForApi || run.Snapshot is not null));
         try
         {
-            if (run.Snapshot is { } snapshot) machine.LoadSnapshot(snapshot.State, snapshot.Memory, resume: true);
+            if (run.Snapshot is { } snapshot) machine.LoadSnapshot(snapshot.State, snapshot.Memory, resume: !run.Paused);
             else if (run.Incoming is not null) machine.ReceiveMigration(run.Incoming);
-            else if (!run.WaitForApi) Start(machine, describe);
+            else if (!run.WaitForApi) Start(machine, describe, run.Paused);
             return Finish(machine.WaitForExit(), status);
         }
         finally
@@ -213,11 +217,11 @@ internal static class RunCommand
         }
     }
 
-    private static void Start(MachineController machine, Func<ConfigProblem, string> describe)
+    private static void Start(MachineController machine, Func<ConfigProblem, string> describe, bool paused)
     {
         try
         {
-            machine.Start();
+            machine.Start(paused);
         }
         catch (MachineConfigException e) when (e.Problems.Count > 0)
         {

@@ -59,8 +59,12 @@ public sealed partial class MachineController : IDisposable
         }
     }
 
-    /// <summary>Boots the machine. Fails with the builder's one-line error (bad config, missing kernel) and stays NotStarted.</summary>
-    public void Start()
+    /// <summary>
+    /// Boots the machine; with <paramref name="paused"/> its vCPUs park before the first guest instruction (libvirt's
+    /// start --paused) until <see cref="Resume"/>. Fails with the builder's one-line error (bad config, missing kernel)
+    /// and stays NotStarted.
+    /// </summary>
+    public void Start(bool paused = false)
     {
         lock (_lock)
         {
@@ -69,8 +73,13 @@ public sealed partial class MachineController : IDisposable
             var machine = Build();
             _machine = machine;
             _boots = 1;
-            _phase = MachinePhase.Running;
-            machine.Start();
+            _phase = paused ? MachinePhase.Paused : MachinePhase.Running;
+            if (paused)
+            {
+                _console?.HoldInput(true);
+                _virtioConsole?.HoldInput(true);
+            }
+            machine.Start(paused);
             Supervise(machine);
         }
     }

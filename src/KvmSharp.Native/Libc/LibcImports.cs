@@ -93,4 +93,15 @@ public static unsafe partial class LibcImports
 
     [LibraryImport(Lib, EntryPoint = "getrusage", SetLastError = true)]
     public static partial int GetRusage(int who, RUsage* usage);
+
+    /// <summary>syscall(2) with two integer arguments, for calls glibc 2.36 has no wrapper for (pidfd_open).</summary>
+    [LibraryImport(Lib, EntryPoint = "syscall", SetLastError = true)]
+    public static partial long Syscall(long number, long argument1, long argument2);
+
+    [LibraryImport(Lib, EntryPoint = "kill", SetLastError = true)]
+    public static partial int Kill(int pid, int signal);
+
+    /// <summary>execv(3): replaces the process image; returns only on failure.</summary>
+    [LibraryImport(Lib, EntryPoint = "execv", SetLastError = true)]
+    public static partial int Execv(byte* path, byte** argv);
 }

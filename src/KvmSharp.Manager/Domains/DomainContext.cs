@@ -1,0 +1,24 @@
+using Microsoft.Extensions.Logging;
+
+namespace KvmSharp.Manager.Domains;
+
+/// <summary>What every domain shares: the state directory, the VMM program, id numbering, events and the log.</summary>
+internal sealed class DomainContext(StateDirectory state, string vmmProgram, LifecycleHub events, ILogger logger)
+{
+    private int _lastId;
+
+    public StateDirectory State { get; } = state;
+    /// <summary>The <c>kvmsharp</c> binary each VMM runs.</summary>
+    public string VmmProgram { get; } = vmmProgram;
+    public LifecycleHub Events { get; } = events;
+    public ILogger Logger { get; } = logger;
+
+    public int NextId() => Interlocked.Increment(ref _lastId);
+
+    /// <summary>After a restart: ids go on above those of the domains found running.</summary>
+    public void SeenId(int id)
+    {
+        int last;
+        while ((last = Volatile.Read(ref _lastId)) < id && Interlocked.CompareExchange(ref _lastId, id, last) != last) { }
+    }
+}

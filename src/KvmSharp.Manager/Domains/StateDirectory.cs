@@ -1,0 +1,34 @@
+namespace KvmSharp.Manager.Domains;
+
+/// <summary>
+/// Where the daemon keeps everything (--state-dir): one directory per domain under domains/, holding its
+/// definition (domain.xml), an autostart mark, its managed save image, its snapshots, and while it runs the VMM's
+/// config, record, log and sockets. Everything a restarted daemon needs is here.
+/// </summary>
+public sealed class StateDirectory(string root)
+{
+    public string Root { get; } = Path.GetFullPath(root);
+
+    public string DomainsRoot => Path.Combine(Root, "domains");
+
+    public DomainPaths For(string domainName) => new(Path.Combine(DomainsRoot, domainName));
+}
+
+/// <summary>The files of one domain, in its own directory.</summary>
+public sealed record DomainPaths(string Directory)
+{
+    public string Definition => Path.Combine(Directory, "domain.xml");
+    public string Autostart => Path.Combine(Directory, "autostart");
+    public string MachineConfig => Path.Combine(Directory, "machine.json");
+    public string VmmRecord => Path.Combine(Directory, "vmm.json");
+    public string VmmLog => Path.Combine(Directory, "vmm.log");
+    public string ApiSocket => Path.Combine(Directory, "api.sock");
+    public string ConsoleSocket => Path.Combine(Directory, "console.sock");
+    public string VsockSocket => Path.Combine(Directory, "vsock.sock");
+    /// <summary>The state a run is restored from (copied out of a save image).</summary>
+    public string RestoreState => Path.Combine(Directory, "restore.state");
+    public string ManagedSave => Path.Combine(Directory, "managed.save");
+    public string Snapshots => Path.Combine(Directory, "snapshots");
+    public string CurrentSnapshot => Path.Combine(Snapshots, "current");
+    public string Snapshot(string name) => Path.Combine(Snapshots, name);
+}

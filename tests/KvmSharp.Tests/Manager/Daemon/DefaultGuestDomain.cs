@@ -1,0 +1,36 @@
+using System.Security;
+using KvmSharp.Machine.Images;
+using KvmSharp.Tests.Boot;
+
+namespace KvmSharp.Tests.Manager.Daemon;
+
+/// <summary>The default guest (Debian's kernel, our busybox initramfs, a shell on ttyS0) as libvirt domain XML, with a raw disk.</summary>
+internal static class DefaultGuestDomain
+{
+    /// <summary>type='qemu': the software CPU, which every host we test on has.</summary>
+    public static string Xml(DebianKernelFixture guest, string name, string disk) => $"""
+        <domain type='qemu'>
+          <name>{name}</name>
+          <memory unit='MiB'>256</memory>
+          <vcpu>1</vcpu>
+          <os>
+            <type arch='x86_64'>hvm</type>
+            <kernel>{SecurityElement.Escape(guest.Guest.KernelPath)}</kernel>
+            <initrd>{SecurityElement.Escape(guest.Guest.InitrdPath)}</initrd>
+            <cmdline>{SecurityElement.Escape(DefaultGuestCommandLine.Shell())}</cmdline>
+          </os>
+          <on_poweroff>destroy</on_poweroff>
+          <on_reboot>restart</on_reboot>
+          <on_crash>destroy</on_crash>
+          <devices>
+            <disk type='file' device='disk'>
+              <driver name='qemu' type='raw'/>
+              <source file='{SecurityElement.Escape(disk)}'/>
+              <target dev='vda' bus='virtio'/>
+            </disk>
+            <serial type='pty'><target port='0'/></serial>
+            <console type='pty'><target type='serial' port='0'/></console>
+          </devices>
+        </domain>
+        """;
+}

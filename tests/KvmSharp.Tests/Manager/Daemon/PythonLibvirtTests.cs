@@ -1,0 +1,31 @@
+using KvmSharp.Tests.Boot;
+using KvmSharp.Tests.Cli;
+
+namespace KvmSharp.Tests.Manager.Daemon;
+
+/// <summary>
+/// Debian's python3-libvirt drives the default guest on kvmsharpd through its whole life: define, start, a console
+/// stream both ways, suspend and resume (output stops and goes on), save and restore, a snapshot and its revert
+/// (memory and disk go back), a graceful shutdown, undefine, and the lifecycle events of all of it, in order.
+/// </summary>
+public sealed class PythonLibvirtTests(DebianKernelFixture guest) : IClassFixture<DebianKernelFixture>, IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("kvmsharpd-py").FullName;
+
+    [Fact]
+    public void PythonLibvirtDrivesTheDefaultGuestThroughItsWholeLife()
+    {
+        using var daemon = new DaemonProcess(Path.Combine(_dir, "state"));
+        string disk = Path.Combine(_dir, "disk.raw");
+        File.WriteAllBytes(disk, new byte[4 << 20]);
+        string xml = Path.Combine(_dir, "guest.xml");
+        File.WriteAllText(xml, DefaultGuestDomain.Xml(guest, "pyguest", disk));
+        string script = Path.Combine(CliProcess.RepositoryRoot, "tests", "KvmSharp.Tests", "Manager", "Daemon", "libvirt_flow.py");
+
+        var (code, stdout, stderr) = Tool.Run("/usr/bin/python3", [script, daemon.Uri, xml, disk, _dir], seconds: 1200);
+
+        Assert.True(code == 0 && stdout.Contains("ALL OK"), $"python-libvirt flow failed ({code}):\n{stdout}\n{stderr}\ndaemon:\n{DaemonProcess.Tail(daemon.Log)}");
+    }
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+}
