@@ -1,0 +1,102 @@
+using KvmSharp.Machine.Config;
+
+namespace KvmSharp.Manager.DomainXml;
+
+/// <summary>libvirt's domain type: <c>kvm</c> runs on KVM where it can; <c>qemu</c> is libvirt's name for TCG, our software CPU.</summary>
+public enum DomainType
+{
+    Kvm,
+    Qemu,
+}
+
+/// <summary>What an &lt;on_poweroff&gt;, &lt;on_reboot&gt; or &lt;on_crash&gt; asks for (formatdomain "Events configuration").</summary>
+public enum LifecycleAction
+{
+    Destroy,
+    Restart,
+    Preserve,
+}
+
+/// <summary>
+/// One libvirt domain as the manager keeps it: the subset of libvirt's domain XML (formatdomain) that KvmSharp can
+/// honour, with value equality (<see cref="ValueList{T}"/> for lists). <see cref="DomainXmlReader.Parse"/> gives the
+/// normalized form (UUID, MACs and PCI slots filled in, disks in target order); <see cref="DomainXmlWriter.Format"/>
+/// writes it back, and <see cref="ToMachineConfig"/> is the machine the daemon runs.
+/// </summary>
+public sealed partial record DomainDefinition
+{
+    public required string Name { get; init; }
+    public Guid Uuid { get; init; }
+    /// <summary>A one-line title (no newlines, as libvirt requires).</summary>
+    public string? Title { get; init; }
+    public string? Description { get; init; }
+    public DomainType Type { get; init; } = DomainType.Kvm;
+    /// <summary>&lt;memory&gt;: the guest's RAM, in KiB (a multiple of 4 once normalized).</summary>
+    public ulong MemoryKib { get; init; }
+    /// <summary>&lt;currentMemory&gt;: RAM left to the guest once the balloon has taken its share, in KiB.</summary>
+    public ulong CurrentMemoryKib { get; init; }
+    public int VcpuCount { get; init; } = 1;
+    public required DomainOs Os { get; init; }
+    public DomainFeatures Features { get; init; } = DomainFeatures.None;
+    /// <summary>&lt;cpu mode='host-passthrough'|'host-model'&gt;, kept as written; null when absent.</summary>
+    public DomainCpu? Cpu { get; init; }
+    /// <summary>&lt;clock offset='utc'/&gt; was given (the only offset our RTC keeps).</summary>
+    public bool ClockUtc { get; init; }
+    /// <summary>&lt;pm&gt; said suspend to memory and to disk are off (the only way we run).</summary>
+    public bool SuspendDisabled { get; init; }
+    public LifecycleAction OnPoweroff { get; init; } = LifecycleAction.Destroy;
+    public LifecycleAction OnReboot { get; init; } = LifecycleAction.Restart;
+    public LifecycleAction OnCrash { get; init; } = LifecycleAction.Destroy;
+    /// <summary>virtio disks, in target order (vda, vdb, …, vdz, vdaa) once normalized, as libvirt keeps them.</summary>
+    public ValueList<DomainDisk> Disks { get; init; } = [];
+    public ValueList<DomainInterface> Interfaces { get; init; } = [];
+    /// <summary>A pty &lt;serial&gt;/&lt;console&gt; (COM1); where it goes is the daemon's choice.</summary>
+    public bool HasSerialConsole { get; init; }
+    public DomainRng? Rng { get; init; }
+    /// <summary>A virtio memballoon; null for &lt;memballoon model='none'/&gt; or none given.</summary>
+    public DomainBalloon? Balloon { get; init; }
+    public DomainVsock? Vsock { get; init; }
+}
+
+/// <summary>Direct kernel boot (formatdomain "Direct kernel boot"): the only boot KvmSharp has. <paramref name="Machine"/> as written (pc, q35, pc-i440fx-…).</summary>
+public sealed record DomainOs(string Kernel, string? Initrd = null, string? Cmdline = null, string Machine = "pc");
+
+/// <summary>The &lt;features&gt; we accept, each a statement of what our machine has anyway.</summary>
+public sealed record DomainFeatures(bool Acpi = false, bool Apic = false, bool Pae = false, bool VmportOff = false)
+{
+    public static DomainFeatures None { get; } = new();
+}
+
+/// <summary>&lt;cpu&gt; with a host mode; <paramref name="Check"/> and <paramref name="Migratable"/> kept when given (libvirt writes them).</summary>
+public sealed record DomainCpu(string Mode, string? Check = null, bool? Migratable = null);
+
+/// <summary>A virtio-blk disk: <paramref name="Target"/> vda, vdb, …; <paramref name="Format"/> always stated, never probed from the image.</summary>
+public sealed record DomainDisk(string Target, string Source, DiskFormat Format, bool ReadOnly = false, string? Serial = null)
+{
+    /// <summary>The PCI slot on bus 0 (&lt;address type='pci' slot=…&gt;); null until normalized.</summary>
+    public int? Slot { get; init; }
+}
+
+/// <summary>A virtio-net NIC on an existing tap (&lt;interface type='ethernet'&gt;&lt;target dev=…/&gt;).</summary>
+public sealed record DomainInterface(string Tap, string? Mac = null)
+{
+    public int? Slot { get; init; }
+}
+
+/// <summary>virtio-rng fed by the host's random source.</summary>
+public sealed record DomainRng
+{
+    public int? Slot { get; init; }
+}
+
+/// <summary>virtio memballoon: <paramref name="AutoDeflate"/> is autodeflate='on'; <paramref name="StatsPeriodS"/> is &lt;stats period=…/&gt; (0: off).</summary>
+public sealed record DomainBalloon(bool AutoDeflate = false, uint StatsPeriodS = 0)
+{
+    public int? Slot { get; init; }
+}
+
+/// <summary>virtio-vsock with a fixed guest CID (&lt;cid auto='no' address=…/&gt;).</summary>
+public sealed record DomainVsock(uint Cid)
+{
+    public int? Slot { get; init; }
+}

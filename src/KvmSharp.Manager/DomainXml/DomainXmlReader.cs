@@ -1,0 +1,181 @@
+using System.Text.RegularExpressions;
+using System.Xml.Linq;
+using KvmSharp.Machine.Config;
+
+namespace KvmSharp.Manager.DomainXml;
+
+/// <summary>
+/// Reads libvirt domain XML (formatdomain) into a <see cref="DomainDefinition"/>: the subset KvmSharp runs, everything
+/// else refused with one message naming the element or attribute (<see cref="Domains.ManagerError.ConfigUnsupported"/>),
+/// malformed documents and bad values refused as <see cref="Domains.ManagerError.XmlError"/>. Nothing is dropped silently.
+/// </summary>
+public static partial class DomainXmlReader
+{
+    /// <summary>The definition in <paramref name="xml"/>, validated and normalized (see <see cref="DomainNormalizer"/>).</summary>
+    public static DomainDefinition Parse(string xml) => DomainNormalizer.Normalize(Read(SafeXml.LoadRoot(xml, "domain")));
+
+    /// <summary>A &lt;domain&gt; element as written, not yet normalized (a snapshot's stored form holds one).</summary>
+    internal static DomainDefinition Read(XElement root)
+    {
+        var e = new ElementReader(root);
+        var type = e.RequiredAttribute("type") switch
+        {
+            "kvm" => DomainType.Kvm,
+            "qemu" => DomainType.Qemu,
+            var other => throw DomainXmlError.Unsupported($"domain type '{DomainXmlError.Quote(other)}' is not supported (only 'kvm' and 'qemu')"),
+        };
+        // A running domain's dumpxml carries its id; defining from that file is common, and the id is state, not config.
+        if (e.Attribute("id") is { } id && id != "-1" && XmlValues.ParseUnsigned(id) is null)
+            throw DomainXmlError.Xml($"the id '{DomainXmlError.Quote(id)}' of <domain> is not a number");
+
+        string name = XmlValues.Name(e.RequiredChild("name", "a domain needs a name"), "domain");
+        var memory = e.RequiredChild("memory", "say how much RAM the guest has");
+        ulong memoryKib = XmlValues.ScaledKib(memory);
+        memory.Finish();
+        var current = e.Child("currentMemory");
+        ulong currentKib = current is null ? 0 : XmlValues.ScaledKib(current);
+        current?.Finish();
+
+        var definition = new DomainDefinition
+        {
+            Name = name,
+            Uuid = e.Child("uuid") is { } uuid ? ReadUuid(uuid) : Guid.Empty,
+            Title = e.Child("title") is { } title ? ReadTitle(title) : null,
+            Description = e.Child("description") is { } description ? FinishText(description) : null,
+            Type = type,
+            MemoryKib = memoryKib,
+            CurrentMemoryKib = currentKib,
+            VcpuCount = e.Child("vcpu") is { } vcpu ? ReadVcpu(vcpu) : 1,
+            Os = ReadOs(e.Child("os") ?? throw DomainXmlError.Unsupported(
+                "a domain without <os> is not supported: KvmSharp boots a kernel directly (<os><type>hvm</type><kernel>…</kernel></os>)")),
+            Features = e.Child("features") is { } features ? ReadFeatures(features) : DomainFeatures.None,
+            Cpu = e.Child("cpu") is { } cpu ? ReadCpu(cpu) : null,
+            ClockUtc = e.Child("clock") is { } clock && ReadClock(clock),
+            SuspendDisabled = e.Child("pm") is { } pm && ReadPm(pm),
+            OnPoweroff = e.Child("on_poweroff") is { } poweroff ? ReadAction(poweroff) : LifecycleAction.Destroy,
+            OnReboot = e.Child("on_reboot") is { } reboot ? ReadAction(reboot) : LifecycleAction.Restart,
+            OnCrash = e.Child("on_crash") is { } crash ? ReadAction(crash) : LifecycleAction.Destroy,
+        };
+        if (e.Child("devices") is { } devices) definition = DomainDeviceReader.Read(devices, definition);
+        e.Finish();
+        return definition;
+    }
+
+    private static Guid ReadUuid(ElementReader e)
+    {
+        string text = e.TrimmedText();
+        e.Finish();
+        if (!Guid.TryParseExact(text, "D", out var uuid) && !Guid.TryParseExact(text, "N", out uuid))
+            throw DomainXmlError.Xml($"<uuid> '{DomainXmlError.Quote(text)}' is not a UUID like 0b6e6b1c-2f1e-4c55-9d1a-6f0d1e2a3b4c");
+        if (uuid == Guid.Empty) throw DomainXmlError.Xml("<uuid> cannot be all zeros");
+        return uuid;
+    }
+
+    private static string ReadTitle(ElementReader e)
+    {
+        string title = FinishText(e);
+        if (title.Contains('\n') || title.Contains('\r')) throw DomainXmlError.Xml("<title> must be one line");
+        return title;
+    }
+
+    private static string FinishText(ElementReader e)
+    {
+        string text = e.Text();
+        e.Finish();
+        return text;
+    }
+
+    private static int ReadVcpu(ElementReader e)
+    {
+        XmlValues.Choice(e, "placement", "static", "static");
+        ulong count = XmlValues.UnsignedText(e);
+        e.Finish();
+        // Validation says the range; this only keeps the number in an int.
+        return (int)Math.Min(count, int.MaxValue);
+    }
+
+    private static DomainOs ReadOs(ElementReader os)
+    {
+        var type = os.RequiredChild("type", "give <type>hvm</type>");
+        string osType = type.TrimmedText();
+        if (osType != "hvm") throw DomainXmlError.Unsupported($"os type '{DomainXmlError.Quote(osType)}' is not supported (only 'hvm')");
+        XmlValues.Choice(type, "arch", "x86_64", "x86_64");
+        string machine = type.Attribute("machine") ?? "pc";
+        if (!MachineType().IsMatch(machine))
+            throw DomainXmlError.Unsupported($"machine '{DomainXmlError.Quote(machine)}' is not supported (pc, q35, pc-i440fx-…, pc-q35-…)");
+        type.Finish();
+
+        var kernel = os.Child("kernel") ?? throw DomainXmlError.Unsupported(
+            "booting without <kernel> in <os> is not supported: KvmSharp boots a kernel directly");
+        string kernelPath = XmlValues.AbsolutePath(FinishText(kernel), "<kernel>");
+        string? initrd = os.Child("initrd") is { } i ? XmlValues.AbsolutePath(FinishText(i), "<initrd>") : null;
+        string? cmdline = os.Child("cmdline") is { } c ? FinishText(c) : null;
+        os.Finish();
+        return new DomainOs(kernelPath, initrd, cmdline is "" ? null : cmdline, machine);
+    }
+
+    [GeneratedRegex(@"^(pc|q35|pc-i440fx-[0-9a-z.]{1,32}|pc-q35-[0-9a-z.]{1,32})$", RegexOptions.CultureInvariant)]
+    private static partial Regex MachineType();
+
+    private static DomainFeatures ReadFeatures(ElementReader e)
+    {
+        bool Flag(string name)
+        {
+            if (e.Child(name) is not { } flag) return false;
+            flag.Finish();
+            return true;
+        }
+        bool acpi = Flag("acpi"), apic = Flag("apic"), pae = Flag("pae");
+        bool vmportOff = false;
+        if (e.Child("vmport") is { } vmport)
+        {
+            // We have no VMware backdoor port; 'off' is the truth and is what virt-install writes.
+            XmlValues.Choice(vmport, "state", null, "off");
+            vmport.Finish();
+            vmportOff = true;
+        }
+        e.Finish();
+        return new DomainFeatures(acpi, apic, pae, vmportOff);
+    }
+
+    private static DomainCpu ReadCpu(ElementReader e)
+    {
+        string mode = XmlValues.Choice(e, "mode", null, "host-passthrough", "host-model");
+        string? check = XmlValues.OptionalChoice(e, "check", "none", "partial", "full");
+        bool? migratable = XmlValues.OptionalChoice(e, "migratable", "on", "off") is { } m ? m == "on" : null;
+        e.Finish();
+        return new DomainCpu(mode, check, migratable);
+    }
+
+    private static bool ReadClock(ElementReader e)
+    {
+        XmlValues.Choice(e, "offset", null, "utc");
+        e.Finish();
+        return true;
+    }
+
+    private static bool ReadPm(ElementReader e)
+    {
+        foreach (string name in (string[])["suspend-to-mem", "suspend-to-disk"])
+            if (e.Child(name) is { } state)
+            {
+                XmlValues.Choice(state, "enabled", null, "no");
+                state.Finish();
+            }
+        e.Finish();
+        return true;
+    }
+
+    private static LifecycleAction ReadAction(ElementReader e)
+    {
+        string text = e.TrimmedText();
+        e.Finish();
+        return text switch
+        {
+            "destroy" => LifecycleAction.Destroy,
+            "restart" => LifecycleAction.Restart,
+            "preserve" => LifecycleAction.Preserve,
+            _ => throw DomainXmlError.Unsupported($"{e.Describe} '{DomainXmlError.Quote(text)}' is not supported (only destroy, restart, preserve)"),
+        };
+    }
+}
