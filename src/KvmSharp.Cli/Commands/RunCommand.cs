@@ -234,7 +234,7 @@ internal static class RunCommand
         if (exit.Reason == MachineExitReason.Failed)
             UserErrors.Fail(exit.Message);
         else if (Environment.GetEnvironmentVariable("KVMSHARP_VERBOSE") == "1")
-            Console.Error.WriteLine($"kvmsharp: {exit.Message}");
+            Console.Error.WriteLine($"kvmsharp: ended: {exit.Message} (exit status {exit.ExitStatus})");   // the manager reads this line in a VMM's log
         if (status is null || exit.Reason == MachineExitReason.Failed) return exit.ExitStatus;
         if (status.Status is { } commandStatus) return commandStatus;
         UserErrors.Fail($"the guest ended ({exit.Message}) before it reported the command's exit status");

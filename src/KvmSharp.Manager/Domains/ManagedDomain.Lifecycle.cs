@@ -167,11 +167,14 @@ internal sealed partial class ManagedDomain
         }
     }
 
-    /// <summary>A VMM this daemon did not start has no exit status for us; its log's last line says whether it ended well.</summary>
+    /// <summary>
+    /// A VMM this daemon did not start has no exit status for us; its log's last line says whether it ended well (the
+    /// VMM runs with KVMSHARP_VERBOSE=1, which prints how the machine ended). Killed or crashed, it printed no such line.
+    /// </summary>
     private bool EndedCleanlyByLog()
     {
         string last = LastLogLine();
-        return last.StartsWith("kvmsharp: ", StringComparison.Ordinal) && !last.StartsWith("kvmsharp: error", StringComparison.Ordinal);
+        return last.StartsWith("kvmsharp: ended: ", StringComparison.Ordinal) && last.EndsWith("(exit status 0)", StringComparison.Ordinal);
     }
 
     private void RestartAfter(string what)

@@ -41,6 +41,7 @@ public sealed class VmmProcess : IDisposable
         start.ArgumentList.Add(program);
         foreach (var a in arguments) start.ArgumentList.Add(a);
         start.Environment["KVMSHARP_VMM_LOG"] = logPath;
+        start.Environment["KVMSHARP_VERBOSE"] = "1";   // a clean end leaves "kvmsharp: ended: … (exit status N)" as the log's last line
         var child = Process.Start(start) ?? throw new InvalidOperationException($"cannot start {program}");
         return new VmmProcess(child.Id, ProcStat.StartTime(child.Id) ?? 0, child, null);
     }
