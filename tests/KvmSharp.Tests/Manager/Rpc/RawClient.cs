@@ -30,8 +30,18 @@ internal sealed class RawClient : IDisposable
         return s;
     }
 
-    /// <summary>The next packet, or null when the server closed the connection.</summary>
-    public (RpcHeader Header, byte[] Payload)? Receive() => RpcPacket.Read(_stream);
+    /// <summary>The next packet, or null when the server closed the connection (a reset too: it closed with our bytes unread).</summary>
+    public (RpcHeader Header, byte[] Payload)? Receive()
+    {
+        try
+        {
+            return RpcPacket.Read(_stream);
+        }
+        catch (IOException e) when (e.InnerException is SocketException { SocketErrorCode: SocketError.ConnectionReset })
+        {
+            return null;
+        }
+    }
 
     public (RpcHeader Header, byte[] Payload) Call(RemoteProcedure procedure, Action<XdrWriter>? args = null)
     {

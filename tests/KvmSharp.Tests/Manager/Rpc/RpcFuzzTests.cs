@@ -108,7 +108,7 @@ public sealed class RpcFuzzTests : IDisposable
                 var buffer = new byte[65536];
                 while (socket.Receive(buffer) > 0) { }
             }
-            catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionReset or SocketError.Shutdown or SocketError.BrokenPipe)
+            catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionReset or SocketError.Shutdown or SocketError.ConnectionAborted)
             {
                 // the server closed on bad framing while we were still writing
             }

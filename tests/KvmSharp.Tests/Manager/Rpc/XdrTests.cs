@@ -20,6 +20,8 @@ public sealed class XdrTests
         w.WriteOpaque([1, 2, 3], 8);
         w.WriteFixedOpaque([9]);
         w.WriteCount(2, 2);
+        w.WriteInt32(7);
+        w.WriteInt32(8);
 
         byte[] bytes = w.ToArray();
         var r = new XdrReader(bytes);
@@ -35,8 +37,9 @@ public sealed class XdrTests
         Assert.Equal([1, 2, 3], r.ReadOpaque(8).ToArray());
         Assert.Equal([9], r.ReadFixedOpaque(1).ToArray());
         Assert.Equal(2, r.ReadCount(2));
+        Assert.Equal((7, 8), (r.ReadInt32(), r.ReadInt32()));
         r.EnsureEnd();
-        Assert.Equal(4 + 4 + 8 + 8 + 4 + 12 + 4 + 8 + 16 + 8 + 4 + 4, bytes.Length);
+        Assert.Equal(4 + 4 + 8 + 8 + 4 + 12 + 4 + 8 + 16 + 8 + 4 + 12, bytes.Length);
     }
 
     [Fact]
