@@ -89,6 +89,44 @@ public sealed class RpcProtocolTests : IDisposable
     }
 
     [Fact]
+    public void LegacyRegistrationGetsEvent107WithSerialZeroAndOnlyLifecycleIsServed()
+    {
+        using var client = new RawClient(_rig.SocketPath);
+        client.Open(flags: 1);   // events are for read-only clients too
+
+        var register = client.Call(RemoteProcedure.ConnectDomainEventRegisterAny, w => w.WriteInt32(0));
+        var again = client.Call(RemoteProcedure.ConnectDomainEventRegisterAny, w => w.WriteInt32(0));
+        var reboot = client.Call(RemoteProcedure.ConnectDomainEventCallbackRegisterAny, w => { w.WriteInt32(5); w.WritePresent(false); });
+        _rig.Driver.Suspend(_rig.Driver.LookupByName("web"));
+        var message = client.Receive()!.Value;
+        var deregister = client.Call(RemoteProcedure.ConnectDomainEventDeregisterAny, w => w.WriteInt32(0));
+
+        Assert.Equal(RpcMessageStatus.Ok, register.Header.Status);
+        Assert.Equal("domain event 0 already registered", RawClient.Error(again).Message);
+        Assert.Equal((int)ManagerError.NoSupport, RawClient.Error(reboot).Code);
+        Assert.Equal(new RpcHeader(RpcProgram.Remote, 1, 107, RpcMessageType.Message, 0, RpcMessageStatus.Ok), message.Header);
+        var reader = new XdrReader(message.Payload);
+        Assert.Equal(new DomainRef("web", RpcServerRig.WebUuid, 1), RemoteWire.ReadDomain(ref reader));
+        Assert.Equal((3, 0), (reader.ReadInt32(), reader.ReadInt32()));
+        reader.EnsureEnd();
+        Assert.Equal(RpcMessageStatus.Ok, deregister.Header.Status);
+        Assert.Equal(0, _rig.Driver.Subscribers);
+    }
+
+    [Fact]
+    public void ReadOnlyClientsDoNotGetSecureXml()
+    {
+        using var client = new RawClient(_rig.SocketPath);
+        client.Open(flags: 1);
+
+        var secure = client.Call(RemoteProcedure.DomainGetXmlDesc, w => { RemoteWire.WriteDomain(w, new DomainRef("web", RpcServerRig.WebUuid, 1)); w.WriteUInt32(1); });
+        var plain = client.Call(RemoteProcedure.DomainGetXmlDesc, w => { RemoteWire.WriteDomain(w, new DomainRef("web", RpcServerRig.WebUuid, 1)); w.WriteUInt32(0); });
+
+        Assert.Equal("operation forbidden: read only access prevents virDomainGetXMLDesc with secure flag", RawClient.Error(secure).Message);
+        Assert.Equal(RpcMessageStatus.Ok, plain.Header.Status);
+    }
+
+    [Fact]
     public void CharAndShortFieldsTakeFourBytes()
     {
         using var client = new RawClient(_rig.SocketPath);

@@ -23,6 +23,24 @@ public sealed class VirshTests : IDisposable
     }
 
     [Fact]
+    public void ListFiltersAreAppliedByTheServer()
+    {
+        _rig.Driver.Add("paused", Guid.NewGuid(), DomainState.Paused);
+        _rig.Driver.LookupByName("db");
+        _rig.Virsh("autostart", "db");
+
+        var inactive = _rig.Virsh("list", "--inactive", "--name");
+        var paused = _rig.Virsh("list", "--state-paused", "--name");
+        var autostart = _rig.Virsh("list", "--all", "--autostart", "--name");
+        var running = _rig.Virsh("list", "--name");
+
+        Assert.Equal("db", inactive.Stdout.Trim());
+        Assert.Equal("paused", paused.Stdout.Trim());
+        Assert.Equal("db", autostart.Stdout.Trim());
+        Assert.Equal(["paused", "web"], running.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order());
+    }
+
+    [Fact]
     public void DominfoAndDomstateReadTheDriver()
     {
         var info = _rig.Virsh("dominfo", "web");
