@@ -165,7 +165,6 @@ public class DomainXmlReaderTests
             """));
         Assert.Equal(new DomainFeatures(Acpi: true, Apic: true, VmportOff: true), d.Features);
         Assert.Equal(new DomainCpu("host-passthrough", "none", true), d.Cpu);
-        Assert.True(d.ClockUtc);
         Assert.True(d.SuspendDisabled);
     }
 

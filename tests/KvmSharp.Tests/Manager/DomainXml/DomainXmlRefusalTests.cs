@@ -51,6 +51,7 @@ public class DomainXmlRefusalTests
     [InlineData("<features><vmport state='on'/></features>", "state='on'")]
     [InlineData("<cpu mode='custom'><model>Skylake</model></cpu>", "mode='custom'")]
     [InlineData("<cpu mode='host-model'><topology sockets='1' cores='2' threads='1'/></cpu>", "<topology> in <cpu>")]
+    [InlineData("<cpu mode='host-model' migratable='on'/>", "'migratable' of <cpu>")]
     [InlineData("<clock offset='localtime'/>", "offset='localtime'")]
     [InlineData("<clock offset='utc'><timer name='rtc' tickpolicy='catchup'/></clock>", "<timer> in <clock>")]
     [InlineData("<pm><suspend-to-mem enabled='yes'/></pm>", "enabled='yes'")]

@@ -22,7 +22,7 @@ public class DomainXmlWriterTests
         <currentMemory unit='MiB'>192</currentMemory>
         <vcpu>4</vcpu>
         <features><acpi/><apic/><pae/><vmport state='off'/></features>
-        <cpu mode='host-model' migratable='off'/>
+        <cpu mode='host-model' check='partial'/>
         <clock offset='utc'/>
         <on_poweroff>preserve</on_poweroff><on_reboot>destroy</on_reboot><on_crash>restart</on_crash>
         <pm><suspend-to-disk enabled='no'/></pm>
@@ -53,7 +53,7 @@ public class DomainXmlWriterTests
         Assert.Equal(DomainType.Qemu, d.Type);
         Assert.Equal((LifecycleAction.Preserve, LifecycleAction.Destroy, LifecycleAction.Restart), (d.OnPoweroff, d.OnReboot, d.OnCrash));
         Assert.Equal(new DomainFeatures(true, true, true, true), d.Features);
-        Assert.Equal(new DomainCpu("host-model", null, false), d.Cpu);
+        Assert.Equal(new DomainCpu("host-model", "partial"), d.Cpu);
         Assert.Equal("/img/it's & <data>.qcow2", d.Disks[1].Source);
         Assert.Equal((DiskFormat.Raw, true, "SN-1.a+b_c d"), (d.Disks[0].Format, d.Disks[0].ReadOnly, d.Disks[0].Serial));
         Assert.Equal(9, d.Disks[1].Slot);
