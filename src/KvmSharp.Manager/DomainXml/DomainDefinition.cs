@@ -40,8 +40,6 @@ public sealed partial record DomainDefinition
     public DomainFeatures Features { get; init; } = DomainFeatures.None;
     /// <summary>&lt;cpu mode='host-passthrough'|'host-model'&gt;, kept as written; null when absent.</summary>
     public DomainCpu? Cpu { get; init; }
-    /// <summary>&lt;clock offset='utc'/&gt; was given (the only offset our RTC keeps).</summary>
-    public bool ClockUtc { get; init; }
     /// <summary>&lt;pm&gt; said suspend to memory and to disk are off (the only way we run).</summary>
     public bool SuspendDisabled { get; init; }
     public LifecycleAction OnPoweroff { get; init; } = LifecycleAction.Destroy;

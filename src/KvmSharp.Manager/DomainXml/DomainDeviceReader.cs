@@ -106,6 +106,10 @@ internal static partial class DomainDeviceReader
         {
             serial = s.Text();
             s.Finish();
+            // libvirt's schema and its qemu driver allow these only (domaincommon.rng "diskSerial"); we say so here
+            // rather than let a serial through that libvirt's tools would call invalid. The length is Validate's.
+            if (serial.Length == 0 || !serial.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '.' or '+' or '-' or ' '))
+                throw DomainXmlError.Xml($"<serial> '{DomainXmlError.Quote(serial)}' of disk {dev} must be letters, digits, spaces and _ . + - (at least one)");
         }
         int? slot = ReadAddress(d.Child("address"));
         d.Finish();

@@ -28,6 +28,8 @@ public static partial class DomainXmlReader
         if (e.Attribute("id") is { } id && id != "-1" && XmlValues.ParseUnsigned(id) is null)
             throw DomainXmlError.Xml($"the id '{DomainXmlError.Quote(id)}' of <domain> is not a number");
 
+        e.RefuseOtherChildren("name", "uuid", "title", "description", "memory", "currentMemory", "vcpu", "os", "features", "cpu", "clock",
+            "pm", "on_poweroff", "on_reboot", "on_crash", "devices");
         string name = XmlValues.Name(e.RequiredChild("name", "a domain needs a name"), "domain");
         var memory = e.RequiredChild("memory", "say how much RAM the guest has");
         ulong memoryKib = XmlValues.ScaledKib(memory);
@@ -50,12 +52,12 @@ public static partial class DomainXmlReader
                 "a domain without <os> is not supported: KvmSharp boots a kernel directly (<os><type>hvm</type><kernel>…</kernel></os>)")),
             Features = e.Child("features") is { } features ? ReadFeatures(features) : DomainFeatures.None,
             Cpu = e.Child("cpu") is { } cpu ? ReadCpu(cpu) : null,
-            ClockUtc = e.Child("clock") is { } clock && ReadClock(clock),
             SuspendDisabled = e.Child("pm") is { } pm && ReadPm(pm),
             OnPoweroff = e.Child("on_poweroff") is { } poweroff ? ReadAction(poweroff) : LifecycleAction.Destroy,
             OnReboot = e.Child("on_reboot") is { } reboot ? ReadAction(reboot) : LifecycleAction.Restart,
             OnCrash = e.Child("on_crash") is { } crash ? ReadAction(crash) : LifecycleAction.Destroy,
         };
+        if (e.Child("clock") is { } clock) ReadClock(clock);
         if (e.Child("devices") is { } devices) definition = DomainDeviceReader.Read(devices, definition);
         e.Finish();
         return definition;
@@ -143,15 +145,17 @@ public static partial class DomainXmlReader
         string mode = XmlValues.Choice(e, "mode", null, "host-passthrough", "host-model");
         string? check = XmlValues.OptionalChoice(e, "check", "none", "partial", "full");
         bool? migratable = XmlValues.OptionalChoice(e, "migratable", "on", "off") is { } m ? m == "on" : null;
+        if (migratable is not null && mode != "host-passthrough")
+            throw DomainXmlError.Unsupported("the attribute 'migratable' of <cpu> is only for mode='host-passthrough' (as libvirt says)");
         e.Finish();
         return new DomainCpu(mode, check, migratable);
     }
 
-    private static bool ReadClock(ElementReader e)
+    /// <summary>&lt;clock offset='utc'/&gt;: our RTC keeps UTC, libvirt's default, so the writer always says so and nothing is kept.</summary>
+    private static void ReadClock(ElementReader e)
     {
         XmlValues.Choice(e, "offset", null, "utc");
         e.Finish();
-        return true;
     }
 
     private static bool ReadPm(ElementReader e)

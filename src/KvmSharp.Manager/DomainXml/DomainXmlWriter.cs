@@ -52,7 +52,7 @@ public static class DomainXmlWriter
                 new XAttribute("mode", d.Cpu.Mode),
                 d.Cpu.Check is null ? null : new XAttribute("check", d.Cpu.Check),
                 d.Cpu.Migratable is null ? null : new XAttribute("migratable", d.Cpu.Migratable.Value ? "on" : "off")),
-            d.ClockUtc ? new XElement("clock", new XAttribute("offset", "utc")) : null,
+            new XElement("clock", new XAttribute("offset", "utc")),
             new XElement("on_poweroff", Action(d.OnPoweroff)),
             new XElement("on_reboot", Action(d.OnReboot)),
             new XElement("on_crash", Action(d.OnCrash)),

@@ -60,6 +60,17 @@ internal sealed class ElementReader(XElement element)
     public ElementReader RequiredChild(string name, string why) =>
         Child(name) ?? throw DomainXmlError.Xml($"<{name}> is missing in {Show(Element)}: {why}");
 
+    /// <summary>
+    /// Refuses the first child, in document order, that is none of <paramref name="known"/>: called before reading,
+    /// so that the message names the first thing in the document we lack rather than whatever is read last.
+    /// </summary>
+    public void RefuseOtherChildren(params ReadOnlySpan<string> known)
+    {
+        foreach (var child in Element.Elements())
+            if (child.Name.Namespace != XNamespace.None || !known.Contains(child.Name.LocalName))
+                throw DomainXmlError.Unsupported($"{DescribeElement(child)} is not supported");
+    }
+
     /// <summary>Every child element in document order, for a caller that dispatches on names; each one it takes it marks with <see cref="Take"/>.</summary>
     public IEnumerable<XElement> ChildElements => Element.Elements();
 

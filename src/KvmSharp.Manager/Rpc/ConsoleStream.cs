@@ -90,7 +90,7 @@ internal sealed class ConsoleStream(RemoteSession session, RpcHeader call) : ICo
                 {
                     console.Input(payload);
                 }
-                catch (ManagerException e)
+                catch (Exception e)
                 {
                     session.Logger.LogWarning("{Connection}: console input failed: {Reason}", session.Name, e.Message);
                     Closed(e.Message);

@@ -200,8 +200,9 @@ internal sealed class RemoteSession : IDisposable
                 }));
             if (legacy) Send(RpcPacket.Build(EventHeader(RemoteProcedure.DomainEventLifecycle), w => WriteLifecycle(w, e)));
         }
-        catch (XdrException x)
+        catch (Exception x)
         {
+            // Called on the driver's thread: a failure here must not reach it.
             Logger.LogWarning("{Connection}: lifecycle event for '{Domain}' not sent: {Reason}", Name, e.Domain.Name, x.Message);
         }
     }

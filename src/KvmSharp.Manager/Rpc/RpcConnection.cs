@@ -52,7 +52,7 @@ internal sealed class RpcConnection
             {
                 var packet = RpcPacket.Read(_stream);
                 if (packet is null) break;
-                _dispatcher.Handle(_session, packet.Value.Header, packet.Value.Payload);
+                Dispatch(packet.Value.Header, packet.Value.Payload);
             }
         }
         catch (RpcFramingException e)
@@ -71,6 +71,23 @@ internal sealed class RpcConnection
             _stream.Dispose();
             _socket.Dispose();
             _ended(this);
+        }
+    }
+
+    /// <summary>
+    /// The dispatcher answers every failure it expects with an error reply; anything that still escapes is a bug of
+    /// ours and ends this connection only, logged, never the process.
+    /// </summary>
+    private void Dispatch(RpcHeader header, byte[] payload)
+    {
+        try
+        {
+            _dispatcher.Handle(_session, header, payload);
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "{Connection}: closing after an unexpected failure on procedure {Procedure}", Name, header.Procedure);
+            throw new RpcFramingException($"unexpected failure on procedure {header.Procedure}");
         }
     }
 

@@ -25,6 +25,18 @@ public sealed class UnixListenerTests : IDisposable
     }
 
     [Fact]
+    public void AWiderModeIsGivenWhenAskedFor()
+    {
+        string path = Path.Combine(_dir, "ro.sock");
+        const UnixFileMode everyone = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite
+            | UnixFileMode.OtherRead | UnixFileMode.OtherWrite;
+
+        using var listener = UnixListener.Listen(path, backlog: 1, everyone);
+
+        Assert.Equal(everyone, File.GetUnixFileMode(path));
+    }
+
+    [Fact]
     public void ASocketLeftByAnEarlierRunIsReplaced()
     {
         string path = Path.Combine(_dir, "stale.sock");
