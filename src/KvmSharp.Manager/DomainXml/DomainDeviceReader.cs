@@ -50,6 +50,9 @@ internal static partial class DomainDeviceReader
                 default:
                     throw DomainXmlError.Unsupported($"{ElementReader.DescribeElement(child)} is not supported");
             }
+            // Bounded before anything is built from a long list: bus 0 has 31 slots for devices.
+            if (disks.Count + interfaces.Count > MaxPciDevices)
+                throw DomainXmlError.Xml($"<devices> has more disks and interfaces than the {MaxPciDevices} PCI slots that hold them");
         }
         devices.Finish();
         return definition with
@@ -62,6 +65,9 @@ internal static partial class DomainDeviceReader
             Vsock = vsock,
         };
     }
+
+    /// <summary>Slots 1 to 31 of PCI bus 0 (slot 0 is the host bridge's).</summary>
+    private const int MaxPciDevices = 31;
 
     private static void Once(ref bool seen, XElement element, string why)
     {

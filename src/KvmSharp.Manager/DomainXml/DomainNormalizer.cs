@@ -40,7 +40,12 @@ internal static partial class DomainNormalizer
 
         var config = normalized.BuildMachineConfig("/console", "/vsock").Normalize();
         if (config.Validate() is { Count: > 0 } problems)
-            throw DomainXmlError.Xml(string.Join("; ", problems.Select(p => $"{XmlNameOf(p.Field, normalized)}: {p.Describe(f => XmlNameOf(f, normalized))}")));
+        {
+            // A handful is enough to act on; the message stays one readable line.
+            const int Shown = 3;
+            string text = string.Join("; ", problems.Take(Shown).Select(p => $"{XmlNameOf(p.Field, normalized)}: {p.Describe(f => XmlNameOf(f, normalized))}"));
+            throw DomainXmlError.Xml(problems.Count > Shown ? $"{text} (and {problems.Count - Shown} more)" : text);
+        }
         return normalized with
         {
             Disks = [.. normalized.Disks.Select((disk, i) => disk with { Slot = config.Disks[i].Slot })],

@@ -158,7 +158,14 @@ internal sealed class RemoteSession : IDisposable
             streams = [.. _streams.Values];
             _streams.Clear();
         }
-        subscription?.Dispose();
+        try
+        {
+            subscription?.Dispose();
+        }
+        catch (Exception e)
+        {
+            Logger.LogWarning("{Connection}: ending the event subscription failed: {Reason}", Name, e.Message);
+        }
         foreach (var stream in streams) stream.Abandon();
     }
 

@@ -1,4 +1,5 @@
 using KvmSharp.Manager.Domains;
+using KvmSharp.Manager.DomainXml;
 using static KvmSharp.Tests.Manager.DomainXml.DomainXmlSamples;
 
 namespace KvmSharp.Tests.Manager.DomainXml;
@@ -147,7 +148,18 @@ public class DomainXmlRefusalTests
     [Fact]
     public void Thirty_two_devices_do_not_fit_on_the_bus()
     {
-        var disks = string.Concat(Enumerable.Range(0, 32).Select(i => DiskOn($"vd{(char)('a' + i / 26)}{(char)('a' + i % 26)}")));
-        Refused(Minimal(disks), ManagerError.XmlError, "no PCI slot is left");
+        static string Disks(int n) => string.Concat(Enumerable.Range(0, n).Select(i => DiskOn($"vd{(char)('a' + i / 26)}{(char)('a' + i % 26)}")));
+        Assert.Equal(31, DomainXmlReader.Parse(Minimal(Disks(31))).Disks.Count);
+        Refused(Minimal(Disks(31) + "<rng model='virtio'><backend model='random'/></rng>"), ManagerError.XmlError, "<rng>: no PCI slot is left");
+        Refused(Minimal(Disks(32)), ManagerError.XmlError, "more disks and interfaces than the 31 PCI slots");
+        Refused(Minimal(string.Concat(Enumerable.Repeat(Nic("tap0"), 10_000))), ManagerError.XmlError, "31 PCI slots");
+    }
+
+    [Fact]
+    public void Many_problems_make_one_short_line()
+    {
+        string nics = string.Concat(Enumerable.Range(0, 10).Select(i => Nic("tap0", $"<mac address='01:00:00:00:00:0{i}'/>")));
+        var e = Refused(Minimal(nics), ManagerError.XmlError, "(and ");
+        Assert.True(e.Message.Length < 400, e.Message);
     }
 }

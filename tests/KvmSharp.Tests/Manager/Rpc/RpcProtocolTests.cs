@@ -114,6 +114,31 @@ public sealed class RpcProtocolTests : IDisposable
     }
 
     [Fact]
+    public void AClosedConnectionEndsItsSubscriptionAndItsConsole()
+    {
+        using (var client = new RawClient(_rig.SocketPath))
+        {
+            client.Open();
+            var register = client.Call(RemoteProcedure.ConnectDomainEventCallbackRegisterAny, w => { w.WriteInt32(0); w.WritePresent(false); });
+            var console = client.Call(RemoteProcedure.DomainOpenConsole, w =>
+            {
+                RemoteWire.WriteDomain(w, new DomainRef("web", RpcServerRig.WebUuid, 1));
+                w.WriteOptionalString(null);
+                w.WriteUInt32(0);
+            });
+            var data = client.Receive()!.Value;
+
+            Assert.Equal(RpcMessageStatus.Ok, register.Header.Status);
+            Assert.Equal(RpcMessageStatus.Ok, console.Header.Status);
+            Assert.Equal((RpcMessageType.Stream, RpcMessageStatus.Continue, console.Header.Serial, "login: "),
+                (data.Header.Type, data.Header.Status, data.Header.Serial, System.Text.Encoding.ASCII.GetString(data.Payload)));
+            Assert.Equal(1, _rig.Driver.Subscribers);
+        }
+
+        Poll.Until(() => _rig.Driver.Subscribers == 0 && _rig.Driver.Console!.Disposed, () => "the connection's subscription or console outlived it");
+    }
+
+    [Fact]
     public void ReadOnlyClientsDoNotGetSecureXml()
     {
         using var client = new RawClient(_rig.SocketPath);

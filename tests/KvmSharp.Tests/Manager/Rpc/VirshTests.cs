@@ -79,6 +79,21 @@ public sealed class VirshTests : IDisposable
         Assert.True(node.ExitCode == 0, node.ToString());
         Assert.Matches(@"CPU model:\s+x86_64", node.Stdout);
         Assert.Matches($@"CPU\(s\):\s+{Environment.ProcessorCount}\n", node.Stdout);
+        Assert.Equal(Environment.MachineName, _rig.Virsh("hostname").Stdout.Trim());
+        Assert.Contains("<os_type>hvm</os_type>", _rig.Virsh("capabilities").Stdout);
+    }
+
+    [Fact]
+    public void StoragePoolsAndNetworksAreNotSupportedButTheConnectionSurvives()
+    {
+        var pools = _rig.Virsh("pool-list", "--all");
+        var networks = _rig.Virsh("net-list", "--all");
+
+        Assert.NotEqual(0, pools.ExitCode);
+        Assert.Contains("this function is not supported by the connection driver", pools.Stderr);
+        Assert.NotEqual(0, networks.ExitCode);
+        Assert.Contains("this function is not supported by the connection driver", networks.Stderr);
+        Assert.True(_rig.Virsh("list").ExitCode == 0);
     }
 
     [Fact]
