@@ -138,7 +138,7 @@ public sealed class MachineControllerTests : IDisposable
         Assert.Equal(2, machine.Config.VcpuCount);
         machine.Start();
         Assert.Contains("is running", Assert.Throws<MachinePhaseException>(() => machine.Configure(c => c)).Message);
-        Assert.Contains("is running", Assert.Throws<MachinePhaseException>(machine.Start).Message);
+        Assert.Contains("is running", Assert.Throws<MachinePhaseException>(() => machine.Start()).Message);
         machine.Pause();
         Assert.Contains("is paused", Assert.Throws<MachinePhaseException>(machine.Shutdown).Message);
         machine.Stop();
@@ -152,7 +152,7 @@ public sealed class MachineControllerTests : IDisposable
     {
         using var machine = new MachineController(new MachineConfig { Kernel = new KernelConfig("/nonexistent/kernel"), Accelerator = AcceleratorChoice.Emulate },
             new MachineControllerOptions { Console = new CapturingConsole() });
-        Assert.ThrowsAny<Exception>(machine.Start);
+        Assert.ThrowsAny<Exception>(() => machine.Start());
         Assert.Equal(MachinePhase.NotStarted, machine.Phase);
     }
 
