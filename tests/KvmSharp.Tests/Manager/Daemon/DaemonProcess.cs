@@ -33,7 +33,9 @@ internal sealed class DaemonProcess : IDisposable
 
     public void Start()
     {
-        if (File.Exists(Socket)) File.Delete(Socket);
+        // A daemon killed with -9 leaves its sockets: wait for the new one's, not those.
+        foreach (var stale in (string[])[Socket, Socket + "-ro"])
+            if (File.Exists(stale)) File.Delete(stale);
         var start = new ProcessStartInfo(Path.Combine(CliProcess.RepositoryRoot, "kvmsharp"))
         {
             RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true,
