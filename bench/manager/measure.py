@@ -20,10 +20,14 @@ import libvirt
 uri, daemon_pid, template_path, work, defined, running = sys.argv[1:7]
 daemon_pid, defined, running = int(daemon_pid), int(defined), int(running)
 template = open(template_path).read()
-libvirt.registerErrorHandler(lambda ctx, err: None, None)
+
 libvirt.virEventRegisterDefaultImpl()
 threading.Thread(target=lambda: [libvirt.virEventRunDefaultImpl() for _ in iter(int, 1)], daemon=True).start()
 conn = libvirt.open(uri)
+
+
+def progress(text):
+    print(f"measure: {text}", file=sys.stderr, flush=True)
 
 
 def rss_kib(pid):
@@ -41,6 +45,7 @@ def xml(name, memory):
     return template.replace("@NAME@", name).replace("@MEMORY_MIB@", str(memory)).replace("@DISK@", disk)
 
 
+progress(f"defining {defined} domains")
 names = [f"bench{i:02d}" for i in range(defined)]
 domains = [conn.defineXML(xml(n, 128)) for n in names]
 
@@ -53,6 +58,7 @@ rss_idle = rss_kib(daemon_pid)
 
 
 def first_console_byte(dom):
+    progress(f"{dom.name()}: create, then wait for its first console byte")
     t0 = time.perf_counter()
     dom.create()
     stream = conn.newStream(0)

@@ -102,8 +102,11 @@ internal sealed class ConsoleStream(RemoteSession session, RpcHeader call) : ICo
                 session.Send(RpcPacket.Build(call.Answer(RpcMessageType.Stream, RpcMessageStatus.Ok)));
                 break;
             default:
-                // virStreamAbort: nothing is answered.
+                // virStreamAbort: the 9.0 client waits for an answer to its STREAM/ERROR (measured: without one,
+                // virStreamAbort blocks for ever; answered with an error, it fails with that error). STREAM/OK
+                // confirms it as it confirms a finish.
                 Finish();
+                session.Send(RpcPacket.Build(call.Answer(RpcMessageType.Stream, RpcMessageStatus.Ok)));
                 break;
         }
     }

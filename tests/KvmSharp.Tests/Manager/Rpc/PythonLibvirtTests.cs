@@ -103,6 +103,26 @@ public sealed class PythonLibvirtTests : IDisposable
     }
 
     [Fact]
+    public void AbortingAConsoleStreamReturnsAndDetachesTheSession()
+    {
+        var r = Python("""
+            import sys, libvirt
+            conn = libvirt.open(sys.argv[1])
+            dom = conn.lookupByName('web')
+            stream = conn.newStream(0)
+            dom.openConsole(None, stream, 0)
+            print(stream.recv(1024))
+            stream.abort()
+            print('aborted', dom.info()[0])
+            conn.close()
+            """);
+
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal("b'login: '\naborted 1\n", r.Stdout);
+        Assert.True(_rig.Driver.Console!.Disposed);
+    }
+
+    [Fact]
     public void AConsoleErrorEndsTheStreamWithTheMessage()
     {
         var client = Task.Run(() => Python("""
