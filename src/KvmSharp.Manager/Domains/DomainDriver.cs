@@ -41,14 +41,14 @@ public sealed class DomainDriver : IDomainDriver
     /// <summary>Starts every autostart domain that is not running; one that fails is logged and the others go on.</summary>
     public void StartAutostartDomains()
     {
-        foreach (var domain in Snapshot().Where(d => d.Autostart && !d.IsActive))
+        foreach (var domain in All().Where(d => d.Autostart && !d.IsActive))
         {
             try { domain.Start(0); }
             catch (ManagerException e) { _context.Logger.LogError("autostart of domain {Name} failed: {Message}", domain.Name, e.Message); }
         }
     }
 
-    private List<ManagedDomain> Snapshot()
+    private List<ManagedDomain> All()
     {
         lock (_registry) return [.. _domains];
     }
@@ -62,7 +62,7 @@ public sealed class DomainDriver : IDomainDriver
 
     private static ManagerException NoDomain(string what) => new(ManagerError.NoDomain, $"Domain not found: {what}");
 
-    public IReadOnlyList<DomainRef> ListDomains() => [.. Snapshot().Where(d => !d.Removed).Select(d => d.Ref)];
+    public IReadOnlyList<DomainRef> ListDomains() => [.. All().Where(d => !d.Removed).Select(d => d.Ref)];
 
     public DomainRef LookupByName(string name)
     {

@@ -85,7 +85,7 @@ internal sealed partial class ManagedDomain
         };
         _run = run;
         AtomicFile.WriteAllBytes(Paths.VmmRecord, System.Text.Encoding.UTF8.GetBytes(ToJson(
-            new VmmRecord(process.Pid, process.StartTime, run.Id, Paths.ApiSocket, Paths.ConsoleSocket, paused))));
+            new VmmRecord(process.Pid, process.StartTime, run.Id, Paths.ApiSocket, Paths.ConsoleSocket))));
         Log.LogInformation("domain {Name}: started (id {Id}, VMM pid {Pid})", Name, run.Id, process.Pid);
         Raise(LifecycleEvent.Started, startedDetail);
         if (paused) Raise(LifecycleEvent.Suspended, LifecycleEvent.SuspendedPaused);

@@ -47,12 +47,10 @@ internal sealed partial class ManagedDomain
         {
             var run = _run;
             var definition = _definition;
-            ulong cpuNs = run is null ? 0 : (ProcStatTicks(run.Process.Pid) ?? 0) * 10_000_000UL;   // USER_HZ = 100 on Linux x86-64
+            ulong cpuNs = run is null ? 0 : (ProcStat.CpuTicks(run.Process.Pid) ?? 0) * 10_000_000UL;   // USER_HZ = 100 on Linux x86-64
             return new DomainInfo(State.State, definition.MemoryKib, definition.CurrentMemoryKib, definition.VcpuCount, cpuNs);
         }
     }
-
-    private static ulong? ProcStatTicks(int pid) => ProcStat.CpuTicks(pid);
 
     public IReadOnlyList<VcpuInfo> Vcpus
     {

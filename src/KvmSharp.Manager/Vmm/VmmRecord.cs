@@ -5,5 +5,4 @@ namespace KvmSharp.Manager.Vmm;
 /// restarted daemon finds it again: the pid with its start time (a reused pid is not ours), and how it was running.
 /// </summary>
 /// <param name="Id">The domain's id while it runs (virsh's Id column).</param>
-/// <param name="StartedPaused">Whether the daemon last asked it to pause (its state is asked again through the API).</param>
-public sealed record VmmRecord(int Pid, ulong StartTime, int Id, string ApiSocket, string ConsoleSocket, bool StartedPaused = false);
+public sealed record VmmRecord(int Pid, ulong StartTime, int Id, string ApiSocket, string ConsoleSocket);
