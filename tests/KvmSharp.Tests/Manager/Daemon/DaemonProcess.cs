@@ -110,7 +110,9 @@ internal sealed class DaemonProcess : IDisposable
 /// <summary>Runs a host program to its end with a time limit, its output collected.</summary>
 internal static class Tool
 {
-    public static (int ExitCode, string Stdout, string Stderr) Run(string program, IReadOnlyList<string> arguments, int seconds, string? stdin = null)
+    /// <param name="context">More to say when the program does not finish (the daemon's log).</param>
+    public static (int ExitCode, string Stdout, string Stderr) Run(string program, IReadOnlyList<string> arguments, int seconds, string? stdin = null,
+                                                                   Func<string>? context = null)
     {
         var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
         foreach (var a in arguments) start.ArgumentList.Add(a);
@@ -122,7 +124,7 @@ internal static class Tool
         if (!process.WaitForExit(TimeSpan.FromSeconds(seconds)))
         {
             process.Kill(entireProcessTree: true);
-            Assert.Fail($"{program} {string.Join(' ', arguments)} did not finish in {seconds} s; output: {stdout.Result}{stderr.Result}");
+            Assert.Fail($"{program} {string.Join(' ', arguments)} did not finish in {seconds} s; output: {stdout.Result}{stderr.Result}{context?.Invoke()}");
         }
         return (process.ExitCode, stdout.Result, stderr.Result);
     }

@@ -22,9 +22,16 @@ public sealed class PythonLibvirtTests(DebianKernelFixture guest) : IClassFixtur
         File.WriteAllText(xml, DefaultGuestDomain.Xml(guest, "pyguest", disk));
         string script = Path.Combine(CliProcess.RepositoryRoot, "tests", "KvmSharp.Tests", "Manager", "Daemon", "libvirt_flow.py");
 
-        var (code, stdout, stderr) = Tool.Run("/usr/bin/python3", [script, daemon.Uri, xml, disk, _dir], seconds: 1200);
+        var (code, stdout, stderr) = Tool.Run("/usr/bin/python3", [script, daemon.Uri, xml, disk, _dir], seconds: 900,
+            context: () => $"\ndaemon:\n{DaemonProcess.Tail(daemon.Log)}\nVMM:\n{VmmLog()}");
 
         Assert.True(code == 0 && stdout.Contains("ALL OK"), $"python-libvirt flow failed ({code}):\n{stdout}\n{stderr}\ndaemon:\n{DaemonProcess.Tail(daemon.Log)}");
+    }
+
+    private string VmmLog()
+    {
+        string log = Path.Combine(_dir, "state", "domains", "pyguest", "vmm.log");
+        return File.Exists(log) ? DaemonProcess.Tail(File.ReadAllText(log)) : "(none)";
     }
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);

@@ -8,7 +8,8 @@ namespace KvmSharp.Tests.Manager.Daemon;
 /// <summary>
 /// Debian's virsh 9.0, unchanged, on kvmsharpd: definitions, the console, suspend and resume, snapshots; the daemon
 /// killed with kill -9 and started again finds its running domain; a VMM killed with kill -9 shows up as crashed;
-/// an event watcher (a second client) sees it all; the read-only socket and virsh -r refuse changes.
+/// an event watcher (a second client) sees it all; the read-only socket and virsh -r refuse changes; SIGTERM ends
+/// the daemon and no VM; an autostart domain starts with the daemon.
 /// </summary>
 public sealed partial class VirshTests(DebianKernelFixture guest) : IClassFixture<DebianKernelFixture>, IDisposable
 {
@@ -74,6 +75,20 @@ public sealed partial class VirshTests(DebianKernelFixture guest) : IClassFixtur
         Poll.Until(() => daemon.Virsh("domstate", "vguest", "--reason").Stdout.Contains("shut off (crashed)"),
                    () => $"a killed VMM did not show up as crashed: {daemon.Virsh("domstate", "vguest", "--reason").Stdout}");
         Poll.Until(() => watcher.Output.Contains("Stopped Failed"), () => $"the new watcher saw: {watcher.Output}");
+
+        // SIGTERM (systemctl stop) ends the daemon cleanly; an autostart domain starts with the next one.
+        daemon.VirshOk("autostart", "vguest");
+        Assert.Equal(0, daemon.Terminate());
+        daemon.Start();
+        // The daemon listens first and then starts its autostart domains.
+        Poll.Until(() => Regex.IsMatch(daemon.Virsh("list").Stdout, @"\d+\s+vguest\s+running"), () => $"vguest was not autostarted: {daemon.Log}");
+        int autostarted = Assert.Single(daemon.VmmPids());
+        Assert.NotEqual(vmm, autostarted);
+        Assert.Equal(0, daemon.Terminate());
+        Assert.False(Process.GetProcessById(autostarted).HasExited, "SIGTERM to the daemon ended a running VM");
+        daemon.Start();
+        Assert.Matches(@"\d+\s+vguest\s+running", daemon.VirshOk("list"));
+        daemon.VirshOk("destroy", "vguest");
 
         daemon.VirshOk("undefine", "vguest", "--snapshots-metadata");
         Assert.DoesNotContain("vguest", daemon.VirshOk("list", "--all"));
