@@ -60,24 +60,11 @@ internal static class XmlValues
         return (uint)number;
     }
 
-    /// <summary>
-    /// A domain or snapshot name: the daemon files definitions by name, so no '/', no control characters, not '.'
-    /// or '..', at most 200 characters (a file name has 255 bytes).
-    /// </summary>
+    /// <summary>A domain or snapshot name from the XML, checked by <see cref="DomainNames.Problem"/>.</summary>
     public static string Name(ElementReader e, string what)
     {
         string name = e.Text();
-        string? problem = name switch
-        {
-            "" => "is empty",
-            "." or ".." => "cannot be '.' or '..'",
-            _ when name.Length > 200 => "is longer than 200 characters",
-            _ when name.Contains('/') => "cannot contain '/'",
-            _ when name.Any(char.IsControl) => "cannot contain control characters or newlines",
-            _ when name.Trim() != name => "cannot begin or end with white space",
-            _ => null,
-        };
-        if (problem is not null) throw DomainXmlError.Xml($"the {what} name '{DomainXmlError.Quote(name)}' {problem}");
+        if (DomainNames.Problem(name) is { } problem) throw DomainXmlError.Xml($"the {what} name '{DomainXmlError.Quote(name)}' {problem}");
         return name;
     }
 

@@ -120,11 +120,12 @@ public sealed class DomainDriver : IDomainDriver
         return existing.Ref;
     }
 
-    /// <summary>A domain's name is its directory's name, and its sockets' paths must fit sockaddr_un (108 bytes).</summary>
+    /// <summary>
+    /// A domain's name is its directory's name (the XML reader checked it: <see cref="DomainNames"/>), and its
+    /// sockets' paths must fit sockaddr_un (108 bytes).
+    /// </summary>
     private void CheckName(string name)
     {
-        if (name is "." or ".." || name.StartsWith('.') || name.Contains('/') || name.Any(char.IsControl))
-            throw new ManagerException(ManagerError.XmlError, $"XML error: domain name '{name}' cannot contain '/' or control characters, nor start with '.'");
         string socket = _context.State.For(name).ConsoleSocket;
         if (System.Text.Encoding.UTF8.GetByteCount(socket) > 107)
             throw new ManagerException(ManagerError.InvalidArg, $"invalid argument: domain name '{name}' is too long for a socket path under {_context.State.Root}");

@@ -156,10 +156,13 @@ internal sealed partial class ManagedDomain
             if (into.Add(child.Name)) AddDescendants(child.Name, all, into);
     }
 
-    /// <summary>A snapshot's name becomes a directory name: no path separators, no dot names, nothing invisible.</summary>
+    /// <summary>
+    /// A snapshot's name (also one a client looks up) becomes a directory name: <see cref="DomainNames"/>' rules, and
+    /// not 'current' nor a leading '.', which this directory uses itself (the current mark, snapshots being built).
+    /// </summary>
     private static void CheckSnapshotName(string name)
     {
-        if (name.Length is 0 or > 200 || name is "." or ".." || name.StartsWith('.') || name.Contains('/') || name.Any(char.IsControl) || name == "current")
-            throw new ManagerException(ManagerError.InvalidArg, $"invalid argument: snapshot name '{name}' is not allowed (no '/', no leading '.', 1 to 200 characters)");
+        string? problem = DomainNames.Problem(name) ?? (name == "current" || name.StartsWith('.') ? "is reserved ('current' or a leading '.')" : null);
+        if (problem is not null) throw new ManagerException(ManagerError.InvalidArg, $"invalid argument: snapshot name '{name}' {problem}");
     }
 }
