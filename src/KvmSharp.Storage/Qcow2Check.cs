@@ -13,9 +13,9 @@ public sealed record Qcow2CheckResult(long Corruptions, long Leaks, long Allocat
 /// <summary>
 /// An offline consistency check of a qcow2 image (qemu docs/interop/qcow2.txt): walks every piece of
 /// metadata (header, L1, L2, refcount table and blocks) and every data cluster, counts the references to
-/// each host cluster, and compares the counts with the stored refcounts, as qemu-img check does. Read-only;
-/// images with internal snapshots are refused (their tables would add references we do not walk).
-/// The COPIED flags are not checked.
+/// each host cluster, and compares the counts with the stored refcounts, as qemu-img check does: internal
+/// snapshots' tables and every L1 table (active and snapshots') add their references. Read-only.
+/// The COPIED flags are not checked (qemu-img check does).
 /// </summary>
 public static class Qcow2Check
 {
@@ -30,12 +30,11 @@ public static class Qcow2Check
         using SafeFileHandle file = DiskImage.OpenHandle(path, readOnly: true);
         long fileLength = RandomAccess.GetLength(file);
         var header = Qcow2Header.Read(file, fileLength, path);
-        if (header.SnapshotCount != 0)
-            throw Qcow2Header.Bad(path, "images with internal snapshots are not supported by check");
-        return new Walk(file, header, fileLength).Run();
+        var snapshots = Qcow2SnapshotTable.Read(file, header, fileLength, path, Qcow2Header.MaxL1Bytes / 8);
+        return new Walk(file, header, fileLength, snapshots).Run();
     }
 
-    private sealed class Walk(SafeFileHandle file, Qcow2Header header, long fileLength)
+    private sealed class Walk(SafeFileHandle file, Qcow2Header header, long fileLength, IReadOnlyList<Qcow2Snapshot> snapshots)
     {
         private readonly long _clusterSize = header.ClusterSize;
         private readonly uint[] _references = new uint[(fileLength + header.ClusterSize - 1) >> header.ClusterBits];
@@ -50,19 +49,33 @@ public static class Qcow2Check
             Reference(header.L1TableOffset, header.L1Size * 8L, "L1 table");
             Reference(header.RefcountTableOffset, header.RefcountTableClusters * _clusterSize, "refcount table");
             var cluster = new byte[_clusterSize];
-            for (int i = 0; i < header.L1Size; i++)
+            WalkL1(header.L1TableOffset, header.L1Size, "", cluster, active: true);
+            if (snapshots.Count > 0)
+                Reference(header.SnapshotsOffset, Qcow2SnapshotTable.Serialize(snapshots).Length, "snapshot table");
+            foreach (var snapshot in snapshots)
             {
-                long l2 = (long)(ReadU64(header.L1TableOffset + i * 8L) & Qcow2Header.OffsetMask);
-                if (l2 == 0 || !Reference(l2, _clusterSize, $"L2 table {i}")) continue;
-                HostFile.ReadFully(file, l2, cluster);
-                for (int j = 0; j < _clusterSize / 8; j++) ReferenceData(BinaryPrimitives.ReadUInt64BigEndian(cluster.AsSpan(j * 8)));
+                string owner = $"snapshot '{snapshot.Name}' ";
+                Reference(snapshot.L1TableOffset, snapshot.L1Size * 8L, owner + "L1 table");
+                WalkL1(snapshot.L1TableOffset, snapshot.L1Size, owner, cluster, active: false);
             }
             var blocks = ReadRefcountBlocks();
             CompareRefcounts(blocks, cluster);
             return new Qcow2CheckResult(_corruptions, _leaks, _dataClusters, _problems);
         }
 
-        private void ReferenceData(ulong entry)
+        /// <summary>One reference per L1 table to each L2 table it names and to each cluster those map (qemu counts so).</summary>
+        private void WalkL1(long l1Offset, int l1Size, string owner, byte[] cluster, bool active)
+        {
+            for (int i = 0; i < l1Size; i++)
+            {
+                long l2 = (long)(ReadU64(l1Offset + i * 8L) & Qcow2Header.OffsetMask);
+                if (l2 == 0 || !Reference(l2, _clusterSize, $"{owner}L2 table {i}")) continue;
+                HostFile.ReadFully(file, l2, cluster);
+                for (int j = 0; j < _clusterSize / 8; j++) ReferenceData(BinaryPrimitives.ReadUInt64BigEndian(cluster.AsSpan(j * 8)), active);
+            }
+        }
+
+        private void ReferenceData(ulong entry, bool active)
         {
             if ((entry & CompressedFlag) != 0)
             {
@@ -72,13 +85,13 @@ public static class Qcow2Check
                 long sectors = (long)((entry >> x) & ((1UL << (header.ClusterBits - 8)) - 1));
                 long length = (sectors + 1) * 512 - (offset & 511);
                 // Each host cluster the compressed bytes touch holds one reference (qemu counts them so).
-                if (Reference(offset & ~(_clusterSize - 1), (offset & (_clusterSize - 1)) + length, "compressed cluster", aligned: false))
+                if (Reference(offset & ~(_clusterSize - 1), (offset & (_clusterSize - 1)) + length, "compressed cluster", aligned: false) && active)
                     _dataClusters++;
                 return;
             }
             long host = (long)(entry & Qcow2Header.OffsetMask);
             if (host == 0) return;   // unallocated, or a zero cluster without preallocation
-            if (Reference(host, _clusterSize, "data cluster") && (entry & ZeroFlag) == 0) _dataClusters++;
+            if (Reference(host, _clusterSize, "data cluster") && (entry & ZeroFlag) == 0 && active) _dataClusters++;
         }
 
         /// <summary>Counts one reference to each cluster of [offset, offset+length); false (a corruption) when it lies outside the file.</summary>

@@ -15,6 +15,7 @@ internal sealed class Qcow2Header
     public const int V3Length = 104;
     public const int Offset_RefcountTableOffset = 48;
     public const int Offset_RefcountTableClusters = 56;
+    public const int Offset_SnapshotCount = 60;
     public const int Offset_IncompatibleFeatures = 72;
     public const int Offset_AutoclearFeatures = 88;
 
@@ -30,7 +31,7 @@ internal sealed class Qcow2Header
     public const uint ExtBackingFormat = 0xE2792ACA;
 
     /// <summary>Largest L1 table we accept (qemu's own limit is 32 MiB), bounding the memory a header can make us use.</summary>
-    private const long MaxL1Bytes = 32L << 20;
+    public const long MaxL1Bytes = 32L << 20;
     /// <summary>Host offsets in L1/L2/refcount entries are bits 9-55 (qcow2.txt).</summary>
     public const ulong OffsetMask = 0x00FF_FFFF_FFFF_FE00UL;
 
@@ -42,7 +43,8 @@ internal sealed class Qcow2Header
     public long L1TableOffset { get; private init; }
     public long RefcountTableOffset { get; set; }
     public int RefcountTableClusters { get; set; }
-    public int SnapshotCount { get; private init; }
+    public int SnapshotCount { get; set; }
+    public long SnapshotsOffset { get; set; }
     public ulong IncompatibleFeatures { get; private init; }
     public ulong AutoclearFeatures { get; private init; }
     public int RefcountOrder { get; private init; }
@@ -91,7 +93,9 @@ internal sealed class Qcow2Header
         CheckTable(path, "refcount table", refOffset, (ulong)refClusters * (ulong)clusterSize, clusterSize, fileLength);
 
         uint snapshots = BinaryPrimitives.ReadUInt32BigEndian(cluster0[60..]);
-        if (snapshots > 65536) throw Bad(path, $"{snapshots} snapshots is absurd");
+        if (snapshots > Qcow2SnapshotTable.MaxSnapshots) throw Bad(path, $"{snapshots} snapshots is absurd (at most {Qcow2SnapshotTable.MaxSnapshots})");
+        ulong snapshotsOffset = BinaryPrimitives.ReadUInt64BigEndian(cluster0[64..]);
+        if (snapshots > 0) CheckTable(path, "snapshot table", snapshotsOffset, 1, clusterSize, fileLength);
 
         ulong incompatible = 0, autoclear = 0;
         uint refcountOrder = 4, headerLength = 72;
@@ -113,7 +117,7 @@ internal sealed class Qcow2Header
         {
             Version = version, ClusterBits = (int)clusterBits, Size = (long)size, L1Size = (int)l1Size,
             L1TableOffset = (long)l1Offset, RefcountTableOffset = (long)refOffset, RefcountTableClusters = (int)refClusters,
-            SnapshotCount = (int)snapshots, IncompatibleFeatures = incompatible, AutoclearFeatures = autoclear,
+            SnapshotCount = (int)snapshots, SnapshotsOffset = snapshots > 0 ? (long)snapshotsOffset : 0, IncompatibleFeatures = incompatible, AutoclearFeatures = autoclear,
             RefcountOrder = (int)refcountOrder, BackingFile = backingFile, BackingFormat = backingFormat,
         };
     }

@@ -6,7 +6,8 @@ namespace KvmSharp.Storage;
 /// The write side of qcow2: cluster allocation, copy-on-write, zero clusters and refcounts
 /// (qcow2.txt, "Host cluster management"). New clusters are appended at the end of the file; a
 /// cluster's refcount is set before anything points at it, so a crash leaks space rather than
-/// corrupting data. Freed clusters get refcount 0 (and a punched hole) and are not reused.
+/// corrupting data. Freed clusters get refcount 0 (and a punched hole) and are not reused. A cluster or L2 table
+/// without COPIED is shared with an internal snapshot and is copied before it is written.
 /// </summary>
 public sealed partial class Qcow2Image
 {
@@ -99,16 +100,22 @@ public sealed partial class Qcow2Image
     {
         int l1Index = L1Index(guestOffset);
         long table = L2TableOffset(l1Index);
-        if (table != 0)
-        {
-            // Without COPIED the table is shared with a snapshot; we refuse such images for writing.
-            if ((_l1[l1Index] & Copied) == 0) throw Qcow2Header.Bad(_path, $"L2 table at 0x{table:x} is shared (refcount > 1)");
-            return table;
-        }
+        if (table != 0 && (_l1[l1Index] & Copied) != 0) return table;
+        long shared = table;
         table = AllocateCluster();
-        WriteFile(table, _zeros ??= new byte[_clusterSize]);
+        if (shared == 0) WriteFile(table, _zeros ??= new byte[_clusterSize]);
+        else
+        {
+            // Without COPIED the table is shared with a snapshot: this image gets a copy of its own. The entries keep
+            // their flags (what they point at is still shared), the copy is durable before the L1 names it, and the
+            // shared table loses this image's reference last, so a crash leaks a cluster and never loses one.
+            HostFile.ReadFully(_file, shared, _clusterBuffer);
+            WriteFile(table, _clusterBuffer);
+            HostFile.DataSync(_file);
+        }
         _l1[l1Index] = (ulong)table | Copied;
         WriteU64(_header.L1TableOffset + l1Index * 8L, _l1[l1Index]);
+        if (shared != 0) DropReference(shared);
         return table;
     }
 
@@ -127,12 +134,15 @@ public sealed partial class Qcow2Image
             }
             case ClusterKind.Normal:
             case ClusterKind.Zero when (entry & Qcow2Header.OffsetMask) != 0:
-            {
-                long host = DataOffset(entry);
-                if (DecrementRefcount(host) == 0) HostFile.TryPunchHole(_file, host, _clusterSize);
+                DropReference(DataOffset(entry));
                 break;
-            }
         }
+    }
+
+    /// <summary>One reference to a host cluster fewer; a cluster nothing refers to any more gives its space back.</summary>
+    private void DropReference(long host)
+    {
+        if (DecrementRefcount(host) == 0) HostFile.TryPunchHole(_file, host, _clusterSize);
     }
 
     private long AllocateCluster()

@@ -7,7 +7,8 @@ namespace KvmSharp.Storage;
 /// <summary>
 /// A qcow2 disk image (qemu docs/interop/qcow2.txt): guest clusters map through a two-level table
 /// (L1 → L2 → host cluster). Unallocated clusters read as zeros or from the backing image; writes
-/// allocate clusters at the end of the file and keep refcounts consistent (see Qcow2Image.Allocation.cs).
+/// allocate clusters at the end of the file and keep refcounts consistent (see Qcow2Image.Allocation.cs);
+/// internal snapshots share clusters with the active image copy-on-write (Qcow2Image.Snapshots.cs).
 /// Every host offset read from the image is checked before use.
 /// </summary>
 public sealed partial class Qcow2Image : IBlockBackend
@@ -53,12 +54,14 @@ public sealed partial class Qcow2Image : IBlockBackend
         var raw = new byte[header.L1Size * 8];
         HostFile.ReadFully(file, header.L1TableOffset, raw);
         for (int i = 0; i < _l1.Length; i++) _l1[i] = BinaryPrimitives.ReadUInt64BigEndian(raw.AsSpan(i * 8));
+        _snapshots = Qcow2SnapshotTable.Read(file, header, fileLength, path, Qcow2Header.MaxL1Bytes / 8);
     }
 
     public long Size => _header.Size;
     public bool ReadOnly { get; }
     public int ClusterBits => _clusterBits;
     public string? BackingFile => _header.BackingFile;
+    public string Path => _path;
 
     /// <summary>Opens a qcow2 image; its backing chain (if any) is opened read-only.</summary>
     public static Qcow2Image Open(string path, bool readOnly) => Open(path, readOnly, 0);
@@ -91,8 +94,6 @@ public sealed partial class Qcow2Image : IBlockBackend
     {
         if ((header.IncompatibleFeatures & Qcow2Header.IncompatCorrupt) != 0)
             throw Qcow2Header.Bad(path, "the image is marked corrupt; it can only be opened read-only (repair with 'qemu-img check -r all')");
-        if (header.SnapshotCount != 0)
-            throw Qcow2Header.Bad(path, "images with internal snapshots can only be opened read-only");
         if (header.RefcountOrder < 3)
             throw Qcow2Header.Bad(path, $"refcount width {1 << header.RefcountOrder} bits is not supported for writing");
     }

@@ -159,7 +159,7 @@ public sealed class Qcow2QemuInteropTests : IDisposable
     }
 
     /// <summary>A seeded mix of writes (unaligned, cluster-crossing, whole-cluster), zeroing and discards, mirrored into <paramref name="expected"/>.</summary>
-    private static void WriteRandomly(IBlockBackend disk, byte[] expected, int seed)
+    internal static void WriteRandomly(IBlockBackend disk, byte[] expected, int seed)
     {
         var random = new Random(seed);
         for (int i = 0; i < 60; i++)
