@@ -3,7 +3,9 @@ using KvmSharp.Api.Http;
 
 namespace KvmSharp.Api;
 
-// Snapshots as Firecracker's: PUT /snapshot/create on a paused machine, PUT /snapshot/load before any boot.
+// Snapshots as Firecracker's: PUT /snapshot/create on a paused machine, PUT /snapshot/load before any boot. Ours
+// besides: PUT /disk-snapshots/{name} takes an internal snapshot in every writable qcow2 disk of the paused machine,
+// DELETE /disk-snapshots/{name} deletes it again (a manager's full-system snapshot keeps the disks so).
 public sealed partial class VmApi
 {
     private async Task PutSnapshotCreate(HttpExchange context)
@@ -31,4 +33,10 @@ public sealed partial class VmApi
         lock (_lock) _bootSourceGiven = true;
         await NoContent(context);
     }
+
+    private Task PutDiskSnapshot(HttpExchange context, string? name) =>
+        Write(context, new DiskSnapshotResult { Images = _machine.CreateDiskSnapshots(name!) }, Json.DiskSnapshotResult);
+
+    private Task DeleteDiskSnapshot(HttpExchange context, string? name) =>
+        Write(context, new DiskSnapshotResult { Images = _machine.DeleteDiskSnapshots(name!) }, Json.DiskSnapshotResult);
 }

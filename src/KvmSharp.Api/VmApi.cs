@@ -47,6 +47,8 @@ public sealed partial class VmApi
             .Map("GET", "/vm/config", (c, _) => GetVmConfig(c))
             .Map("PUT", "/snapshot/create", (c, _) => PutSnapshotCreate(c))
             .Map("PUT", "/snapshot/load", (c, _) => PutSnapshotLoad(c))
+            .Map("PUT", "/disk-snapshots/{id}", PutDiskSnapshot)
+            .Map("DELETE", "/disk-snapshots/{id}", DeleteDiskSnapshot)
             .Map("PUT", "/migrate", (c, _) => PutMigrate(c))
             .Map("GET", "/migrate", (c, _) => GetMigrate(c));
     }

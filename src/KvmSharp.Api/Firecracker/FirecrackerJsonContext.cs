@@ -29,5 +29,6 @@ namespace KvmSharp.Api.Firecracker;
 [JsonSerializable(typeof(FullVmConfiguration))]
 [JsonSerializable(typeof(MigrateParams))]
 [JsonSerializable(typeof(MigrationInfo))]
+[JsonSerializable(typeof(DiskSnapshotResult))]
 [JsonSerializable(typeof(Fault))]
 internal sealed partial class FirecrackerJsonContext : JsonSerializerContext;

@@ -196,3 +196,9 @@ public sealed record MigrationInfo
     [JsonPropertyName("downtime_ms")] public double? DowntimeMs { get; init; }
     [JsonPropertyName("error")] public string? Error { get; init; }
 }
+
+/// <summary>The answer to PUT and DELETE /disk-snapshots/{name} (ours): the qcow2 images the snapshot was taken in or deleted from.</summary>
+public sealed record DiskSnapshotResult
+{
+    [JsonPropertyName("images")] public required IReadOnlyList<string> Images { get; init; }
+}

@@ -5,11 +5,9 @@ using KvmSharp.State;
 namespace KvmSharp.Manager.Domains;
 
 /// <summary>
-/// Full-system snapshots: the machine's state and memory (when it runs) and a copy of every writable disk, in the
-/// snapshot's own directory, with its metadata (libvirt's snapshot XML) beside them. A copy rather than a qcow2
-/// internal snapshot or an external overlay: it works the same for raw and qcow2 images, reverting never changes
-/// which file a domain's disk is, and deleting a snapshot is removing a directory; its cost is disk space and the
-/// time to copy (sparse: holes are not copied).
+/// Full-system snapshots: the machine's state and memory (when it runs) in the snapshot's own directory with its
+/// metadata (libvirt's snapshot XML) beside them, and every writable disk's state as <see cref="SnapshotDisks"/> keeps
+/// it (qcow2: an internal snapshot of the same name; raw: a sparse copy in the directory).
 /// </summary>
 internal sealed partial class ManagedDomain
 {
@@ -34,19 +32,23 @@ internal sealed partial class ManagedDomain
             if (run is not null && request.Memory == SnapshotMemory.No)
                 throw new ManagerException(ManagerError.ConfigUnsupported, "unsupported configuration: a snapshot of a running domain without its memory (memory snapshot='no'); KvmSharp takes full-system snapshots");
             bool wasRunning = run?.State == DomainState.Running;
+            bool insideTaken = false;
             try
             {
                 if (run is not null)
                 {
                     if (wasRunning) Drive(run, api => api.Pause());
                     Drive(run, api => api.CreateSnapshot(Path.Combine(building, SnapshotStateFile), Path.Combine(building, SnapshotMemoryFile)));
+                    Drive(run, api => api.CreateDiskSnapshots(name));
                 }
-                var disks = _definition.Disks;
-                for (int i = 0; i < disks.Count; i++)
-                    if (!disks[i].ReadOnly) SparseCopy.Copy(disks[i].Source, Path.Combine(building, "disks", disks[i].Target));
+                else SnapshotDisks.CreateInside(_definition.Disks, name);
+                insideTaken = true;
+                foreach (var disk in _definition.Disks.Where(d => !d.ReadOnly && !SnapshotDisks.KeptInside(d)))
+                    SparseCopy.Copy(disk.Source, Path.Combine(building, "disks", disk.Target));
             }
             catch
             {
+                if (insideTaken) DeleteInsideSnapshots(run, name, _definition.Disks);
                 Directory.Delete(building, recursive: true);
                 throw;
             }
@@ -105,10 +107,11 @@ internal sealed partial class ManagedDomain
             var metadata = Metadata(name);
             string directory = Paths.Snapshot(name);
             if (_run is { } run) EndRun(run, StateReason.ShutoffFromSnapshot);
-            foreach (var disk in metadata.Domain.Disks)
+            foreach (var disk in metadata.Domain.Disks.Where(d => !d.ReadOnly))
             {
                 string copy = Path.Combine(directory, "disks", disk.Target);
-                if (!disk.ReadOnly && File.Exists(copy)) SparseCopy.Copy(copy, disk.Source);
+                if (File.Exists(copy)) SparseCopy.Copy(copy, disk.Source);
+                else if (SnapshotDisks.KeptInside(disk)) SnapshotDisks.RevertInside(disk, name);
             }
             WriteDefinition(metadata.Domain);
             _definition = metadata.Domain;
@@ -145,9 +148,23 @@ internal sealed partial class ManagedDomain
                 AtomicFile.WriteAllBytes(Path.Combine(Paths.Snapshot(child.Name), SnapshotMetadataFile), Encoding.UTF8.GetBytes(SnapshotXml.Format(moved)));
             }
             string? current = CurrentSnapshotName();
-            foreach (var gone in doomed) Directory.Delete(Paths.Snapshot(gone), recursive: true);
+            foreach (var gone in doomed)
+            {
+                if ((flags & Flags.SnapshotDeleteMetadataOnly) == 0) DeleteInsideSnapshots(_run, gone, all.First(s => s.Name == gone).Domain.Disks);
+                Directory.Delete(Paths.Snapshot(gone), recursive: true);
+            }
             if (current is not null && doomed.Contains(current)) SetCurrentSnapshot(doomed.Contains(name) ? metadata.Parent : name);
         }
+    }
+
+    /// <summary>
+    /// Internal snapshot <paramref name="name"/> out of the qcow2 disks: by the VMM while the domain runs (it has its disks
+    /// open), else from the <paramref name="disks"/> the snapshot was taken of.
+    /// </summary>
+    private void DeleteInsideSnapshots(DomainRun? run, string name, IEnumerable<DomainDisk> disks)
+    {
+        if (run is not null && !run.Finished) Drive(run, api => api.DeleteDiskSnapshots(name));
+        else SnapshotDisks.DeleteInside(disks, name);
     }
 
     private static void AddDescendants(string name, List<SnapshotMetadata> all, HashSet<string> into)

@@ -56,6 +56,12 @@ public sealed class VmmApiClient : IDisposable
     public void CreateSnapshot(string statePath, string memoryPath) => Send(HttpMethod.Put, "/snapshot/create",
         $$"""{"snapshot_type": "Full", "snapshot_path": {{Quote(statePath)}}, "mem_file_path": {{Quote(memoryPath)}}}""");
 
+    /// <summary>PUT /disk-snapshots/{name} (ours): internal snapshot <paramref name="name"/> in every writable qcow2 disk of the paused machine.</summary>
+    public void CreateDiskSnapshots(string name) => Send(HttpMethod.Put, "/disk-snapshots/" + Uri.EscapeDataString(name), null);
+
+    /// <summary>DELETE /disk-snapshots/{name} (ours): the internal snapshot deleted from every writable qcow2 disk that has it.</summary>
+    public void DeleteDiskSnapshots(string name) => Send(HttpMethod.Delete, "/disk-snapshots/" + Uri.EscapeDataString(name), null);
+
     private string Send(HttpMethod method, string path, string? json)
     {
         using var request = new HttpRequestMessage(method, path);

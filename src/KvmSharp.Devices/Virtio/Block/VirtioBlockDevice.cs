@@ -96,6 +96,9 @@ public sealed class VirtioBlockDevice : QueueServingDevice, IStateful<VirtioBloc
 
     protected override void ReleaseResources() => _backend.Dispose();
 
+    /// <summary>The disk's image when it is a writable qcow2 one: its internal snapshots are taken through it (machine paused).</summary>
+    public Qcow2Image? WritableQcow2 => _backend is Qcow2Image { ReadOnly: false } image ? image : null;
+
     /// <summary>Lets another process open the image (call while paused, with no request in flight): see <see cref="IBlockBackend.ReleaseLock"/>.</summary>
     public void ReleaseImageLock() => _backend.ReleaseLock();
 

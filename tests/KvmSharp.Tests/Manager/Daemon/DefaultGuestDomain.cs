@@ -4,11 +4,11 @@ using KvmSharp.Tests.Boot;
 
 namespace KvmSharp.Tests.Manager.Daemon;
 
-/// <summary>The default guest (Debian's kernel, our busybox initramfs, a shell on ttyS0) as libvirt domain XML, with a raw disk.</summary>
+/// <summary>The default guest (Debian's kernel, our busybox initramfs, a shell on ttyS0) as libvirt domain XML, with a disk (raw or qcow2).</summary>
 internal static class DefaultGuestDomain
 {
     /// <summary>type='qemu': the software CPU, which every host we test on has.</summary>
-    public static string Xml(DebianKernelFixture guest, string name, string disk) => $"""
+    public static string Xml(DebianKernelFixture guest, string name, string disk, string format = "raw") => $"""
         <domain type='qemu'>
           <name>{name}</name>
           <memory unit='MiB'>256</memory>
@@ -24,7 +24,7 @@ internal static class DefaultGuestDomain
           <on_crash>destroy</on_crash>
           <devices>
             <disk type='file' device='disk'>
-              <driver name='qemu' type='raw'/>
+              <driver name='qemu' type='{format}'/>
               <source file='{SecurityElement.Escape(disk)}'/>
               <target dev='vda' bus='virtio'/>
             </disk>

@@ -45,9 +45,18 @@ public sealed partial class VirshTests(DebianKernelFixture guest) : IClassFixtur
         daemon.VirshOk("resume", "vguest");
         Assert.Equal("running", daemon.VirshOk("domstate", "vguest").Trim());
 
+        // A raw disk's state at the snapshot is a copy beside it; the revert brings it back.
+        using (var console = new VirshConsole(daemon.Uri, "vguest"))
+            console.Run("echo BEFORESNAP | dd of=/dev/vda conv=fsync 2>/dev/null; echo wrote-$((5*5))", "wrote-25");
         daemon.VirshOk("snapshot-create-as", "vguest", "first", "the first one");
         Assert.Matches(@"first\s+\d{4}-\d\d-\d\d.*running", daemon.VirshOk("snapshot-list", "vguest"));
         Assert.Equal("first", daemon.VirshOk("snapshot-current", "vguest", "--name").Trim());
+        using (var console = new VirshConsole(daemon.Uri, "vguest"))
+            console.Run("echo AFTERSNAP_ | dd of=/dev/vda conv=fsync 2>/dev/null; echo wrote-$((6*6))", "wrote-36");
+        Assert.StartsWith("AFTERSNAP_", Encoding.ASCII.GetString(File.ReadAllBytes(disk), 0, 10));
+        daemon.VirshOk("snapshot-revert", "vguest", "first");
+        Assert.StartsWith("BEFORESNAP", Encoding.ASCII.GetString(File.ReadAllBytes(disk), 0, 10));
+        Assert.Equal("running", daemon.VirshOk("domstate", "vguest").Trim());
 
         // Read-only access refuses every change, on the read-only socket and with virsh -r alike.
         var (roCode, _, roError) = DaemonProcess.VirshOn(daemon.ReadOnlyUri, "suspend", "vguest");

@@ -6,6 +6,7 @@ Prints one line per step; exits 1 with the reason at the first thing that is not
 """
 import faulthandler
 import re
+import subprocess
 import sys
 import threading
 import time
@@ -24,6 +25,22 @@ def fail(why):
 
 def step(text):
     print(f"ok: {text}", flush=True)
+
+
+def qemu_img(*args):
+    """qemu-img (Debian's qemu-utils), the outside judge of the qcow2 disk; -U reads while our VMM has it open."""
+    done = subprocess.run(["qemu-img", *args], capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        fail(f"qemu-img {' '.join(args)}: {done.stderr.strip()}")
+    return done.stdout
+
+
+def disk_head():
+    """The first bytes of the disk as the guest sees them, read by qemu-img through the qcow2 mapping."""
+    raw = f"{work}/disk-head.raw"
+    qemu_img("dd", "-U", "-f", "qcow2", "-O", "raw", "bs=512", "count=1", f"if={disk_path}", f"of={raw}")
+    with open(raw, "rb") as f:
+        return f.read(16)
 
 
 def wait_for(what, condition, timeout=TIMEOUT):
@@ -157,15 +174,15 @@ if snap.getName() != "snap1" or dom.snapshotCurrent().getName() != "snap1" or do
 if "<state>running</state>" not in snap.getXMLDesc():
     fail("the snapshot XML does not say it was taken running")
 console.run("echo after > /after-snapshot; echo AFTERSNAP_ | dd of=/dev/vda conv=fsync 2>/dev/null; echo wrote-$((6*6))", r"wrote-36")
-with open(disk_path, "rb") as f:
-    if not f.read(10).startswith(b"AFTERSNAP_"):
-        fail("the guest's disk write did not reach the image")
+if not disk_head().startswith(b"AFTERSNAP_"):
+    fail("the guest's disk write did not reach the image")
+if not re.search(r"^\d+\s+snap1\s", qemu_img("snapshot", "-l", "-U", disk_path), re.M):
+    fail("qemu-img does not list the snapshot inside the qcow2 disk")
 dom.revertToSnapshot(snap, 0)
 if dom.state()[0] != libvirt.VIR_DOMAIN_RUNNING:
     fail(f"after revert: {dom.state()}")
-with open(disk_path, "rb") as f:
-    if not f.read(10).startswith(b"BEFORESNAP"):
-        fail("the disk did not go back to its state at the snapshot")
+if not disk_head().startswith(b"BEFORESNAP"):
+    fail("the disk did not go back to its state at the snapshot")
 console = Console(dom)
 console.run("ls /before-snapshot /after-snapshot 2>&1; echo listed-$((7*7))", r"listed-49")
 out = console.text
@@ -180,6 +197,11 @@ if dom.state() != [libvirt.VIR_DOMAIN_SHUTOFF, libvirt.VIR_DOMAIN_SHUTOFF_SHUTDO
 step("shutdown: the guest powered itself off")
 
 dom.snapshotLookupByName("snap1").delete(0)
+if "snap1" in qemu_img("snapshot", "-l", disk_path):
+    fail("the deleted snapshot is still inside the qcow2 disk")
+if "No errors were found" not in qemu_img("check", disk_path):
+    fail("qemu-img check finds the disk inconsistent")
+step("the snapshot is deleted from the disk too, and qemu-img check finds it clean")
 dom.undefine()
 try:
     conn.lookupByName(dom.name())
