@@ -53,9 +53,9 @@ public sealed partial class VirshTests(DebianKernelFixture guest) : IClassFixtur
         Assert.Equal("first", daemon.VirshOk("snapshot-current", "vguest", "--name").Trim());
         using (var console = new VirshConsole(daemon.Uri, "vguest"))
             console.Run("echo AFTERSNAP_ | dd of=/dev/vda conv=fsync 2>/dev/null; echo wrote-$((6*6))", "wrote-36");
-        Assert.StartsWith("AFTERSNAP_", Encoding.ASCII.GetString(File.ReadAllBytes(disk), 0, 10));
+        Assert.StartsWith("AFTERSNAP_", DiskHead(disk));
         daemon.VirshOk("snapshot-revert", "vguest", "first");
-        Assert.StartsWith("BEFORESNAP", Encoding.ASCII.GetString(File.ReadAllBytes(disk), 0, 10));
+        Assert.StartsWith("BEFORESNAP", DiskHead(disk));
         Assert.Equal("running", daemon.VirshOk("domstate", "vguest").Trim());
 
         // Read-only access refuses every change, on the read-only socket and with virsh -r alike.
@@ -104,6 +104,9 @@ public sealed partial class VirshTests(DebianKernelFixture guest) : IClassFixtur
         // The first watcher's daemon was killed under it; what it saw before that is the first half of the life.
         Assert.Matches(@"(?s)Started Booted.*Suspended Paused.*Resumed Unpaused", events.Output);
     }
+
+    /// <summary>The disk's first bytes, read by head(1): .NET's own reads take a shared flock, which the VMM's exclusive one refuses.</summary>
+    private static string DiskHead(string disk) => Tool.Run("head", ["-c", "10", disk], seconds: 30).Stdout;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 }
