@@ -40,6 +40,11 @@ public static class Program
             Console.Error.WriteLine($"kvmsharpd: error: the VMM program '{vmmProgram}' does not exist (--vmm PATH)");
             return 2;
         }
+        // The handlers come first: a SIGTERM that arrives while autostart domains start must still end the daemon
+        // cleanly rather than by the default action.
+        using var stop = new ManualResetEventSlim();
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Set(); });
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Set(); });
         RpcServer? readWrite = null, readOnly = null;
         try
         {
@@ -57,9 +62,6 @@ public static class Program
             Console.Error.WriteLine($"kvmsharpd: error: {e.Message}");
             return 1;
         }
-        using var stop = new ManualResetEventSlim();
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Set(); });
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Set(); });
         stop.Wait();
         log.LogInformation("stopping; running domains go on and are found again at the next start");
         readOnly.Dispose();

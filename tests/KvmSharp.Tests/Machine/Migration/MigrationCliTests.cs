@@ -63,6 +63,7 @@ public sealed class MigrationCliTests : IDisposable
     }
 
     private readonly Dictionary<Process, StringBuilder> _stderr = [];
+    private readonly Dictionary<Process, Task> _stderrReaders = [];
 
     private (Process Process, StringBuilder Stdout) Start(params string[] arguments)
     {
@@ -84,7 +85,7 @@ public sealed class MigrationCliTests : IDisposable
             int n;
             while ((n = await process.StandardOutput.ReadAsync(buffer)) > 0) lock (stdout) stdout.Append(buffer, 0, n);
         });
-        _ = Task.Run(async () =>
+        _stderrReaders[process] = Task.Run(async () =>
         {
             string? line;
             while ((line = await process.StandardError.ReadLineAsync()) is not null)
@@ -93,8 +94,10 @@ public sealed class MigrationCliTests : IDisposable
         return (process, stdout);
     }
 
+    /// <summary>What the process wrote to stderr so far; all of it once the process has exited (its reader has reached EOF).</summary>
     private string Stderr(Process process)
     {
+        if (process.HasExited) _stderrReaders[process].Wait(TimeSpan.FromSeconds(10));
         var stderr = _stderr[process];
         lock (stderr) return stderr.ToString();
     }
