@@ -142,10 +142,11 @@ public sealed partial class GuestMemory : IDisposable
     private static void ThrowOutside(GuestAddress address, ulong length) => throw new GuestMemoryException(address, length);
 
     /// <summary>True once every region is unmapped (the owner disposed this memory).</summary>
-    public bool IsReleased => _regions.All(r => r.IsReleased);
+    public bool IsReleased => _regions.All(r => r.IsReleased) && _firmware?.IsReleased != false;
 
     public void Dispose()
     {
         foreach (var region in _regions) region.Dispose();
+        _firmware?.Dispose();
     }
 }

@@ -8,8 +8,10 @@ namespace KvmSharp.Memory;
 /// 0x0010_0000 ┼ kernel (1 MiB), RAM up to min(size, 3 GiB)
 /// 0xC000_0000 ┼ PCI hole: 32-bit MMIO for device BARs
 /// 0xE000_0000 ┼ PCI ECAM (256 MiB)
+/// 0xF000_0000 ┼ PCI hole: 32-bit MMIO for BARs that firmware places
 /// 0xFEC0_0000 ┼ IOAPIC · 0xFED0_0000 HPET (unused) · 0xFEE0_0000 LAPIC
 /// 0xFFFB_C000 ┼ KVM identity-map page and TSS (3 pages), inside the hole, never RAM
+/// 0xFFFC_0000 ┼ firmware flash (when booting through firmware: SeaBIOS's 256 KiB end at 4 GiB)
 /// 0x1_0000_0000 ┴ RAM above 4 GiB: what did not fit below the hole
 /// </code>
 /// </summary>
@@ -48,6 +50,16 @@ public static class MemoryMap
     public const ulong KvmIdentityMap = 0xFFFB_C000;
     public const ulong KvmTss = 0xFFFB_D000;
     public const ulong PciHoleEnd = 0x1_0000_0000;
+    /// <summary>
+    /// The firmware's flash ends at 4 GiB; it may reach down to the KVM pages below it (SeaBIOS takes 256 KiB).
+    /// </summary>
+    public const ulong FirmwareMaxSize = PciHoleEnd - KvmTss - 3 * PageSize;
+    /// <summary>
+    /// 32-bit MMIO that firmware places BARs in: SeaBIOS, meeting a host bridge it does not know, allocates downwards
+    /// from the IOAPIC (its BUILD_PCIMEM_END); from the end of the ECAM up to there.
+    /// </summary>
+    public const ulong PciMmio32HighStart = PciEcamStart + PciEcamSize;
+    public const ulong PciMmio32HighEnd = IoApicStart;
 
     // I/O ports that the ACPI tables point the guest at (port space, not memory, but part of the same map).
     /// <summary>

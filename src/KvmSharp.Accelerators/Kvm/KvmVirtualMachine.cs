@@ -49,6 +49,7 @@ public sealed unsafe partial class KvmVirtualMachine : IVirtualMachine
             }
             _hasPit = options.LegacyTimer;
             RegisterMemory(memory, flags: 0);
+            RegisterFirmware(memory);
             (XsaveSize, HasXcrs, HasTscKhz) = ProbeStateCapabilities(system);
             _msiRoutes = CreateMsiRoutes(notice);
             _ioEventsSupported = ProbeIoEvents(notice);
@@ -80,6 +81,26 @@ public sealed unsafe partial class KvmVirtualMachine : IVirtualMachine
             };
             Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.SetUserMemoryRegion, &slotInfo), "KVM_SET_USER_MEMORY_REGION");
         }
+    }
+
+    /// <summary>
+    /// The firmware flash in the slot after RAM's, read-only where KVM offers it (a write then exits as MMIO, which
+    /// nothing claims, as a write to a ROM goes nowhere); writable otherwise, which only the guest itself can notice.
+    /// </summary>
+    private void RegisterFirmware(GuestMemory memory)
+    {
+        if (memory.Firmware is not { } flash) return;
+        var slotInfo = new KvmUserspaceMemoryRegion
+        {
+            Slot = (uint)memory.Regions.Count,
+            Flags = KvmMemoryFlags.ReadOnly,
+            GuestPhysAddr = flash.Start.Value,
+            MemorySize = flash.Size,
+            UserspaceAddr = (ulong)flash.HostAddress,
+        };
+        if (LibcImports.Ioctl(_fd.Number, KvmIoctls.SetUserMemoryRegion, &slotInfo) == 0) return;
+        slotInfo.Flags = 0;
+        Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.SetUserMemoryRegion, &slotInfo), "KVM_SET_USER_MEMORY_REGION (firmware)");
     }
 
     public IVcpu CreateVcpu(int index)

@@ -34,6 +34,12 @@ internal static class RunCommand
             Description = "auto (probe /dev/kvm, fall back to the software CPU), kvm, or emulate",
             DefaultValueFactory = _ => AcceleratorChoice.Auto,
         };
+        var firmware = new Option<string?>("--firmware")
+        {
+            HelpName = "bios|uefi|none",
+            Description = "Start from firmware: bios (SeaBIOS, Debian's seabios package) boots the first disk through its MBR, as a PC; none (the default) loads the kernel directly",
+        };
+        firmware.AcceptOnlyFromAmong("bios", "uefi", "none");
         var debugExit = Options.OptionalNumber("--debug-exit", "Add a QEMU isa-debug-exit device at this port: a guest write of v exits with status (v<<1)|1", 0xFFFF);
         var console = Options.Console();
         var vsock = VsockOption.Create();
@@ -68,9 +74,9 @@ internal static class RunCommand
         var restoreMemory = new Option<FileInfo?>("--restore-mem") { HelpName = "MEMFILE", Description = "The snapshot's memory file (mapped copy-on-write: the file never changes)" };
         var paused = new Option<bool>("--paused") { Description = "Start (or restore) the machine paused: no guest instruction runs until PATCH /vm {\"state\": \"Resumed\"} (libvirt's start --paused)" };
         var printConfig = new Option<bool>("--print-config") { Description = "Print the machine the other flags describe as a JSON config (every device's id and slot filled in) and exit without running it" };
-        Option[] machineFlags = [kernel, initrd, cmdline, exec, memory, cpus, accel, debugExit, noPit, icount, vsock, disks, net, rng, balloon, virtioConsole];
+        Option[] machineFlags = [kernel, initrd, cmdline, exec, firmware, memory, cpus, accel, debugExit, noPit, icount, vsock, disks, net, rng, balloon, virtioConsole];
         var command = new Command("run", "Run a virtual machine");
-        foreach (var option in (Option[])[kernel, initrd, cmdline, exec, memory, cpus, accel, debugExit, console, noPit, icount, vsock, disks, net, rng, balloon, virtioConsole, noReboot, configFile, printConfig, apiSocket, instanceId, restore, restoreMemory, incoming, paused])
+        foreach (var option in (Option[])[kernel, initrd, cmdline, exec, firmware, memory, cpus, accel, debugExit, console, noPit, icount, vsock, disks, net, rng, balloon, virtioConsole, noReboot, configFile, printConfig, apiSocket, instanceId, restore, restoreMemory, incoming, paused])
             command.Options.Add(option);
         command.SetAction(result => UserErrors.Guard(() =>
         {
@@ -143,9 +149,20 @@ internal static class RunCommand
                 throw new MachineConfigException("--exec prints the command's output on stdout; --virtio-console cannot use stdio");
             if (initrdPath is not null && kernelName is null or DemoKernel)
                 throw new MachineConfigException("--initrd needs --kernel PATH (the default guest brings its own)");
+            var firmwareConfig = result.GetValue(firmware) switch
+            {
+                "bios" => new FirmwareConfig(FirmwareKind.Bios),
+                "uefi" => new FirmwareConfig(FirmwareKind.Uefi),
+                _ => null,
+            };
+            if (firmwareConfig is not null && execCommand is not null)
+                throw new MachineConfigException("--exec runs its command in the default guest, which boots without firmware; leave out --firmware");
+            if (firmwareConfig is not null && kernelName is DemoKernel)
+                throw new MachineConfigException("--kernel demo is a multiboot guest that boots without firmware; leave out --firmware");
             return new MachineConfig
             {
-                Kernel = waitForApi ? null : kernelName switch
+                Firmware = firmwareConfig,
+                Kernel = waitForApi || (firmwareConfig is not null && kernelName is null) ? null : kernelName switch
                 {
                     DemoKernel => null,
                     null => DefaultGuestKernel(execCommand, extraCmdline),

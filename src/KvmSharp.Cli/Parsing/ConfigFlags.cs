@@ -32,6 +32,7 @@ public static class ConfigFlags
             "balloon" => "--balloon",
             "vsock" => "--vsock",
             "virtio_console" => "--virtio-console",
+            "firmware" => "--firmware",
             _ => field,
         },
     };

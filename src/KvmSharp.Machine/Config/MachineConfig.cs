@@ -62,8 +62,10 @@ public sealed partial record MachineConfig
     /// <summary>Guest RAM in bytes.</summary>
     public ulong MemorySize { get; init; } = DefaultMemorySize;
     public int VcpuCount { get; init; } = 1;
-    /// <summary>Null: the built-in demo guest.</summary>
+    /// <summary>Null: the built-in demo guest, or, with <see cref="Firmware"/>, whatever the firmware boots from the disks.</summary>
     public KernelConfig? Kernel { get; init; }
+    /// <summary>Null: no firmware; the kernel is loaded directly and entered in its boot protocol's mode.</summary>
+    public FirmwareConfig? Firmware { get; init; }
     public AcceleratorChoice Accelerator { get; init; } = AcceleratorChoice.Auto;
     /// <summary>An i8254 PIT (the PC default). Guests that need none may leave it out: see <see cref="Accelerators.VirtualMachineOptions"/>.</summary>
     public bool LegacyTimer { get; init; } = true;

@@ -36,6 +36,12 @@ internal static class MachineConfigValidator
             if (string.IsNullOrEmpty(kernel.Path)) Add("kernel.path", "is empty: name the kernel's file");
             if (kernel.InitrdPath is "") Add("kernel.initrd_path", "is empty: name the initrd's file, or leave it out");
         }
+        if (config.Firmware is { } firmware)
+        {
+            if (!Enum.IsDefined(firmware.Kind)) Add("firmware.kind", $"{(int)firmware.Kind} is not one of bios, uefi");
+            else if (firmware.Kind == FirmwareKind.Uefi) Add("firmware.kind", "uefi is not available yet; use bios");
+            if (firmware.ImagePath is "") Add("firmware.image_path", "is empty: name the firmware image, or leave it out for the packaged one");
+        }
         CheckConsole(config.Console.Kind, config.Console.SocketPath, "console", Add);
 
         for (int i = 0; i < config.Disks.Count; i++) CheckDisk(config.Disks[i], $"disks[{i}]", Add);

@@ -16,6 +16,10 @@ internal static class HostResources
             problems.Add(new("kernel.path", $"'{E(kernel.Path)}' does not exist"));
         if (config.Kernel?.InitrdPath is { } initrd && !File.Exists(initrd))
             problems.Add(new("kernel.initrd_path", $"'{E(initrd)}' does not exist"));
+        if (config.Firmware is { } firmware && !File.Exists(firmware.Image))
+            problems.Add(new("firmware.image_path", firmware.ImagePath is null
+                ? $"'{E(firmware.Image)}' does not exist (install Debian's {firmware.Package} package)"
+                : $"'{E(firmware.Image)}' does not exist"));
         for (int i = 0; i < config.Disks.Count; i++)
             if (!File.Exists(config.Disks[i].Path))
                 problems.Add(new($"disks[{i}].path", $"'{E(config.Disks[i].Path)}' does not exist"));

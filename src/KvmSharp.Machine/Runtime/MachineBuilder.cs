@@ -134,11 +134,29 @@ public sealed class MachineBuilder(MachineConfig config)
             restoring?.Memory.Dispose();
             throw;
         }
-        var memory = restoring?.Memory ?? GuestMemory.Create(_config.MemorySize);
+        byte[]? firmware = null;
+        GuestMemory memory;
+        try
+        {
+            if (_config.Firmware is { } firmwareConfig)
+            {
+                if (_config.Kernel is not null)
+                    throw new MachineConfigException("kernel: a kernel handed to firmware through fw_cfg is not supported yet; boot it without --firmware, or boot the disk");
+                firmware = FirmwareBoot.ReadImage(firmwareConfig);
+            }
+            memory = restoring?.Memory ?? GuestMemory.Create(_config.MemorySize);
+        }
+        catch
+        {
+            restoring?.Memory.Dispose();
+            throw;
+        }
         IVirtualMachine? vm = null;
         var vcpus = new List<IVcpu>();
         try
         {
+            // The flash is mapped before the VM exists: the accelerator maps every region when it creates the VM.
+            if (firmware is not null) memory.MapFirmware(firmware);
             vm = accelerator.CreateVirtualMachine(memory, new VirtualMachineOptions(_config.VcpuCount, _config.LegacyTimer, _config.InstructionCountShift));
             var state = new MachineRunState();
             var ports = new IoBus("port I/O");
@@ -151,7 +169,7 @@ public sealed class MachineBuilder(MachineConfig config)
                 ? _virtioConsole ?? ConsoleBackends.Create(hvcConfig.HostEnd(), "virtio console (hvc0)", _inform, () => state.Finish(MachineExitReason.Stopped, 0, "quit from the console (Ctrl-A x)"))
                 : null;
             if (hvc is not null && (_virtioConsole is null || _ownsVirtioConsole)) owned.Add(hvc);
-            var pci = new PciDevices(ports, mmio, platform.ResetControl);
+            var pci = new PciDevices(ports, mmio, platform.ResetControl, firmwarePlacesBars: firmware is not null);
             owned.Add(pci);
             foreach (var (kind, slot, create) in VirtioDeviceFactory.FromConfig(_config, hvc, _inform))
                 pci.AddVirtio(create(), slot, vm, memory, kind, _inform);
@@ -168,10 +186,17 @@ public sealed class MachineBuilder(MachineConfig config)
             }
 
             for (int i = 0; i < _config.VcpuCount; i++) vcpus.Add(vm.CreateVcpu(i));
-            if (restoring is null)
+            var acpi = AcpiPlatform.Default(_config.VcpuCount);
+            IReadOnlyList<IAcpiDevice> acpiDevices = [.. platform.AcpiDevices, .. pci.AcpiDevices];
+            if (firmware is not null)
             {
-                var acpi = AcpiPlatform.Default(_config.VcpuCount);
-                ulong rsdp = AcpiTables.Build(memory, acpi, [.. platform.AcpiDevices, .. pci.AcpiDevices], pci.AcpiTables).Value;
+                // The firmware starts from the reset vector and installs the tables itself.
+                FirmwareBoot.CreateFwCfg(memory, ports, _config, FirmwareAcpiTables.Build(acpi, acpiDevices, pci.AcpiTables));
+                if (restoring is null) FirmwareBoot.CopyLowBios(memory, firmware);
+            }
+            else if (restoring is null)
+            {
+                ulong rsdp = AcpiTables.Build(memory, acpi, acpiDevices, pci.AcpiTables).Value;
                 var entry = _config.Kernel is { } kernel
                     ? KernelLoader.Load(memory, kernel, rsdp)
                     : KernelLoader.Load(memory, DemoGuest.Build(), [], "", rsdp);

@@ -22,6 +22,9 @@ internal sealed class PciDevices : IDisposable
     /// <summary>The window BARs are placed in; the ECAM region follows it (see <see cref="MemoryMap"/>).</summary>
     private static readonly PciWindow Mmio32 = new(MemoryMap.PciMmio32Start, MemoryMap.PciMmio32End - MemoryMap.PciMmio32Start);
 
+    /// <summary>The window firmware places BARs in (see <see cref="MemoryMap.PciMmio32HighStart"/>).</summary>
+    private static readonly PciWindow Mmio32High = new(MemoryMap.PciMmio32HighStart, MemoryMap.PciMmio32HighEnd - MemoryMap.PciMmio32HighStart);
+
     /// <summary>I/O ports a BAR may use: above the legacy ISA devices.</summary>
     private static readonly PciWindow IoWindow = new(0x1000, 0xF000);
 
@@ -31,17 +34,19 @@ internal sealed class PciDevices : IDisposable
     private readonly HashSet<int> _slots = [];
     private readonly List<(int Slot, VirtioPciDevice Transport)> _placed = [];
     private ulong _nextMmio = Mmio32.Start;
+    private readonly bool _firmwarePlacesBars;
 
-    public PciDevices(IoBus ports, IoBus mmio, IBusDevice resetControl)
+    public PciDevices(IoBus ports, IoBus mmio, IBusDevice resetControl, bool firmwarePlacesBars)
     {
-        _bus = new PciBus(mmio, ports, [Mmio32], IoWindow);
+        _firmwarePlacesBars = firmwarePlacesBars;
+        _bus = new PciBus(mmio, ports, [Mmio32, Mmio32High], IoWindow);
         _bus.Attach(0, 0, new PciHostBridge());
         var legacy = _legacy = new PciLegacyConfigAccess(_bus, resetControl);
         ports.Register(PciLegacyConfigAccess.AddressPortBase, 4, legacy.AddressPort);
         ports.Register(PciLegacyConfigAccess.DataPortBase, 4, legacy.DataPort);
         var ecam = new PciEcam(_bus, busCount: 1);
         mmio.Register(MemoryMap.PciEcamStart, ecam.Length, ecam);
-        AcpiDevices = [new PciHostBridgeAml([Mmio32])];
+        AcpiDevices = [new PciHostBridgeAml([Mmio32, Mmio32High])];
         AcpiTables = [Mcfg.Build(MemoryMap.PciEcamStart, 0, 0)];
     }
 
@@ -79,7 +84,7 @@ internal sealed class PciDevices : IDisposable
         _slots.Add(slot);
         _placed.Add((slot, transport));
         _bus.Attach(slot, 0, transport);
-        PlaceBars(slot, transport.Config);
+        if (!_firmwarePlacesBars) PlaceBars(slot, transport.Config);
         return transport;
     }
 

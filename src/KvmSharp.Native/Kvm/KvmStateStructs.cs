@@ -202,4 +202,6 @@ public static class KvmMemoryFlags
 {
     /// <summary>KVM_MEM_LOG_DIRTY_PAGES: KVM records the pages the guest writes, for KVM_GET_DIRTY_LOG.</summary>
     public const uint LogDirtyPages = 1;
+    /// <summary>KVM_MEM_READONLY: guest writes exit to user space as MMIO (api.rst, KVM_CAP_READONLY_MEM).</summary>
+    public const uint ReadOnly = 2;
 }

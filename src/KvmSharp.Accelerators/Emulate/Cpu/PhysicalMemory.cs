@@ -19,7 +19,7 @@ public sealed unsafe class PhysicalMemory
     public PhysicalMemory(GuestMemory memory)
     {
         Memory = memory;
-        _ranges = memory.Regions.Select(r => (r.Start.Value, r.End, r.HostAddress)).ToArray();
+        _ranges = memory.MappedRegions.Select(r => (r.Start.Value, r.End, r.HostAddress)).ToArray();
         _highestPage = _ranges.Max(r => r.End) >> 12;
         _codePageBits = new ulong[(_highestPage + 64) / 64];
     }

@@ -1,0 +1,35 @@
+using KvmSharp.Accelerators.Emulate;
+using KvmSharp.Machine.Config;
+using KvmSharp.Machine.Runtime;
+using KvmSharp.Tests.Machine;
+
+namespace KvmSharp.Tests.Firmware;
+
+/// <summary>Debian's SeaBIOS from the reset vector on the software CPU.</summary>
+public class SeaBiosTests
+{
+    [Fact]
+    public void SeaBiosRunsItsPostAndSaysWhenNothingBoots()
+    {
+        Assert.SkipUnless(File.Exists(FirmwareConfig.DebianSeaBios), "Debian's seabios package is not installed");
+        var console = new CapturingConsole();
+        var debug = new DebugConsolePort();
+        var config = new MachineConfig { Firmware = new FirmwareConfig(FirmwareKind.Bios), MemorySize = 128UL << 20 };
+        using var machine = new MachineBuilder(config).WithConsole(console).WithPortDevice(DebugConsolePort.Port, 1, debug)
+            .WithAccelerator(new EmulatorAccelerator(_ => { })).Build();
+        machine.Start();
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(2);
+        while (!console.Output.Contains("No bootable device", StringComparison.Ordinal) && !machine.Exit.IsCompleted && DateTime.UtcNow < deadline)
+            Thread.Sleep(100);
+        machine.Stop();
+        Assert.True(console.Output.Contains("No bootable device", StringComparison.Ordinal),
+            $"exit: {(machine.Exit.IsCompleted ? machine.Exit.Result.ToString() : "none")}\nconsole:\n{console.Output}\nSeaBIOS log:\n{debug.Log}");
+        Assert.Contains("SeaBIOS (version", console.Output);
+        // What it learnt through fw_cfg: the e820 (our ECAM reservation is in its map) and the ACPI tables its
+        // loader installed (the FADT found through the XSDT, the DSDT parsed).
+        Assert.Contains("Found QEMU fw_cfg", debug.Log);
+        Assert.Contains("00000000e0000000 - 00000000f0000000 = 2 RESERVED", debug.Log);
+        Assert.Contains("(via xsdt)", debug.Log);
+        Assert.Contains("ACPI: parse DSDT", debug.Log);
+    }
+}
