@@ -75,6 +75,7 @@ public sealed partial class Executor
             case Mnemonic.Sysret: case Mnemonic.Sysretq: Sysret(in i); return StepResult.EndBlock;
 
             default:
+                if (TryExecuteLegacy(in i, out var legacy)) return legacy;
                 if (TryExecuteSse(in i) || TryExecuteFpu(in i)) break;
                 Unimplemented.Record(in i);
                 throw CpuException.InvalidOpcode();
