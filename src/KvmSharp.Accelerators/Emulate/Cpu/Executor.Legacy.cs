@@ -75,11 +75,12 @@ public sealed partial class Executor
         ulong frame = StackPointer;
         if (level > 0)
         {
-            ulong mask = Mask(StackAddressSize);
-            ulong framePointer = RegisterFile.Read(_gpr, bp);
+            // The caller's frame pointers are walked with the stack's address size, whatever the operand size.
+            var walk = StackAddressSize == 8 ? Register.RBP : StackAddressSize == 4 ? Register.EBP : Register.BP;
             for (int n = 1; n < level; n++)
             {
-                framePointer = (framePointer - (ulong)size) & mask;
+                ulong framePointer = (RegisterFile.Read(_gpr, walk) - (ulong)size) & Mask(StackAddressSize);
+                RegisterFile.Write(_gpr, walk, framePointer);
                 Push(_mmu.Read(Linear(Register.SS, framePointer), size), size);
             }
             Push(frame, size);
