@@ -1,0 +1,83 @@
+using KvmSharp.Accelerators.Emulate;
+using KvmSharp.Machine.Config;
+using KvmSharp.Machine.Runtime;
+using KvmSharp.Tests.Machine;
+
+namespace KvmSharp.Tests.Firmware;
+
+/// <summary>
+/// A PC's whole boot on the software CPU: SeaBIOS from the reset vector finds the virtio disk, runs GRUB's MBR code,
+/// GRUB reads its menu and the kernel from the ext4 partition through the BIOS, starts Linux through its real-mode
+/// entry, and the default guest's shell answers.
+/// </summary>
+public class GrubBootTests(GrubDiskFixture disk) : IClassFixture<GrubDiskFixture>
+{
+    [Fact]
+    public void SeaBiosBootsGrubFromAQcow2OverlayToTheDefaultGuestShell()
+    {
+        // The raw disk as the backing file of a qcow2 overlay made by qemu-img: the guest's writes stay in the overlay.
+        string overlay = disk.TemporaryPath("overlay.qcow2");
+        var made = Tool("qemu-img", "create", "-q", "-f", "qcow2", "-b", disk.DiskPath, "-F", "raw", overlay);
+        Assert.True(made.Code == 0, made.Error);
+        var console = new CapturingConsole();
+        using var machine = Boot(overlay, DiskFormat.Qcow2, console);
+        bool prompted = WaitFor(() => console.Output.Contains("kvmsharp:/# ", StringComparison.Ordinal) || machine.Exit.IsCompleted, TimeSpan.FromMinutes(5));
+        Assert.True(prompted && !machine.Exit.IsCompleted, $"no shell prompt; the console showed:\n{Tail(console.Output)}");
+        console.Type("echo fw-$((6*7)); cat /proc/cmdline\n");
+        Assert.True(WaitFor(() => console.Output.Contains("fw-42", StringComparison.Ordinal), TimeSpan.FromMinutes(1)), Tail(console.Output));
+        machine.Stop();
+        string output = console.Output;
+        Assert.Contains("Booting from Hard Disk...", output);
+        Assert.Contains("Booting `kvmsharp default guest'", output);
+        Assert.Contains("BOOT_IMAGE=/boot/vmlinuz", output);
+        foreach (string bad in new[] { "Oops", "BUG:", "invalid opcode", "general protection fault" }) Assert.DoesNotContain(bad, output);
+    }
+
+    [Fact]
+    public void SeaBiosBootsTheRawDiskIntoLinux()
+    {
+        var console = new CapturingConsole();
+        using var machine = Boot(disk.DiskPath, DiskFormat.Raw, console);
+        // Up to the kernel's first line is the firmware's and GRUB's part; the rest is the test above.
+        bool started = WaitFor(() => console.Output.Contains("Linux version 6.", StringComparison.Ordinal) || machine.Exit.IsCompleted, TimeSpan.FromMinutes(3));
+        machine.Stop();
+        Assert.True(started, $"Linux did not start; the console showed:\n{Tail(console.Output)}");
+        Assert.Contains("Command line: BOOT_IMAGE=/boot/vmlinuz", console.Output);
+    }
+
+    private static RunningMachine Boot(string path, DiskFormat format, CapturingConsole console)
+    {
+        var config = new MachineConfig
+        {
+            Firmware = new FirmwareConfig(FirmwareKind.Bios),
+            MemorySize = 256UL << 20,
+            Disks = [new DiskConfig(path, format)],
+        };
+        var machine = new MachineBuilder(config).WithConsole(console).WithAccelerator(new EmulatorAccelerator(_ => { })).Build();
+        machine.Start();
+        return machine;
+    }
+
+    private static (int Code, string Error) Tool(string program, params string[] arguments)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo(program) { RedirectStandardError = true };
+        foreach (var a in arguments) start.ArgumentList.Add(a);
+        using var process = System.Diagnostics.Process.Start(start)!;
+        string error = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        return (process.ExitCode, error);
+    }
+
+    private static bool WaitFor(Func<bool> condition, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline) return false;
+            Thread.Sleep(100);
+        }
+        return true;
+    }
+
+    private static string Tail(string text) => text.Length > 4000 ? "…" + text[^4000..] : text;
+}
