@@ -66,6 +66,8 @@ public sealed partial record MachineConfig
     public KernelConfig? Kernel { get; init; }
     /// <summary>Null: no firmware; the kernel is loaded directly and entered in its boot protocol's mode.</summary>
     public FirmwareConfig? Firmware { get; init; }
+    /// <summary>The machine's UUID (SMBIOS system information, where firmware reads it; libvirt's domain uuid); null: none.</summary>
+    public Guid? Uuid { get; init; }
     public AcceleratorChoice Accelerator { get; init; } = AcceleratorChoice.Auto;
     /// <summary>An i8254 PIT (the PC default). Guests that need none may leave it out: see <see cref="Accelerators.VirtualMachineOptions"/>.</summary>
     public bool LegacyTimer { get; init; } = true;

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using KvmSharp.Boot;
 using KvmSharp.Boot.Acpi;
+using KvmSharp.Boot.Smbios;
 using KvmSharp.Devices.Bus;
 using KvmSharp.Devices.Firmware;
 using KvmSharp.Machine.Config;
@@ -12,7 +13,7 @@ namespace KvmSharp.Machine.Runtime;
 /// A machine that firmware starts: the image mapped as flash ending at 4 GiB and copied into RAM so that it also
 /// ends at 1 MiB (0xC0000–0xFFFFF for SeaBIOS's 256 KiB), the vCPUs left at their reset state (real mode at
 /// F000:FFF0), and fw_cfg telling the firmware the machine as QEMU tells SeaBIOS and OVMF: CPU count, e820, the ACPI
-/// tables with their loader script, the serial console.
+/// tables with their loader script, SMBIOS tables, the serial console.
 /// <para>Why a copy in RAM and no PAM registers: on QEMU's i440FX the last 128 KiB of the image appear at 0xE0000 as
 /// ROM, and SeaBIOS first opens the PAM registers (RAM readable and writable from 0xC0000 to 1 MiB) and copies its
 /// whole linked image there from the flash (its code32flat sections start below 0xE0000 in the 256 KiB build), then
@@ -67,6 +68,10 @@ internal static class FirmwareBoot
         fwCfg.AddFile(FirmwareAcpiTables.TablesFile, acpi.Tables);
         fwCfg.AddFile(FirmwareAcpiTables.RsdpFile, acpi.Rsdp);
         fwCfg.AddFile(FirmwareAcpiTables.LoaderFile, acpi.Loader);
+        var ram = MemoryMap.RamRanges(config.MemorySize).Select(r => (r.Start.Value, r.Size)).ToList();
+        var (smbios, anchor) = SmbiosTables.Build(new SmbiosMachine(config.Uuid, config.VcpuCount, config.MemorySize, ram));
+        fwCfg.AddFile(SmbiosTables.TablesFile, smbios);
+        fwCfg.AddFile(SmbiosTables.AnchorFile, anchor);
         // SeaBIOS writes what it would show on a screen to this UART too (its "sercon"): we have no VGA.
         fwCfg.AddFile("etc/sercon-port", U16(0x3F8));
         ports.Register(FwCfg.PortBase, FwCfg.PortCount, fwCfg);

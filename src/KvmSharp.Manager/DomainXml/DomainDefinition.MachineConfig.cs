@@ -24,7 +24,10 @@ public sealed partial record DomainDefinition
         // Saturating: an out-of-range size stays out of range for Validate to name instead of wrapping.
         MemorySize = MemoryKib > ulong.MaxValue / 1024 ? ulong.MaxValue : MemoryKib * 1024,
         VcpuCount = VcpuCount,
-        Kernel = new KernelConfig(Os.Kernel, Os.Initrd, Os.Cmdline ?? ""),
+        Uuid = Uuid,
+        // A kernel is loaded directly even where <boot> is given too (firmware would load it the same way).
+        Kernel = Os.Kernel is null ? null : new KernelConfig(Os.Kernel, Os.Initrd, Os.Cmdline ?? ""),
+        Firmware = Os.Kernel is null ? new FirmwareConfig(FirmwareKind.Bios, Os.Loader) : null,
         Accelerator = Type == DomainType.Qemu ? AcceleratorChoice.Emulate : AcceleratorChoice.Auto,
         Console = HasSerialConsole ? new ConsoleConfig(ConsoleKind.Socket, consoleSocketPath) : new ConsoleConfig(ConsoleKind.None),
         Disks = [.. Disks.Select(d => new DiskConfig(d.Source, d.Format, d.ReadOnly, d.Serial) { Id = d.Target, Slot = d.Slot })],

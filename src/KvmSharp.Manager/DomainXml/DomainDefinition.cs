@@ -57,7 +57,17 @@ public sealed partial record DomainDefinition
 }
 
 /// <summary>Direct kernel boot (formatdomain "Direct kernel boot"): the only boot KvmSharp has. <paramref name="Machine"/> as written (pc, q35, pc-i440fx-…).</summary>
-public sealed record DomainOs(string Kernel, string? Initrd = null, string? Cmdline = null, string Machine = "pc");
+/// <summary>
+/// What boots: a kernel loaded directly (<paramref name="Kernel"/>), or firmware (<see cref="BootsDisk"/>: SeaBIOS, or
+/// the BIOS image <see cref="Loader"/> names) booting the first disk.
+/// </summary>
+public sealed record DomainOs(string? Kernel, string? Initrd = null, string? Cmdline = null, string Machine = "pc")
+{
+    /// <summary>&lt;boot dev='hd'/&gt;: firmware boots the disks (also when there is no kernel).</summary>
+    public bool BootsDisk { get; init; }
+    /// <summary>&lt;loader&gt;: the BIOS image; null: Debian's SeaBIOS.</summary>
+    public string? Loader { get; init; }
+}
 
 /// <summary>The &lt;features&gt; we accept, each a statement of what our machine has anyway.</summary>
 public sealed record DomainFeatures(bool Acpi = false, bool Apic = false, bool Pae = false, bool VmportOff = false)

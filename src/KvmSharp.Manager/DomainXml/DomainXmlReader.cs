@@ -107,13 +107,44 @@ public static partial class DomainXmlReader
             throw DomainXmlError.Unsupported($"machine '{DomainXmlError.Quote(machine)}' is not supported (pc, q35, pc-i440fx-…, pc-q35-…)");
         type.Finish();
 
-        var kernel = os.Child("kernel") ?? throw DomainXmlError.Unsupported(
-            "booting without <kernel> in <os> is not supported: KvmSharp boots a kernel directly");
-        string kernelPath = XmlValues.AbsolutePath(FinishText(kernel), "<kernel>");
+        // <loader> and <boot> mean firmware; <kernel> is loaded directly (libvirt hands it to the firmware, which
+        // loads it the same way). <boot> repeats in order of preference; 'hd' is the only device we boot.
+        string? loader = os.Child("loader") is { } l ? ReadLoader(l) : null;
+        bool bootsDisk = false;
+        foreach (var child in os.ChildElements.Where(c => c.Name == "boot").ToList())
+        {
+            var boot = os.Take(child);
+            XmlValues.Choice(boot, "dev", null, "hd");
+            boot.Finish();
+            bootsDisk = true;
+        }
+        if (os.Child("nvram") is { } nvram)
+            throw DomainXmlError.Unsupported($"{nvram.Describe} is not supported: it is UEFI's variable store, and KvmSharp boots through SeaBIOS");
+        var kernel = os.Child("kernel");
+        if (kernel is null && !bootsDisk && loader is null)
+            throw DomainXmlError.Unsupported("an <os> with neither <kernel> nor <boot dev='hd'/> is not supported: say what boots");
+        if (kernel is not null && loader is not null)
+            throw DomainXmlError.Unsupported("<loader> with a <kernel> is not supported: KvmSharp loads the kernel directly, without firmware");
+        string? kernelPath = kernel is null ? null : XmlValues.AbsolutePath(FinishText(kernel), "<kernel>");
         string? initrd = os.Child("initrd") is { } i ? XmlValues.AbsolutePath(FinishText(i), "<initrd>") : null;
         string? cmdline = os.Child("cmdline") is { } c ? FinishText(c) : null;
+        if (kernelPath is null && (initrd is not null || cmdline is not null))
+            throw DomainXmlError.Unsupported("<initrd> and <cmdline> in <os> need a <kernel>: the firmware boots the disk as it is");
         os.Finish();
-        return new DomainOs(kernelPath, initrd, cmdline is "" ? null : cmdline, machine);
+        return new DomainOs(kernelPath, initrd, cmdline is "" ? null : cmdline, machine)
+        {
+            BootsDisk = bootsDisk || kernelPath is null,
+            Loader = loader,
+        };
+    }
+
+    /// <summary>&lt;loader&gt;: a BIOS image mapped read-only (type 'rom', libvirt's default for a BIOS); pflash is UEFI's.</summary>
+    private static string ReadLoader(ElementReader loader)
+    {
+        XmlValues.OptionalChoice(loader, "readonly", "yes");
+        if (loader.Attribute("type") is { } type && type != "rom")
+            throw DomainXmlError.Unsupported($"type='{DomainXmlError.Quote(type)}' of {loader.Describe} is not supported: KvmSharp boots a BIOS image ('rom'); UEFI's pflash is not available yet");
+        return XmlValues.AbsolutePath(FinishText(loader), "<loader>");
     }
 
     [GeneratedRegex(@"^(pc|q35|pc-i440fx-[0-9a-z.]{1,32}|pc-q35-[0-9a-z.]{1,32})$", RegexOptions.CultureInvariant)]

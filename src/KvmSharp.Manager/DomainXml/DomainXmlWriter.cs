@@ -76,9 +76,11 @@ public static class DomainXmlWriter
 
     private static XElement Os(DomainOs os) => new("os",
         new XElement("type", new XAttribute("arch", "x86_64"), new XAttribute("machine", os.Machine), "hvm"),
-        new XElement("kernel", os.Kernel),
+        os.Loader is null ? null : new XElement("loader", new XAttribute("readonly", "yes"), new XAttribute("type", "rom"), os.Loader),
+        os.Kernel is null ? null : new XElement("kernel", os.Kernel),
         os.Initrd is null ? null : new XElement("initrd", os.Initrd),
-        os.Cmdline is null ? null : new XElement("cmdline", os.Cmdline));
+        os.Cmdline is null ? null : new XElement("cmdline", os.Cmdline),
+        os.BootsDisk ? new XElement("boot", new XAttribute("dev", "hd")) : null);
 
     private static XElement? Features(DomainFeatures f) => f == DomainFeatures.None ? null : new XElement("features",
         f.Acpi ? new XElement("acpi") : null,

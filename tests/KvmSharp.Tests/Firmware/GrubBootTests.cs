@@ -30,6 +30,7 @@ public class GrubBootTests(GrubDiskFixture disk) : IClassFixture<GrubDiskFixture
         Assert.Contains("Booting from Hard Disk...", output);
         Assert.Contains("Booting `kvmsharp default guest'", output);
         Assert.Contains("BOOT_IMAGE=/boot/vmlinuz", output);
+        Assert.Contains("DMI: KvmSharp KvmSharp Virtual Machine", output);   // our SMBIOS tables, installed by SeaBIOS
         foreach (string bad in new[] { "Oops", "BUG:", "invalid opcode", "general protection fault" }) Assert.DoesNotContain(bad, output);
     }
 

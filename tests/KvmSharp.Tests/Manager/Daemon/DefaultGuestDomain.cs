@@ -33,4 +33,26 @@ internal static class DefaultGuestDomain
           </devices>
         </domain>
         """;
+
+    /// <summary>A domain that SeaBIOS boots from <paramref name="disk"/> (libvirt's ordinary &lt;boot dev='hd'/&gt;).</summary>
+    public static string FirmwareXml(string name, string disk, string format = "raw") => $"""
+        <domain type='qemu'>
+          <name>{name}</name>
+          <memory unit='MiB'>256</memory>
+          <vcpu>1</vcpu>
+          <os>
+            <type arch='x86_64' machine='pc'>hvm</type>
+            <boot dev='hd'/>
+          </os>
+          <devices>
+            <disk type='file' device='disk'>
+              <driver name='qemu' type='{format}'/>
+              <source file='{SecurityElement.Escape(disk)}'/>
+              <target dev='vda' bus='virtio'/>
+            </disk>
+            <serial type='pty'><target port='0'/></serial>
+            <console type='pty'><target type='serial' port='0'/></console>
+          </devices>
+        </domain>
+        """;
 }

@@ -175,4 +175,24 @@ public class DomainXmlReaderTests
         Assert.DoesNotContain("id=", DomainXmlWriter.Format(d), StringComparison.Ordinal);
         Assert.Contains("id=\"7\"", DomainXmlWriter.Format(d, 7), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Boot_dev_hd_without_a_kernel_is_SeaBIOS_booting_the_disk_and_survives_a_round_trip()
+    {
+        string xml = Minimal(Disk).Replace("<kernel>/boot/vmlinuz</kernel>", "<boot dev='hd'/>", StringComparison.Ordinal);
+        var d = DomainXmlReader.Parse(xml);
+        var config = d.ToMachineConfig("/run/kvmsharp/small.console", null);
+        Assert.Null(config.Kernel);
+        Assert.Equal(new FirmwareConfig(FirmwareKind.Bios), config.Firmware);
+        Assert.Empty(config.Validate());
+        string written = DomainXmlWriter.Format(d);
+        Assert.Contains("<boot dev=\"hd\" />", written, StringComparison.Ordinal);
+        Assert.DoesNotContain("<kernel>", written, StringComparison.Ordinal);
+        Assert.Equal(d, DomainXmlReader.Parse(written));
+
+        // <loader> names the BIOS image to boot instead of Debian's.
+        var own = DomainXmlReader.Parse(xml.Replace("<boot dev='hd'/>", "<loader readonly='yes' type='rom'>/opt/bios.bin</loader><boot dev='hd'/>", StringComparison.Ordinal));
+        Assert.Equal(new FirmwareConfig(FirmwareKind.Bios, "/opt/bios.bin"), own.ToMachineConfig("/run/c", null).Firmware);
+        Assert.Equal(own, DomainXmlReader.Parse(DomainXmlWriter.Format(own)));
+    }
 }

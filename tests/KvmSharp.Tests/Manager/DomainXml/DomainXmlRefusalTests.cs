@@ -76,15 +76,18 @@ public class DomainXmlRefusalTests
     }
 
     [Theory]
-    [InlineData("<os><type>hvm</type></os>", "without <kernel>")]
-    [InlineData("<os><type>hvm</type><loader>/usr/share/OVMF.fd</loader><kernel>/k</kernel></os>", "<loader> in <os>")]
-    [InlineData("<os><type>hvm</type><kernel>/k</kernel><boot dev='hd'/></os>", "<boot> in <os>")]
+    [InlineData("<os><type>hvm</type></os>", "neither <kernel> nor <boot dev='hd'/>")]
+    [InlineData("<os><type>hvm</type><loader>/usr/share/seabios/bios.bin</loader><kernel>/k</kernel></os>", "<loader> with a <kernel>")]
+    [InlineData("<os><type>hvm</type><loader type='pflash'>/usr/share/OVMF/OVMF_CODE.fd</loader><boot dev='hd'/></os>", "type='pflash'")]
+    [InlineData("<os><type>hvm</type><boot dev='hd'/><nvram>/var/lib/vars.fd</nvram></os>", "<nvram> in <os>")]
+    [InlineData("<os><type>hvm</type><boot dev='cdrom'/></os>", "dev='cdrom'")]
+    [InlineData("<os><type>hvm</type><boot dev='hd'/><cmdline>quiet</cmdline></os>", "need a <kernel>")]
     [InlineData("<os><type>hvm</type><kernel>/k</kernel><dtb>/d</dtb></os>", "<dtb> in <os>")]
     [InlineData("<os firmware='efi'><type>hvm</type><kernel>/k</kernel></os>", "'firmware' of <os>")]
     [InlineData("<os><type>linux</type><kernel>/k</kernel></os>", "os type 'linux'")]
     [InlineData("<os><type arch='aarch64'>hvm</type><kernel>/k</kernel></os>", "arch='aarch64'")]
     [InlineData("<os><type machine='virt'>hvm</type><kernel>/k</kernel></os>", "machine 'virt'")]
-    public void Only_direct_kernel_boot_of_an_x86_64_hvm_guest(string os, string mention)
+    public void Only_a_kernel_or_the_BIOS_booting_a_disk_of_an_x86_64_hvm_guest(string os, string mention)
     {
         string xml = Minimal().Replace("<os><type arch='x86_64'>hvm</type><kernel>/boot/vmlinuz</kernel></os>", os, StringComparison.Ordinal);
         Refused(xml, ManagerError.ConfigUnsupported, mention);
