@@ -1,5 +1,6 @@
 using System.CommandLine;
 using KvmSharp.Machine.Images;
+using KvmSharp.Machine.Images.BootDisks;
 
 namespace KvmSharp.Cli.Commands;
 
@@ -21,7 +22,29 @@ internal static class ImageCommand
             Console.WriteLine($"release {guest.KernelRelease}");
             return 0;
         }));
-        var image = new Command("image", "The default guest image, and disk images for --disk") { pull };
+        var distribution = new Argument<string>("system") { Description = "What to install: debian (Debian 12), or default-guest (the default guest behind GRUB)" };
+        distribution.AcceptOnlyFromAmong("debian", "default-guest");
+        var exec = new Option<string?>("--exec") { HelpName = "COMMAND", Description = "default-guest only: the guest runs COMMAND and powers off, as run --exec" };
+        var output = new Option<string>("--out") { HelpName = "PATH", Description = "The disk to write: .qcow2 for qcow2, anything else raw", Required = true };
+        var size = Parsing.Options.Size("--size", "The disk's size (default 4G)");
+        var build = new Command("build", "Write a disk that --firmware bios boots: debian installs Debian 12 (systemd, the cloud kernel, cloud-init; needs root and Debian's package mirror)")
+        {
+            distribution, output, size, exec,
+        };
+        build.SetAction(result => UserErrors.Guard(() =>
+        {
+            string path = Path.GetFullPath(result.GetValue(output)!);
+            if (result.GetValue(distribution) == "default-guest")
+            {
+                if (result.GetValue(size) is not null) throw new GuestImageException("--size: the default guest's disk has a fixed size (64M)");
+                DefaultGuestDisk.Build(path, result.GetValue(exec), Console.Error.WriteLine);
+                return 0;
+            }
+            if (result.GetValue(exec) is not null) throw new GuestImageException("--exec is for default-guest; a Debian image boots to its login prompt");
+            DebianImage.Build(path, result.GetValue(size) ?? DebianImage.DefaultSize, Console.Error.WriteLine);
+            return 0;
+        }));
+        var image = new Command("image", "The default guest image, and disk images for --disk") { pull, build };
         foreach (var command in ImageDiskCommands.Create()) image.Subcommands.Add(command);
         return image;
     }

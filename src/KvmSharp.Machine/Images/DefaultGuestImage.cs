@@ -34,7 +34,10 @@ public static class DefaultGuestImage
     private const string KernelFile = "vmlinuz", InitrdFile = "initrd.img", ReleaseFile = "release", FormatFile = "format";
 
     /// <summary>$XDG_CACHE_HOME/kvmsharp/default-guest, or ~/.cache/kvmsharp/default-guest.</summary>
-    public static string DefaultCacheDirectory
+    public static string DefaultCacheDirectory => Path.Combine(CacheRoot, "default-guest");
+
+    /// <summary>$XDG_CACHE_HOME/kvmsharp, or ~/.cache/kvmsharp: where what KvmSharp fetches or builds once is kept.</summary>
+    public static string CacheRoot
     {
         get
         {
@@ -42,7 +45,7 @@ public static class DefaultGuestImage
             string root = !string.IsNullOrEmpty(xdg) && Path.IsPathRooted(xdg)
                 ? xdg
                 : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
-            return Path.Combine(root, "kvmsharp", "default-guest");
+            return Path.Combine(root, "kvmsharp");
         }
     }
 

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using KvmSharp.Boot;
 using KvmSharp.Boot.Acpi;
+using KvmSharp.Boot.Linux;
 using KvmSharp.Boot.Smbios;
 using KvmSharp.Devices.Bus;
 using KvmSharp.Devices.Firmware;
@@ -22,13 +23,24 @@ namespace KvmSharp.Machine.Runtime;
 /// that stays writable. What is lost is the F segment's write protection after POST, which guards the BIOS against
 /// the guest's own stray writes and nothing else.</para>
 /// </summary>
-internal static class FirmwareBoot
+public static class FirmwareBoot
 {
     /// <summary>The most of a BIOS image that lives below 1 MiB: from 0xC0000, where the option ROM area starts.</summary>
     public const int LowBiosSize = 256 << 10;
 
     // fw_cfg keys (QEMU's include/standard-headers/linux/qemu_fw_cfg.h, also listed in docs/specs/fw_cfg.rst).
     private const ushort KeyRamSize = 0x03, KeyCpuCount = 0x05, KeyBootMenu = 0x0E, KeyMaxCpus = 0x0F;
+    private const ushort KeyKernelAddress = 0x07, KeyKernelSize = 0x08, KeyInitrdAddress = 0x0A, KeyInitrdSize = 0x0B,
+        KeyKernelData = 0x11, KeyInitrdData = 0x12, KeyCommandLineAddress = 0x13, KeyCommandLineSize = 0x14,
+        KeyCommandLineData = 0x15, KeySetupAddress = 0x16, KeySetupSize = 0x17, KeySetupData = 0x18;
+
+    /// <summary>
+    /// The option ROM that loads a kernel given through fw_cfg (QEMU's linuxboot_dma.bin, from Debian's
+    /// qemu-system-data package, used in place): SeaBIOS runs it as a boot device, it copies setup, kernel, initrd and
+    /// command line to their addresses over fw_cfg DMA and enters the kernel's real-mode setup.
+    /// </summary>
+    public const string LinuxBootRom = "/usr/share/qemu/linuxboot_dma.bin";
+    private const string LinuxBootRomFile = "genroms/linuxboot_dma.bin";
 
     /// <summary>Reads the image named by <paramref name="firmware"/>; every failure is one line naming the file.</summary>
     public static byte[] ReadImage(FirmwareConfig firmware)
@@ -72,10 +84,42 @@ internal static class FirmwareBoot
         var (smbios, anchor) = SmbiosTables.Build(new SmbiosMachine(config.Uuid, config.VcpuCount, config.MemorySize, ram));
         fwCfg.AddFile(SmbiosTables.TablesFile, smbios);
         fwCfg.AddFile(SmbiosTables.AnchorFile, anchor);
+        if (config.Kernel is { } kernel) AddKernel(fwCfg, kernel, MemoryMap.RamRanges(config.MemorySize)[0].Size);
         // SeaBIOS writes what it would show on a screen to this UART too (its "sercon"): we have no VGA.
         fwCfg.AddFile("etc/sercon-port", U16(0x3F8));
         ports.Register(FwCfg.PortBase, FwCfg.PortCount, fwCfg);
         return fwCfg;
+    }
+
+    /// <summary>The kernel for the firmware to start (as QEMU's -kernel), and the option ROM that does it, first in the boot order.</summary>
+    private static void AddKernel(FwCfg fwCfg, KernelConfig kernel, ulong lowRamEnd)
+    {
+        byte[] rom;
+        FirmwareLinuxImage image;
+        try
+        {
+            rom = File.ReadAllBytes(LinuxBootRom);
+            image = FirmwareLinuxImage.Create(File.ReadAllBytes(kernel.Path), kernel.InitrdPath is { } initrd ? File.ReadAllBytes(initrd) : [],
+                kernel.CommandLine, lowRamEnd);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or BootImageException)
+        {
+            throw new MachineConfigException($"kernel: {e.Message}");
+        }
+        fwCfg.AddItem(KeySetupAddress, U32(image.SetupAddress));
+        fwCfg.AddItem(KeySetupSize, U32((uint)image.Setup.Length));
+        fwCfg.AddItem(KeySetupData, image.Setup);
+        fwCfg.AddItem(KeyKernelAddress, U32(image.KernelAddress));
+        fwCfg.AddItem(KeyKernelSize, U32((uint)image.Kernel.Length));
+        fwCfg.AddItem(KeyKernelData, image.Kernel);
+        fwCfg.AddItem(KeyInitrdAddress, U32(image.InitrdAddress));
+        fwCfg.AddItem(KeyInitrdSize, U32((uint)image.Initrd.Length));
+        fwCfg.AddItem(KeyInitrdData, image.Initrd);
+        fwCfg.AddItem(KeyCommandLineAddress, U32(image.CommandLineAddress));
+        fwCfg.AddItem(KeyCommandLineSize, U32((uint)image.CommandLine.Length));
+        fwCfg.AddItem(KeyCommandLineData, image.CommandLine);
+        fwCfg.AddFile(LinuxBootRomFile, rom);
+        fwCfg.AddFile("bootorder", System.Text.Encoding.ASCII.GetBytes($"/rom@{LinuxBootRomFile}\n"));
     }
 
     /// <summary>
@@ -101,6 +145,13 @@ internal static class FirmwareBoot
     {
         var bytes = new byte[2];
         BinaryPrimitives.WriteUInt16LittleEndian(bytes, value);
+        return bytes;
+    }
+
+    private static byte[] U32(uint value)
+    {
+        var bytes = new byte[4];
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes, value);
         return bytes;
     }
 

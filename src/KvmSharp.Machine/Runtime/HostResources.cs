@@ -20,6 +20,8 @@ internal static class HostResources
             problems.Add(new("firmware.image_path", firmware.ImagePath is null
                 ? $"'{E(firmware.Image)}' does not exist (install Debian's {firmware.Package} package)"
                 : $"'{E(firmware.Image)}' does not exist"));
+        if (config.Firmware is not null && config.Kernel is not null && !File.Exists(FirmwareBoot.LinuxBootRom))
+            problems.Add(new("kernel", $"a kernel started by firmware needs '{FirmwareBoot.LinuxBootRom}' (install Debian's qemu-system-data package)"));
         for (int i = 0; i < config.Disks.Count; i++)
             if (!File.Exists(config.Disks[i].Path))
                 problems.Add(new($"disks[{i}].path", $"'{E(config.Disks[i].Path)}' does not exist"));

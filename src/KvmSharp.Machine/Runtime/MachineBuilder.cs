@@ -138,12 +138,7 @@ public sealed class MachineBuilder(MachineConfig config)
         GuestMemory memory;
         try
         {
-            if (_config.Firmware is { } firmwareConfig)
-            {
-                if (_config.Kernel is not null)
-                    throw new MachineConfigException("kernel: a kernel handed to firmware through fw_cfg is not supported yet; boot it without --firmware, or boot the disk");
-                firmware = FirmwareBoot.ReadImage(firmwareConfig);
-            }
+            if (_config.Firmware is { } firmwareConfig) firmware = FirmwareBoot.ReadImage(firmwareConfig);
             memory = restoring?.Memory ?? GuestMemory.Create(_config.MemorySize);
         }
         catch

@@ -1,5 +1,6 @@
 using KvmSharp.Accelerators.Emulate;
 using KvmSharp.Machine.Config;
+using KvmSharp.Machine.Images;
 using KvmSharp.Machine.Runtime;
 using KvmSharp.Tests.Machine;
 
@@ -31,5 +32,32 @@ public class SeaBiosTests
         Assert.Contains("00000000e0000000 - 00000000f0000000 = 2 RESERVED", debug.Log);
         Assert.Contains("(via xsdt)", debug.Log);
         Assert.Contains("ACPI: parse DSDT", debug.Log);
+    }
+
+    [Fact]
+    public void AKernelGivenThroughFwCfgIsStartedBySeaBiosAndReachesTheShell()
+    {
+        Assert.SkipUnless(File.Exists(FirmwareConfig.DebianSeaBios), "Debian's seabios package is not installed");
+        Assert.SkipUnless(File.Exists(FirmwareBoot.LinuxBootRom), "Debian's qemu-system-data package (linuxboot_dma.bin) is not installed");
+        var guest = DefaultGuestImage.Ensure(DefaultGuestImage.DefaultCacheDirectory, force: false, _ => { });
+        var console = new CapturingConsole();
+        var config = new MachineConfig
+        {
+            Firmware = new FirmwareConfig(FirmwareKind.Bios),
+            Kernel = new KernelConfig(guest.KernelPath, guest.InitrdPath, DefaultGuestCommandLine.Shell()),
+            MemorySize = 256UL << 20,
+        };
+        using var machine = new MachineBuilder(config).WithConsole(console).WithAccelerator(new EmulatorAccelerator(_ => { })).Build();
+        machine.Start();
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(5);
+        while (!console.Output.Contains("kvmsharp:/# ", StringComparison.Ordinal) && !machine.Exit.IsCompleted && DateTime.UtcNow < deadline)
+            Thread.Sleep(100);
+        Assert.True(console.Output.Contains("kvmsharp:/# ", StringComparison.Ordinal), console.Output.Length > 4000 ? console.Output[^4000..] : console.Output);
+        console.Type("cat /proc/cmdline\n");
+        deadline = DateTime.UtcNow + TimeSpan.FromMinutes(1);
+        while (!console.Output.Contains("panic=-1\r\n", StringComparison.Ordinal) && DateTime.UtcNow < deadline) Thread.Sleep(100);
+        machine.Stop();
+        Assert.Contains("Booting from ROM...", console.Output);   // SeaBIOS ran linuxboot_dma.bin, first in our bootorder
+        Assert.Contains(DefaultGuestCommandLine.Shell() + "\r\n", console.Output);
     }
 }

@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Diagnostics;
+using KvmSharp.Storage;
 
 namespace KvmSharp.Machine.Images.BootDisks;
 
@@ -56,6 +57,41 @@ public static class BiosBootDisk
         finally
         {
             Directory.Delete(work, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// As <see cref="Write"/>, as qcow2 when <paramref name="output"/> ends in .qcow2 (written by our own qcow2 writer
+    /// from the raw disk, all-zero clusters left unallocated), raw otherwise.
+    /// </summary>
+    public static void WriteImage(string output, ulong size, string rootDirectory, GrubPc grub, Action<string> progress)
+    {
+        if (!output.EndsWith(".qcow2", StringComparison.OrdinalIgnoreCase))
+        {
+            Write(output, size, rootDirectory, grub, progress);
+            return;
+        }
+        string raw = output + ".raw.tmp";
+        try
+        {
+            Write(raw, size, rootDirectory, grub, progress);
+            progress($"kvmsharp: writing {output} (qcow2)");
+            if (File.Exists(output)) File.Delete(output);
+            Qcow2Creator.Create(output, (long)size);
+            using var source = File.OpenHandle(raw, FileMode.Open, FileAccess.Read);
+            using var target = DiskImage.Open(output, "qcow2", readOnly: false);
+            var buffer = new byte[64 << 10];
+            for (long at = 0; at < (long)size; at += buffer.Length)
+            {
+                int n = RandomAccess.Read(source, buffer, at);
+                if (n <= 0) break;
+                if (buffer.AsSpan(0, n).ContainsAnyExcept((byte)0)) target.Write(at, buffer.AsSpan(0, n));
+            }
+            target.Flush();
+        }
+        finally
+        {
+            File.Delete(raw);
         }
     }
 

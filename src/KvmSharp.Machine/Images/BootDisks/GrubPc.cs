@@ -3,7 +3,7 @@ namespace KvmSharp.Machine.Images.BootDisks;
 /// <summary>
 /// GRUB for BIOS machines from Debian's packages, unpacked rather than installed (nothing on the host changes):
 /// <c>grub-pc-bin</c> has the i386-pc modules, boot.img and diskboot.img; <c>grub-common</c> has grub-mkimage.
-/// Kept under a cache directory and reused; <see cref="Ensure"/> fetches them once.
+/// Kept under KvmSharp's cache (~/.cache/kvmsharp/grub-pc) and reused; <see cref="Ensure"/> fetches them once.
 /// </summary>
 public sealed class GrubPc
 {

@@ -1,0 +1,99 @@
+using System.ComponentModel;
+using System.Diagnostics;
+
+namespace KvmSharp.Machine.Images.BootDisks;
+
+/// <summary>
+/// <c>kvmsharp image build debian</c>: a bootable Debian 12 disk from Debian's packages. mmdebstrap (Debian's
+/// package, installed when missing) builds the root filesystem in a directory: systemd, the cloud kernel and its
+/// initramfs, cloud-init (NoCloud first, so a CIDATA disk configures it and no network datasource is waited for).
+/// Then <see cref="BiosBootDisk"/> writes GRUB and the ext4 partition (no loop device, no mount), and the raw disk
+/// is copied into a qcow2 image by our own writer, leaving zero clusters unallocated. The kernel's console is the
+/// first serial port, where systemd starts a login prompt.
+/// <para>Needs root: mmdebstrap's root mode keeps file owners without fakeroot, and mkfs.ext4 -d copies them.</para>
+/// </summary>
+public static class DebianImage
+{
+    public const string Suite = "bookworm";
+    public const ulong DefaultSize = 4UL << 30;
+
+    /// <summary>Packages beyond Debian's "important" set: what boots on our machine and what cloud images have.</summary>
+    public static readonly string[] Packages =
+        ["systemd-sysv", "udev", "linux-image-cloud-amd64", "initramfs-tools", "e2fsprogs", "ifupdown", "isc-dhcp-client", "cloud-init", "openssh-server"];
+
+    /// <summary>The kernel command line GRUB boots: root by label (the partition we write), console on COM1.</summary>
+    public const string CommandLine = "root=LABEL=root ro console=ttyS0,115200 earlyprintk=ttyS0";
+
+    public static void Build(string output, ulong size, Action<string> progress, string? mirror = null)
+    {
+        if (!Environment.IsPrivilegedProcess)
+            throw new GuestImageException("image build debian needs root (mmdebstrap keeps file owners in its root mode); run it with sudo");
+        var grub = GrubPc.Ensure(DefaultGuestImage.CacheRoot, progress);
+        EnsureTool("mmdebstrap", "mmdebstrap", progress);
+        EnsureTool("mkfs.ext4", "e2fsprogs", progress);
+        string work = Directory.CreateTempSubdirectory("kvmsharp-debian").FullName;
+        try
+        {
+            string root = Path.Combine(work, "root");
+            progress($"kvmsharp: installing Debian 12 ({Suite}) into a directory with mmdebstrap (a few minutes)");
+            var watch = Stopwatch.StartNew();
+            Run("mmdebstrap", ["--mode=root", "--variant=important", $"--include={string.Join(',', Packages)}",
+                               Suite, root, .. mirror is null ? Array.Empty<string>() : [mirror]], progress);
+            progress($"kvmsharp: Debian installed in {watch.Elapsed.TotalSeconds:F0} s");
+            Configure(root);
+            BiosBootDisk.WriteImage(output, size, root, grub, progress);
+            progress($"kvmsharp: {output} is ready: kvmsharp run --firmware bios --disk {output}");
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
+    /// <summary>The files a first boot needs that mmdebstrap does not write.</summary>
+    private static void Configure(string root)
+    {
+        File.WriteAllText(Path.Combine(root, "etc", "fstab"), "LABEL=root / ext4 errors=remount-ro 0 1\n");
+        File.WriteAllText(Path.Combine(root, "etc", "hostname"), "debian\n");
+        File.WriteAllText(Path.Combine(root, "etc", "hosts"), "127.0.0.1 localhost\n127.0.1.1 debian\n");
+        string cloud = Path.Combine(root, "etc", "cloud", "cloud.cfg.d");
+        Directory.CreateDirectory(cloud);
+        File.WriteAllText(Path.Combine(cloud, "90-kvmsharp.cfg"), "# KvmSharp: a CIDATA disk (kvmsharp run --cloud-init) or nothing\ndatasource_list: [ NoCloud, None ]\n");
+        string grubDirectory = Path.Combine(root, "boot", "grub");
+        Directory.CreateDirectory(grubDirectory);
+        // Debian keeps /vmlinuz and /initrd.img as links to the newest kernel; GRUB's ext2 reader follows them.
+        File.WriteAllText(Path.Combine(grubDirectory, "grub.cfg"), GrubMenu.SerialSingleEntry("Debian GNU/Linux 12", "/vmlinuz", "/initrd.img", CommandLine));
+    }
+
+    private static void EnsureTool(string tool, string package, Action<string> progress)
+    {
+        if (File.Exists($"/usr/bin/{tool}") || File.Exists($"/usr/sbin/{tool}") || File.Exists($"/sbin/{tool}")) return;
+        progress($"kvmsharp: installing Debian's {package} package (for {tool})");
+        Run("apt-get", ["install", "-y", "-q", package], _ => { });
+    }
+
+    private static void Run(string tool, string[] arguments, Action<string> progress)
+    {
+        var start = new ProcessStartInfo(tool) { RedirectStandardError = true, RedirectStandardOutput = true };
+        start.Environment["DEBIAN_FRONTEND"] = "noninteractive";
+        foreach (var a in arguments) start.ArgumentList.Add(a);
+        Process process;
+        try
+        {
+            process = Process.Start(start) ?? throw new GuestImageException($"{tool} did not start");
+        }
+        catch (Win32Exception e)
+        {
+            throw new GuestImageException($"{tool} could not be started: {e.Message}");
+        }
+        using (process)
+        {
+            var lastError = "";
+            process.ErrorDataReceived += (_, e) => { if (!string.IsNullOrWhiteSpace(e.Data)) { lastError = e.Data; if (e.Data.StartsWith("I: ", StringComparison.Ordinal)) progress("  " + e.Data); } };
+            process.BeginErrorReadLine();
+            process.StandardOutput.ReadToEnd();
+            process.WaitForExit();
+            if (process.ExitCode != 0) throw new GuestImageException($"{tool} failed ({process.ExitCode}): {lastError}");
+        }
+    }
+}
