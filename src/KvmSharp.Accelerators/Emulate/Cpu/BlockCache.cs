@@ -34,6 +34,7 @@ public struct BlockLink
     public uint Epoch;
     public int Mode;
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public readonly bool Matches(ulong rip, ulong csBase, uint epoch, int mode) =>
         Rip == rip && Epoch == epoch && CsBase == csBase && Mode == mode && Target is { Valid: true };
 }
