@@ -153,7 +153,7 @@ public sealed partial class EmulatedVcpu : IApicOwner, ICpuEvents, IInstructionC
     /// <summary>After SIPI the CPU starts in real mode at CS = vector &lt;&lt; 8, IP = 0 (SDM vol 3 §8.4.4.1).</summary>
     private void StartAt(byte vector)
     {
-        _cpu.Segments[CpuState.Cs] = new Segment { Selector = (ushort)(vector << 8), Base = (ulong)vector << 12, Limit = 0xFFFF, Type = 0xB, Present = 1, System = 1 };
+        _cpu.Segments.Set(CpuState.Cs, new Segment { Selector = (ushort)(vector << 8), Base = (ulong)vector << 12, Limit = 0xFFFF, Type = 0xB, Present = 1, System = 1 });
         _cpu.Rip = 0;
         _core.Mmu.FlushTlb();
         _core.RequestEventCheck();

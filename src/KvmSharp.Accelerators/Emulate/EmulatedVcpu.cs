@@ -145,8 +145,8 @@ public sealed partial class EmulatedVcpu : IVcpu
     private void ResetToRealMode()
     {
         for (int i = 0; i < 6; i++)
-            _cpu.Segments[i] = new Segment { Limit = 0xFFFF, Type = 3, Present = 1, System = 1 };
-        _cpu.Segments[CpuState.Cs] = new Segment { Selector = 0xF000, Base = 0xFFFF0000, Limit = 0xFFFF, Type = 0xB, Present = 1, System = 1 };
+            _cpu.Segments.Set(i, new Segment { Limit = 0xFFFF, Type = 3, Present = 1, System = 1 });
+        _cpu.Segments.Set(CpuState.Cs, new Segment { Selector = 0xF000, Base = 0xFFFF0000, Limit = 0xFFFF, Type = 0xB, Present = 1, System = 1 });
         _cpu.Rip = 0xFFF0;
         _cpu.Gdt = new DescriptorTable { Limit = 0xFFFF };
         _cpu.Idt = new DescriptorTable { Limit = 0xFFFF };
@@ -188,8 +188,12 @@ public sealed partial class EmulatedVcpu : IVcpu
 
     public void SetSpecialRegisters(in SpecialRegisters s)
     {
-        (_cpu.Segments[CpuState.Es], _cpu.Segments[CpuState.Cs], _cpu.Segments[CpuState.Ss]) = (s.Es, s.Cs, s.Ss);
-        (_cpu.Segments[CpuState.Ds], _cpu.Segments[CpuState.Fs], _cpu.Segments[CpuState.Gs]) = (s.Ds, s.Fs, s.Gs);
+        _cpu.Segments.Set(CpuState.Es, s.Es);
+        _cpu.Segments.Set(CpuState.Cs, s.Cs);
+        _cpu.Segments.Set(CpuState.Ss, s.Ss);
+        _cpu.Segments.Set(CpuState.Ds, s.Ds);
+        _cpu.Segments.Set(CpuState.Fs, s.Fs);
+        _cpu.Segments.Set(CpuState.Gs, s.Gs);
         (_cpu.Ldt, _cpu.Tr, _cpu.Gdt, _cpu.Idt) = (s.Ldt, s.Tr, s.Gdt, s.Idt);
         (_cpu.Cr0, _cpu.Cr2, _cpu.Cr3, _cpu.Cr4, _cpu.Cr8, _cpu.Efer, _cpu.ApicBase) = (s.Cr0, s.Cr2, s.Cr3, s.Cr4, s.Cr8, s.Efer, s.ApicBase);
         _core.Mmu.FlushTlb();

@@ -44,7 +44,7 @@ public static class TinyGuests
     });
 
     /// <summary>Instructions the loop of <see cref="CpuLoop"/> retires per iteration (for instructions-per-second figures).</summary>
-    public const int CpuLoopInstructionsPerIteration = 12;
+    public const int CpuLoopInstructionsPerIteration = 13;   // mov shl xor, mov shr xor, mov shl xor, imul add, dec jnz
 
     /// <summary>
     /// A CPU-bound guest: <paramref name="iterations"/> rounds of xorshift32 and multiply–add mixing in

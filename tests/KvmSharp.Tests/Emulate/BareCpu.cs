@@ -24,8 +24,8 @@ public static class BareCpu
         var data = Segment.Flat(DataSelector, 0x3, code64: false);
         physical.Memory.Write(new GuestAddress(Gdt + CodeSelector), code.ToDescriptor());
         physical.Memory.Write(new GuestAddress(Gdt + DataSelector), data.ToDescriptor());
-        for (int s = 0; s < 6; s++) cpu.Segments[s] = data;
-        cpu.Segments[CpuState.Cs] = code;
+        for (int s = 0; s < 6; s++) cpu.Segments.Set(s, data);
+        cpu.Segments.Set(CpuState.Cs, code);
         cpu.Gdt = new DescriptorTable { Base = Gdt, Limit = 0xFF };
         cpu.Cr0 = 0x11;   // PE, ET
         cpu.Gpr[CpuState.Rsp] = Stack;

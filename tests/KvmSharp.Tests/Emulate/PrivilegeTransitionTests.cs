@@ -55,8 +55,8 @@ public class PrivilegeTransitionTests
         user.@int(0x81);
         BareCpu.Write(memory, UserCode, user);
 
-        cpu.Segments[CpuState.Cs] = userCode;
-        foreach (int s in new[] { CpuState.Ss, CpuState.Ds, CpuState.Es }) cpu.Segments[s] = userData;
+        cpu.Segments.Set(CpuState.Cs, userCode);
+        foreach (int s in new[] { CpuState.Ss, CpuState.Ds, CpuState.Es }) cpu.Segments.Set(s, userData);
         cpu.Gpr[CpuState.Rsp] = UserStack;
         cpu.Idt = new DescriptorTable { Base = Idt, Limit = 0x7FF };
         cpu.Tr = new Segment { Selector = TssSelector, Base = Tss, Limit = 0x67, Type = 0xB, Present = 1 };

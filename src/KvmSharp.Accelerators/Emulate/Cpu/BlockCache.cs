@@ -16,13 +16,27 @@ public sealed class DecodedBlock
     public required ulong[] Pages { get; init; }
     public bool Valid { get; set; } = true;
 
-    // A one-entry link to the block that ran after this one last time (the loop back-edge or the
-    // fall-through), so a hot loop skips the translation and the dictionary lookup. Valid only while
-    // the translation epoch, CS base and the target block itself are unchanged.
-    public DecodedBlock? Next;
-    public ulong NextRip;
-    public ulong NextCsBase;
-    public uint NextEpoch;
+    // Two links to the blocks that ran after this one (a Jcc's taken target and its fall-through, or a
+    // loop's back-edge and exit), so the run loop skips the jump cache, the translation and the
+    // dictionary for most transitions. A link is valid only while its key (BlockLink) still matches.
+    public BlockLink Link0, Link1;
+}
+
+/// <summary>
+/// A cached successor of a block, with what made it right: the target's RIP, the CS base, the mode
+/// (<see cref="CpuState.ExecutionMode"/>: code size, CPL, paging) and the translation epoch (any TLB
+/// flush or INVLPG); the target itself must still be <see cref="DecodedBlock.Valid"/> (no code write).
+/// </summary>
+public struct BlockLink
+{
+    public DecodedBlock? Target;
+    public ulong Rip, CsBase;
+    public uint Epoch;
+    public int Mode;
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public readonly bool Matches(ulong rip, ulong csBase, uint epoch, int mode) =>
+        Rip == rip && Epoch == epoch && CsBase == csBase && Mode == mode && Target is { Valid: true };
 }
 
 /// <summary>

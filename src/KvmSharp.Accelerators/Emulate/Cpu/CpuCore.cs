@@ -16,6 +16,7 @@ public sealed class CpuCore : IMmioPort
     private readonly CpuState _cpu;
     private readonly PhysicalMemory _physical;
     private readonly BlockCache _blocks;
+    private readonly JumpCache _jumpCache = new();
     private readonly byte[] _fetchBuffer = new byte[4096 + 15];
     private volatile bool _kickRequested;
     private LazyFlags _flagsBefore;
@@ -46,8 +47,19 @@ public sealed class CpuCore : IMmioPort
 
     public Executor Executor { get; }
 
-    /// <summary>Instructions retired so far (the clock of deterministic mode).</summary>
-    public ulong InstructionsRetired { get; private set; }
+    /// <summary>
+    /// Instructions retired so far (the clock of deterministic mode). Counted per block, not per instruction:
+    /// exact at every block boundary, before each generic instruction (the only ones that read the clock
+    /// themselves: RDTSC, port I/O) and at each MMIO access (<see cref="SyncRetired"/>: LAPIC timer reads).
+    /// </summary>
+    public ulong InstructionsRetired => _retired;
+
+    private ulong _retired;
+
+    // The block being executed and the count at its start, so an MMIO access in the middle of it can make
+    // the count exact (the index of the current instruction follows from RIP).
+    private DecodedBlock? _running;
+    private ulong _runningStart;
 
     /// <summary>The MMIO access that stopped the run: address, size and (for writes) value.</summary>
     public (ulong Address, int Size, ulong Value) MmioAccess { get; private set; }
@@ -100,8 +112,8 @@ public sealed class CpuCore : IMmioPort
     /// <summary>Interrupts are held off until the next instruction retires (after STI, MOV SS, POP SS).</summary>
     public bool InInterruptShadow
     {
-        get => InstructionsRetired < _shadowEnd;
-        internal set => _shadowEnd = value ? InstructionsRetired + 1 : 0;
+        get => _retired < _shadowEnd;
+        internal set => _shadowEnd = value ? _retired + 1 : 0;
     }
 
     /// <summary>
@@ -137,6 +149,7 @@ public sealed class CpuCore : IMmioPort
     public void FlushCaches()
     {
         _blocks.Clear();
+        _jumpCache.Clear();
         Mmu.FlushTlb();
         _nextEventCheck = 0;
         _attention = true;
@@ -158,7 +171,7 @@ public sealed class CpuCore : IMmioPort
         DecodedBlock? previous = null;
         while (true)
         {
-            if (_attention || InstructionsRetired >= _nextEventCheck)
+            if (_attention || _retired >= _nextEventCheck)
             {
                 if (ServiceEvents() is { } eventStop) return eventStop;
                 previous = null;
@@ -168,8 +181,7 @@ public sealed class CpuCore : IMmioPort
             DecodedBlock block;
             try
             {
-                block = ChainedBlock(previous) ?? FetchBlock();
-                if (previous is not null && previous.Next != block) Link(previous, block);
+                block = NextBlock(previous);
             }
             catch (CpuException fault)
             {
@@ -189,6 +201,9 @@ public sealed class CpuCore : IMmioPort
     {
         var instructions = block.Instructions;
         var ops = block.Ops;
+        ulong start = _retired;
+        _running = block;
+        _runningStart = start;
         int n = 0;
         try
         {
@@ -198,13 +213,15 @@ public sealed class CpuCore : IMmioPort
                 if (op.Kind != MicroKind.Generic)
                 {
                     // Fast forms continue at the next instruction unless they branch (a branch ends its
-                    // block); only one that wrote memory can need the run loop.
+                    // block); only one that wrote memory can need the run loop. They do not count one by
+                    // one: nothing they do reads the count except MMIO (see SyncRetired).
                     if (op.SavesFlags) _flagsBefore.CopyFrom(in _cpu.Flags);
                     Executor.StepFast(in op);
-                    InstructionsRetired++;
-                    if (op.AccessesMemory && (_mmioWrites.Count != 0 || _blocks.HasStalePages)
-                        && EndsBlockAfterWrite(block, out var stopAfterStore))
-                        return stopAfterStore;
+                    if (op.AccessesMemory && (_mmioWrites.Count != 0 || _blocks.HasStalePages))
+                    {
+                        _retired = start + (ulong)n + 1;
+                        if (EndsBlockAfterWrite(block, out var stopAfterStore)) return Leave(stopAfterStore);
+                    }
                     continue;
                 }
                 // The flags as they were before the instruction: a fault or an MMIO read restarts it, and an
@@ -213,10 +230,12 @@ public sealed class CpuCore : IMmioPort
                 _flagsBefore.CopyFrom(in _cpu.Flags);
                 ref readonly var instruction = ref instructions[n];
                 if (instruction.IsInvalid) throw CpuException.InvalidOpcode();
+                _retired = start + (ulong)n;   // exact for what the instruction reads (RDTSC under --icount)
                 var result = Executor.Step(in instruction);
-                InstructionsRetired++;
+                _retired = start + (ulong)n + 1;
                 if (result != StepResult.Continue)
                 {
+                    _running = null;
                     if (TakeMmioWrite()) return CoreStop.MmioWrite;
                     if (result == StepResult.PortIo) return CoreStop.PortIo;
                     if (result == StepResult.Halt)
@@ -225,21 +244,25 @@ public sealed class CpuCore : IMmioPort
                         return CoreStop.Halt;
                     }
                     // EndBlock; after STI (that set IF), MOV SS or POP SS, interrupts wait one more instruction.
-                    if (Executor.TakeInterruptShadow()) _shadowEnd = InstructionsRetired + 1;
+                    if (Executor.TakeInterruptShadow()) _shadowEnd = _retired + 1;
                     return null;
                 }
-                if ((_mmioWrites.Count != 0 || _blocks.HasStalePages) && EndsBlockAfterWrite(block, out var stop)) return stop;
-                if (n + 1 == ops.Length || _cpu.Rip != instructions[n + 1].IP) return null;
+                if ((_mmioWrites.Count != 0 || _blocks.HasStalePages) && EndsBlockAfterWrite(block, out var stop)) return Leave(stop);
+                if (n + 1 == ops.Length || _cpu.Rip != instructions[n + 1].IP) return Leave(null);
             }
+            _retired = start + (ulong)n;
+            _running = null;
             return null;
         }
         catch (CpuException fault)
         {
+            Abandon(start, n);
             if (ops[n].Kind == MicroKind.Generic || ops[n].SavesFlags) _cpu.Flags.CopyFrom(in _flagsBefore);
             return DeliverFault(fault) ? null : CoreStop.Shutdown;
         }
         catch (SoftwareInterrupt interrupt)
         {
+            Abandon(start, n);
             try
             {
                 Executor.DeliverInterrupt(interrupt.Vector, interrupt.ReturnRip, null, software: true);
@@ -252,13 +275,48 @@ public sealed class CpuCore : IMmioPort
         }
         catch (LockedWriteConflict)
         {
+            Abandon(start, n);
             _cpu.Flags.CopyFrom(in _flagsBefore);   // another vCPU stored in between: run the locked instruction again
             return null;
         }
         catch (MmioReadPending)
         {
+            Abandon(start, n);
             if (ops[n].Kind == MicroKind.Generic || ops[n].SavesFlags) _cpu.Flags.CopyFrom(in _flagsBefore);
             return CoreStop.MmioRead;   // RIP still names the instruction: it runs again with the value
+        }
+    }
+
+    /// <summary>Leaves a block whose count is already exact.</summary>
+    private CoreStop? Leave(CoreStop? stop)
+    {
+        _running = null;
+        return stop;
+    }
+
+    /// <summary>Leaves a block at instruction <paramref name="n"/>, which did not retire (a fault, an interrupt instruction, a retry).</summary>
+    private void Abandon(ulong start, int n)
+    {
+        _retired = start + (ulong)n;
+        _running = null;
+    }
+
+    /// <summary>
+    /// Makes <see cref="InstructionsRetired"/> exact in the middle of a block (an MMIO access: the LAPIC timer
+    /// and the VMM may read the clock): the instructions before the one at RIP have retired.
+    /// </summary>
+    private void SyncRetired()
+    {
+        if (_running is not { } block) return;
+        var instructions = block.Instructions;
+        ulong rip = _cpu.Rip;
+        for (int i = 0; i < instructions.Length; i++)
+        {
+            if (instructions[i].IP == rip)
+            {
+                _retired = _runningStart + (ulong)i;
+                return;
+            }
         }
     }
 
@@ -297,8 +355,8 @@ public sealed class CpuCore : IMmioPort
             _nextEventCheck = ulong.MaxValue;
             return null;
         }
-        if (InstructionsRetired >= _nextEventCheck) _nextEventCheck = InstructionsRetired + events.PollTimers();
-        bool interruptible = _cpu.Interruptible && InstructionsRetired >= _shadowEnd;
+        if (_retired >= _nextEventCheck) _nextEventCheck = _retired + events.PollTimers();
+        bool interruptible = _cpu.Interruptible && _retired >= _shadowEnd;
         if (interruptible || events.UrgentPending)
         {
             switch (events.Take(interruptible, _cpu.NmiBlocked, out byte vector))
@@ -352,30 +410,42 @@ public sealed class CpuCore : IMmioPort
         return false;
     }
 
-    /// <summary>The block linked from <paramref name="previous"/> when it still is the one at CS:RIP.</summary>
-    private DecodedBlock? ChainedBlock(DecodedBlock? previous)
+    /// <summary>
+    /// The block at CS:RIP: one of <paramref name="previous"/>'s two links when it matches, else the jump
+    /// cache (by virtual RIP), else a translation and <see cref="BlockCache.Find"/> (or a decode); the
+    /// block found is linked from <paramref name="previous"/> for next time.
+    /// </summary>
+    private DecodedBlock NextBlock(DecodedBlock? previous)
     {
-        if (previous?.Next is not { Valid: true } next) return null;
-        if (previous.NextRip != _cpu.Rip || previous.NextEpoch != Mmu.TranslationEpoch
-            || previous.NextCsBase != _cpu.Segments[CpuState.Cs].Base || next.Bitness != _cpu.CodeSize * 8)
-            return null;
-        return next;
-    }
-
-    private void Link(DecodedBlock previous, DecodedBlock block)
-    {
-        previous.Next = block;
-        previous.NextRip = _cpu.Rip;
-        previous.NextCsBase = _cpu.Segments[CpuState.Cs].Base;
-        previous.NextEpoch = Mmu.TranslationEpoch;
+        ulong rip = _cpu.Rip, csBase = _cpu.Segments[CpuState.Cs].Base;
+        uint epoch = Mmu.TranslationEpoch;
+        int mode = _cpu.ExecutionMode;
+        if (previous is not null)
+        {
+            if (previous.Link0.Matches(rip, csBase, epoch, mode)) return previous.Link0.Target!;
+            if (previous.Link1.Matches(rip, csBase, epoch, mode)) return previous.Link1.Target!;
+        }
+        var block = _jumpCache.Find(rip, csBase, epoch, mode);
+        if (block is null)
+        {
+            block = FetchBlock();
+            _jumpCache.Add(block, rip, csBase, epoch, mode);
+        }
+        if (previous is not null)
+        {
+            // Slot 0 keeps the first successor seen; slot 1 takes the others (the second branch direction).
+            var link = new BlockLink { Target = block, Rip = rip, CsBase = csBase, Epoch = epoch, Mode = mode };
+            if (previous.Link0.Target is null || previous.Link0.Rip == rip) previous.Link0 = link;
+            else previous.Link1 = link;
+        }
+        return block;
     }
 
     /// <summary>The block at CS:RIP, decoded on first use.</summary>
     private DecodedBlock FetchBlock()
     {
         ulong rip = _cpu.Rip;
-        ulong linear = _cpu.Segments[CpuState.Cs].Base + rip;
-        if (!_cpu.LongModeActive) linear &= 0xFFFF_FFFF;
+        ulong linear = (_cpu.Segments[CpuState.Cs].Base + rip) & _cpu.LinearMask;
         ulong physical = Mmu.Translate(linear, AccessKind.Execute);
         int bitness = _cpu.CodeSize * 8;
         var block = _blocks.Find(physical, rip, bitness);
@@ -408,6 +478,7 @@ public sealed class CpuCore : IMmioPort
 
     ulong IMmioPort.Read(ulong physical, int size)
     {
+        SyncRetired();
         if (PlatformIo is { } platform && platform.TryReadMmio(physical, size, out ulong owned)) return owned;
         if (_mmioReadReady && _mmioReadAddress == physical && _mmioReadSize == size)
         {
@@ -423,6 +494,7 @@ public sealed class CpuCore : IMmioPort
 
     void IMmioPort.Write(ulong physical, int size, ulong value)
     {
+        SyncRetired();
         if (PlatformIo is { } platform && platform.TryWriteMmio(physical, size, value))
         {
             RequestEventCheck();   // an EOI, TPR, ICR or timer write: priorities or deadlines may have changed

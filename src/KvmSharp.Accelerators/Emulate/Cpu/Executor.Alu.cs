@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using Iced.Intel;
 
 namespace KvmSharp.Accelerators.Emulate.Cpu;
@@ -62,9 +63,7 @@ public sealed partial class Executor
     private ulong IncDecValue(FlagOp op, int size, ulong value)
     {
         ulong result = (op == FlagOp.Inc ? value + 1 : value - 1) & Mask(size);
-        ulong carry = _cpu.Flags.Carry ? LazyFlags.CF : 0;
-        _cpu.Flags.Set(op, size, result, value, 1);
-        _cpu.Flags.Materialized = carry;
+        _cpu.Flags.SetIncDec(op, size, result);
         return result;
     }
 
@@ -126,11 +125,25 @@ public sealed partial class Executor
     }
 
     /// <summary>The truncated product of the two- and three-operand IMUL, with CF=OF set when it did not fit (SDM "IMUL").</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ulong ImulValue(int size, long x, long y)
     {
-        long high = Math.BigMul(x, y, out long low);
-        ulong truncated = (ulong)low & Mask(size);
-        bool overflow = size == 8 ? high != (low < 0 ? -1 : 0) : low != (long)SignExtend(truncated, size);
+        // Operands of at most 32 significant bits: the 64-bit product is exact (no 128-bit multiply, which
+        // NativeAOT's baseline ISA does in software).
+        ulong truncated;
+        bool overflow;
+        if (size < 8 || (x == (int)x && y == (int)y))
+        {
+            long product = x * y;
+            truncated = (ulong)product & Mask(size);
+            overflow = product != (long)SignExtend(truncated, size);
+        }
+        else
+        {
+            long high = Math.BigMul(x, y, out long low);
+            truncated = (ulong)low;
+            overflow = high != (low < 0 ? -1 : 0);
+        }
         SetMulFlags(size, truncated, overflow);
         return truncated;
     }

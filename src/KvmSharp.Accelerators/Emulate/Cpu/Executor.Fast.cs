@@ -19,9 +19,27 @@ public sealed partial class Executor
             {
                 ulong left = gpr[op.Destination] & op.Mask;
                 ulong right = op.SourceKind == MicroOperand.Immediate ? op.Immediate : gpr[op.Source] & op.Mask;
-                ulong result = op.Flag == FlagOp.Logic
-                    ? LogicValue(op.Logic, op.Size, left, right)
-                    : ArithmeticValue(op.Flag, op.Size, left, right);
+                ulong result;
+                // ADD, SUB/CMP and the logic ops inline: their lazy record needs no carry-in (Materialized is
+                // not read for them); ADC and SBB read CF and take the shared function.
+                switch (op.Flag)
+                {
+                    case FlagOp.Add:
+                        result = (left + right) & op.Mask;
+                        _cpu.Flags.Set(FlagOp.Add, op.Size, result, left, right);
+                        break;
+                    case FlagOp.Sub:
+                        result = (left - right) & op.Mask;
+                        _cpu.Flags.Set(FlagOp.Sub, op.Size, result, left, right);
+                        break;
+                    case FlagOp.Logic:
+                        result = op.Logic == LogicKind.Xor ? left ^ right : op.Logic == LogicKind.Or ? left | right : left & right;
+                        _cpu.Flags.Set(FlagOp.Logic, op.Size, result, left, right);
+                        break;
+                    default:
+                        result = ArithmeticValue(op.Flag, op.Size, left, right);
+                        break;
+                }
                 if (op.WritesResult) gpr[op.Destination] = result;
                 _cpu.Rip = op.NextIp;
                 return;
@@ -37,11 +55,43 @@ public sealed partial class Executor
             case MicroKind.ShiftWide:
             {
                 ulong value = gpr[op.Destination] & op.Mask;
-                int count = (int)(op.Immediate & (op.Size == 8 ? 0x3FUL : 0x1FUL));
-                gpr[op.Destination] = count == 0 ? value : ShiftValue(op.Mnemonic, op.Size, value, count);
+                int count = (int)op.Immediate;   // masked when compiled; below the width (32/64-bit operands)
+                ulong result;
+                switch (op.Flag)
+                {
+                    case FlagOp.Shl when count != 0:
+                        result = (value << count) & op.Mask;
+                        break;
+                    case FlagOp.Shr when count != 0:
+                        result = value >> count;
+                        break;
+                    case FlagOp.Sar when count != 0:
+                        result = (ulong)((op.Size == 8 ? (long)value : (int)value) >> count) & op.Mask;
+                        break;
+                    default:
+                        // A zero count changes no flag (the register is still written: a 32-bit one is zero-extended); rotates set theirs at once.
+                        gpr[op.Destination] = count == 0 ? value : ShiftValue(op.Mnemonic, op.Size, value, count);
+                        _cpu.Rip = op.NextIp;
+                        return;
+                }
+                _cpu.Flags.Set(op.Flag, op.Size, result, value, (ulong)count);
+                gpr[op.Destination] = result;
                 _cpu.Rip = op.NextIp;
                 return;
             }
+            case MicroKind.ImulWide:
+            {
+                ulong source = gpr[op.Source] & op.Mask;
+                ulong other = op.ThreeOperand ? op.Immediate : gpr[op.Destination] & op.Mask;
+                gpr[op.Destination] = op.Size == 8
+                    ? ImulValue(8, (long)source, (long)other)
+                    : ImulValue(4, (int)source, (int)other);
+                _cpu.Rip = op.NextIp;
+                return;
+            }
+            case MicroKind.Jcc:
+                _cpu.Rip = Condition(op.Condition) ? op.Target : op.NextIp;
+                return;
         }
         StepFastOperands(in op);
     }
@@ -115,9 +165,6 @@ public sealed partial class Executor
                 return;
             case MicroKind.Ret:
                 _cpu.Rip = Pop(op.Size);
-                return;
-            case MicroKind.Jcc:
-                _cpu.Rip = Condition(op.Condition) ? op.Target : op.NextIp;
                 return;
             case MicroKind.Jmp:
                 _cpu.Rip = op.Target;

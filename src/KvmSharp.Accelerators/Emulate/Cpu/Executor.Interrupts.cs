@@ -66,7 +66,7 @@ public sealed partial class Executor
         _mmu.ImplicitSupervisor = newCpl < 3;
         if (newCpl < oldCpl)
         {
-            _cpu.Segments[CpuState.Ss] = new Segment { Selector = (ushort)newCpl, Unusable = 1, Dpl = (byte)newCpl };
+            _cpu.Segments.Set(CpuState.Ss, new Segment { Selector = (ushort)newCpl, Unusable = 1, Dpl = (byte)newCpl });
         }
         _gpr[CpuState.Rsp] = rsp;
         Push(oldSs, 8);
@@ -77,7 +77,7 @@ public sealed partial class Executor
         if (errorCode is { } code) Push(code, 8);
         target.Dpl = (byte)newCpl;
         target.Selector = (ushort)((gate.Selector & ~3) | newCpl);
-        _cpu.Segments[CpuState.Cs] = target;
+        _cpu.Segments.Set(CpuState.Cs, target);
         ClearFlagsOnEntry(gate.Type);
         _cpu.Rip = gate.Offset;
     }
@@ -97,7 +97,7 @@ public sealed partial class Executor
             ulong oldSs = _cpu.Segments[CpuState.Ss].Selector, oldEsp = _gpr[CpuState.Rsp] & 0xFFFF_FFFF;
             ulong newEsp = ReadSystem(_cpu.Tr.Base + 4 + (ulong)newCpl * 8, 4);
             ushort newSs = (ushort)ReadSystem(_cpu.Tr.Base + 8 + (ulong)newCpl * 8, 2);
-            _cpu.Segments[CpuState.Ss] = ReadDescriptor(newSs);
+            _cpu.Segments.Set(CpuState.Ss, ReadDescriptor(newSs));
             _gpr[CpuState.Rsp] = newEsp;
             Push(oldSs, size);
             Push(oldEsp, size);
@@ -108,7 +108,7 @@ public sealed partial class Executor
         if (errorCode is { } code) Push(code, size);
         target.Dpl = (byte)newCpl;
         target.Selector = (ushort)((gate.Selector & ~3) | newCpl);
-        _cpu.Segments[CpuState.Cs] = target;
+        _cpu.Segments.Set(CpuState.Cs, target);
         ClearFlagsOnEntry(gate.Type);
         _cpu.Rip = gate.Offset;
     }
@@ -150,7 +150,7 @@ public sealed partial class Executor
         if (popStack)
         {
             if ((ssSelector & ~3UL) == 0 && _cpu.LongModeActive)
-                _cpu.Segments[CpuState.Ss] = new Segment { Selector = (ushort)ssSelector, Unusable = 1, Dpl = (byte)(csSelector & 3) };
+                _cpu.Segments.Set(CpuState.Ss, new Segment { Selector = (ushort)ssSelector, Unusable = 1, Dpl = (byte)(csSelector & 3) });
             else
                 LoadSegment(Register.SS, (ushort)ssSelector);
             _gpr[CpuState.Rsp] = size == 8 ? rsp : rsp & 0xFFFF_FFFF;

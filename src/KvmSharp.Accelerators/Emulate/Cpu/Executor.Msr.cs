@@ -55,8 +55,8 @@ public sealed partial class Executor
             case MsrLstar: _cpu.Lstar = value; break;
             case MsrCstar: _cpu.Cstar = value; break;
             case MsrSyscallMask: _cpu.SyscallMask = value; break;
-            case MsrFsBase: _cpu.Segments[CpuState.Fs].Base = value; break;
-            case MsrGsBase: _cpu.Segments[CpuState.Gs].Base = value; break;
+            case MsrFsBase: _cpu.Segments.SetBase(CpuState.Fs, value); break;
+            case MsrGsBase: _cpu.Segments.SetBase(CpuState.Gs, value); break;
             case MsrKernelGsBase: _cpu.KernelGsBase = value; break;
             case MsrTsc: _cpu.Tsc = value - Platform.ReadTsc(); break;
             case MsrApicBase: _cpu.ApicBase = (value & 0xF_FFFF_F800) | (_cpu.ApicBase & 0x100); break;   // base and enable; BSP is read-only, no x2APIC
@@ -81,14 +81,14 @@ public sealed partial class Executor
         _gpr[CpuState.Rcx] = i.NextIP;
         _gpr[11] = _cpu.Rflags;
         ushort selector = (ushort)((_cpu.Star >> 32) & 0xFFFC);
-        _cpu.Segments[CpuState.Cs] = new Segment
+        _cpu.Segments.Set(CpuState.Cs, new Segment
         {
             Selector = selector, Base = 0, Limit = 0xFFFF_FFFF, Type = 0xB, System = 1, Present = 1, Dpl = 0, Long = 1, Granularity = 1,
-        };
-        _cpu.Segments[CpuState.Ss] = new Segment
+        });
+        _cpu.Segments.Set(CpuState.Ss, new Segment
         {
             Selector = (ushort)(selector + 8), Base = 0, Limit = 0xFFFF_FFFF, Type = 0x3, System = 1, Present = 1, Dpl = 0, DefaultSize = 1, Granularity = 1,
-        };
+        });
         _cpu.Rflags &= ~_cpu.SyscallMask;
         _nextRip = _cpu.Is64BitCode ? _cpu.Lstar : _cpu.Cstar;
     }
@@ -100,14 +100,15 @@ public sealed partial class Executor
         bool to64 = i.Code == Code.Sysretq;
         ushort baseSelector = (ushort)((_cpu.Star >> 48) & 0xFFFF);
         ushort csSelector = (ushort)((to64 ? baseSelector + 16 : baseSelector) | 3);
-        _cpu.Segments[CpuState.Cs] = new Segment
+        _cpu.Segments.Set(CpuState.Cs, new Segment
         {
             Selector = csSelector, Base = 0, Limit = 0xFFFF_FFFF, Type = 0xB, System = 1, Present = 1, Dpl = 3,
             Long = (byte)(to64 ? 1 : 0), DefaultSize = (byte)(to64 ? 0 : 1), Granularity = 1,
-        };
-        ref var ss = ref _cpu.Segments[CpuState.Ss];
+        });
+        var ss = _cpu.Segments[CpuState.Ss];
         ss.Selector = (ushort)((baseSelector + 8) | 3);
         ss.Dpl = 3;
+        _cpu.Segments.Set(CpuState.Ss, ss);
         _cpu.Rflags = (_gpr[11] & 0x3C_7FD7) | 2;
         _nextRip = to64 ? _gpr[CpuState.Rcx] : _gpr[CpuState.Rcx] & 0xFFFF_FFFF;
     }

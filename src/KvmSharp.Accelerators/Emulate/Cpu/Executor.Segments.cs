@@ -12,35 +12,28 @@ public sealed partial class Executor
         int index = SegmentIndex(segment);
         if (!_cpu.ProtectedMode || (_cpu.SystemFlags & CpuState.FlagVm86) != 0)
         {
-            ref var s = ref _cpu.Segments[index];
-            s.Selector = selector;
-            s.Base = (ulong)selector << 4;
+            _cpu.Segments.SetSelector(index, selector, (ulong)selector << 4);
             return;
         }
         if ((selector & ~3) == 0)
         {
             // A null selector: allowed in DS/ES/FS/GS (and SS in 64-bit mode at CPL < 3); the segment becomes unusable.
             if (index == CpuState.Ss && !(_cpu.Is64BitCode && _cpu.Cpl < 3)) throw CpuException.GeneralProtection();
-            ref var s = ref _cpu.Segments[index];
-            s = default;
-            s.Selector = selector;
-            s.Unusable = 1;
+            _cpu.Segments.Set(index, new Segment { Selector = selector, Unusable = 1 });
             return;
         }
         var descriptor = ReadDescriptor(selector);
         if (descriptor.Present == 0)
             throw new CpuException(index == CpuState.Ss ? ExceptionVector.StackFault : ExceptionVector.SegmentNotPresent, (uint)(selector & ~3));
         // Loading FS/GS keeps the 64-bit base only through MSRs; a selector load sets the 32-bit base.
-        _cpu.Segments[index] = descriptor;
+        _cpu.Segments.Set(index, descriptor);
     }
 
     private void LoadCodeSegment(ushort selector)
     {
         if (!_cpu.ProtectedMode || (_cpu.SystemFlags & CpuState.FlagVm86) != 0)
         {
-            ref var cs = ref _cpu.Segments[CpuState.Cs];
-            cs.Selector = selector;
-            cs.Base = (ulong)selector << 4;
+            _cpu.Segments.SetSelector(CpuState.Cs, selector, (ulong)selector << 4);
             return;
         }
         if ((selector & ~3) == 0) throw CpuException.GeneralProtection();
@@ -48,7 +41,7 @@ public sealed partial class Executor
         if (descriptor.Present == 0) throw new CpuException(ExceptionVector.SegmentNotPresent, (uint)(selector & ~3));
         if ((descriptor.Type & 8) == 0) throw CpuException.GeneralProtection((uint)(selector & ~3));
         descriptor.Dpl = (byte)(selector & 3);
-        _cpu.Segments[CpuState.Cs] = descriptor;
+        _cpu.Segments.Set(CpuState.Cs, descriptor);
     }
 
     /// <summary>

@@ -29,25 +29,20 @@ public sealed partial class Executor
         bool carry, overflow;
         switch (mnemonic)
         {
+            // Shifts record their operand and count; CF and OF are computed only when read (LazyFlags).
             case Mnemonic.Shl:
             case Mnemonic.Sal:
                 result = count >= 64 ? 0 : (value << count) & mask;
-                carry = count <= bits && ((value >> (bits - count)) & 1) != 0;
-                overflow = ((result & sign) != 0) ^ carry;
-                break;
+                _cpu.Flags.Set(FlagOp.Shl, size, result, value, (ulong)count);
+                return result;
             case Mnemonic.Shr:
                 result = count >= 64 ? 0 : value >> count;
-                carry = count <= bits && ((value >> (count - 1)) & 1) != 0;
-                overflow = (value & sign) != 0;
-                break;
+                _cpu.Flags.Set(FlagOp.Shr, size, result, value, (ulong)count);
+                return result;
             case Mnemonic.Sar:
-            {
-                long signed = (long)SignExtend(value, size);
-                result = (ulong)(signed >> Math.Min(count, 63)) & mask;
-                carry = ((ulong)(signed >> Math.Min(count - 1, 63)) & 1) != 0;
-                overflow = false;
-                break;
-            }
+                result = (ulong)((long)SignExtend(value, size) >> Math.Min(count, 63)) & mask;
+                _cpu.Flags.Set(FlagOp.Sar, size, result, value, (ulong)count);
+                return result;
             case Mnemonic.Rol:
             {
                 int n = count % bits;
@@ -84,9 +79,6 @@ public sealed partial class Executor
                 return result;
             }
         }
-        _cpu.Flags.Set(FlagOp.ShiftResult, size, result, value, (ulong)count);
-        _cpu.Flags.Materialized = (carry ? LazyFlags.CF : 0) | (overflow ? LazyFlags.OF : 0);
-        return result;
     }
 
     /// <summary>A 32-bit register operand written with its own value: clears bits 63:32 (count-0 shifts, false CMOV).</summary>

@@ -69,8 +69,12 @@ public sealed partial class Executor
             case Mnemonic.Swapgs:
                 if (!_cpu.Is64BitCode) throw CpuException.InvalidOpcode();
                 RequirePrivilege();
-                (_cpu.Segments[CpuState.Gs].Base, _cpu.KernelGsBase) = (_cpu.KernelGsBase, _cpu.Segments[CpuState.Gs].Base);
+            {
+                ulong gsBase = _cpu.Segments[CpuState.Gs].Base;
+                _cpu.Segments.SetBase(CpuState.Gs, _cpu.KernelGsBase);
+                _cpu.KernelGsBase = gsBase;
                 break;
+            }
             case Mnemonic.Syscall: Syscall(in i); return StepResult.EndBlock;
             case Mnemonic.Sysret: case Mnemonic.Sysretq: Sysret(in i); return StepResult.EndBlock;
 

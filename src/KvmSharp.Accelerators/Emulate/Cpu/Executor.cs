@@ -136,8 +136,7 @@ public sealed partial class Executor
 
     private ulong Linear(Register segment, ulong offset)
     {
-        ulong linear = SegmentBase(segment) + offset;
-        return _cpu.LongModeActive ? linear : linear & 0xFFFF_FFFF;
+        return (SegmentBase(segment) + offset) & _cpu.LinearMask;
     }
 
     private ulong MemoryLinear(in Instruction i) => Linear(i.MemorySegment, EffectiveAddress(in i));
@@ -160,8 +159,8 @@ public sealed partial class Executor
 
     // ---- stack ----------------------------------------------------------------------------------
 
-    /// <summary>Stack address size: 8 in 64-bit mode, else SS.B (SDM vol 1 §6.2.3).</summary>
-    private int StackAddressSize => _cpu.Is64BitCode ? 8 : _cpu.Segments[CpuState.Ss].DefaultSize != 0 && _cpu.ProtectedMode ? 4 : 2;
+    /// <summary>Stack address size: 8 in 64-bit mode, else SS.B (SDM vol 1 §6.2.3); kept by <see cref="CpuState"/>.</summary>
+    private int StackAddressSize => _cpu.StackSize;
 
     private ulong StackPointer
     {

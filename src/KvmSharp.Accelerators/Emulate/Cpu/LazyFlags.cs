@@ -10,6 +10,8 @@ public enum FlagOp : byte
     ShiftResult,
     /// <summary>MUL/IMUL: CF=OF=Materialized's, the rest (undefined by the SDM) follow the result as hardware does.</summary>
     MulResult,
+    /// <summary>SHL/SAL, SHR, SAR by a non-zero count: Left is the value shifted, Right the (masked) count; CF and OF are computed when read.</summary>
+    Shl, Shr, Sar,
 }
 
 /// <summary>
@@ -29,6 +31,12 @@ public struct LazyFlags
     /// <summary>Flags stored directly (Op = None), or the carry-in / CF / OF an op needs besides its operands.</summary>
     public ulong Materialized;
 
+    // INC and DEC keep CF (SDM "INC") and record only Op, Size and Result: Left, Right and Materialized stay
+    // those of the instruction that last set CF, whose kind and size move here, so CF is computed from them
+    // only if something reads it (most INC/DEC feed a JNZ). Their own operand is Result ∓ 1.
+    public FlagOp CarryOp;
+    public byte CarrySize;
+
     public void Set(FlagOp op, int size, ulong result, ulong left, ulong right)
     {
         Op = op;
@@ -47,6 +55,21 @@ public struct LazyFlags
         Left = other.Left;
         Right = other.Right;
         Materialized = other.Materialized;
+        CarryOp = other.CarryOp;
+        CarrySize = other.CarrySize;
+    }
+
+    /// <summary>Records INC (<paramref name="op"/> = Inc) or DEC: the five flags from the result, CF left lazily as it was.</summary>
+    public void SetIncDec(FlagOp op, int size, ulong result)
+    {
+        if (Op is not (FlagOp.Inc or FlagOp.Dec))
+        {
+            CarryOp = Op;
+            CarrySize = Size;
+        }
+        Op = op;
+        Size = (byte)size;
+        Result = result;
     }
 
     /// <summary>Stores explicit flag values (POPF, SAHF, IRET, a register load).</summary>
@@ -59,17 +82,43 @@ public struct LazyFlags
     private readonly ulong SignBit => 1UL << (Size * 8 - 1);
     private readonly ulong Mask => Size == 8 ? ulong.MaxValue : (1UL << (Size * 8)) - 1;
 
-    public readonly bool Carry => Op switch
+    public readonly bool Carry => Op is FlagOp.Inc or FlagOp.Dec
+        ? CarryOf(CarryOp, CarrySize, Left, Right, Materialized)
+        : CarryOf(Op, Size, Left, Right, Materialized);
+
+    /// <summary>CF after an operation of kind <paramref name="op"/> on these operands (the result follows from them).</summary>
+    private static bool CarryOf(FlagOp op, byte size, ulong left, ulong right, ulong materialized)
     {
-        FlagOp.None or FlagOp.ShiftResult or FlagOp.MulResult => (Materialized & CF) != 0,
-        FlagOp.Add => (Result & Mask) < (Left & Mask),
-        FlagOp.Adc => (Materialized & CF) != 0 ? (Result & Mask) <= (Left & Mask) : (Result & Mask) < (Left & Mask),
-        FlagOp.Sub => (Left & Mask) < (Right & Mask),
-        FlagOp.Sbb => (Materialized & CF) != 0 ? (Left & Mask) <= (Right & Mask) : (Left & Mask) < (Right & Mask),
-        FlagOp.Neg => (Right & Mask) != 0,
-        FlagOp.Inc or FlagOp.Dec => (Materialized & CF) != 0, // INC/DEC leave CF alone
-        _ => false, // Logic clears CF
-    };
+        int bits = size * 8;
+        ulong mask = size == 8 ? ulong.MaxValue : (1UL << bits) - 1;
+        bool carryIn = (materialized & CF) != 0;
+        switch (op)
+        {
+            case FlagOp.None or FlagOp.ShiftResult or FlagOp.MulResult:
+                return carryIn;
+            case FlagOp.Add:
+                return ((left + right) & mask) < (left & mask);
+            case FlagOp.Adc:
+                ulong sum = (left + right + (carryIn ? 1UL : 0)) & mask;
+                return carryIn ? sum <= (left & mask) : sum < (left & mask);
+            case FlagOp.Sub:
+                return (left & mask) < (right & mask);
+            case FlagOp.Sbb:
+                return carryIn ? (left & mask) <= (right & mask) : (left & mask) < (right & mask);
+            case FlagOp.Neg:
+                return (right & mask) != 0;
+            case FlagOp.Shl:
+                // The last bit shifted out; none is left once the count passes the width.
+                return (int)right <= bits && ((left >> (bits - (int)right)) & 1) != 0;
+            case FlagOp.Shr:
+                return (int)right <= bits && ((left >> ((int)right - 1)) & 1) != 0;
+            case FlagOp.Sar:
+                long signed = size switch { 1 => (sbyte)left, 2 => (short)left, 4 => (int)left, _ => (long)left };
+                return ((ulong)(signed >> Math.Min((int)right - 1, 63)) & 1) != 0;
+            default:
+                return false;   // Logic clears CF; Inc/Dec never reach here (their CarryOp never is Inc or Dec)
+        }
+    }
 
     public readonly bool Zero => Op == FlagOp.None ? (Materialized & ZF) != 0 : (Result & Mask) == 0;
 
@@ -82,9 +131,9 @@ public struct LazyFlags
     public readonly bool Adjust => Op switch
     {
         FlagOp.None or FlagOp.ShiftResult or FlagOp.MulResult => (Materialized & AF) != 0,
-        FlagOp.Logic => false,
-        FlagOp.Inc => ((Result ^ Left ^ 1) & 0x10) != 0,
-        FlagOp.Dec => ((Result ^ Left ^ 1) & 0x10) != 0,
+        FlagOp.Logic or FlagOp.Shl or FlagOp.Shr or FlagOp.Sar => false,
+        FlagOp.Inc => (Result & 0xF) == 0,     // a carry out of bit 3
+        FlagOp.Dec => (Result & 0xF) == 0xF,   // a borrow into bit 3
         _ => ((Result ^ Left ^ Right) & 0x10) != 0,
     };
 
@@ -96,7 +145,9 @@ public struct LazyFlags
         FlagOp.Inc => (Result & Mask) == SignBit,
         FlagOp.Dec => (Result & Mask) == SignBit - 1,
         FlagOp.Neg => (Result & Mask) == SignBit,
-        _ => false,
+        FlagOp.Shl => ((Result & SignBit) != 0) ^ Carry,
+        FlagOp.Shr => (Left & SignBit) != 0,   // the original sign bit
+        _ => false,                             // Logic, SAR
     };
 
     /// <summary>The six flags as RFLAGS bits.</summary>

@@ -16,6 +16,8 @@ public enum MicroKind : byte
     MovWide,
     IncDecWide,
     ShiftWide,
+    /// <summary>IMUL r32/64, r, (imm): register operands of the destination's size.</summary>
+    ImulWide,
     Mov,
     /// <summary>MOVZX, MOVSX, MOVSXD: the source (of <see cref="MicroOp.SourceSize"/>) widened.</summary>
     MovZeroExtend,
@@ -113,6 +115,7 @@ public struct MicroOp
             MicroKind.Mov => MicroKind.MovWide,
             MicroKind.IncDec => MicroKind.IncDecWide,
             MicroKind.Shift when op.SourceKind == MicroOperand.Immediate => MicroKind.ShiftWide,
+            MicroKind.Imul when op.SourceKind == MicroOperand.Register => MicroKind.ImulWide,
             _ => kind,
         };
     }
@@ -138,7 +141,11 @@ public struct MicroOp
             case Mnemonic.Lea: return MicroKind.Lea;
             case Mnemonic.Inc: op.Flag = FlagOp.Inc; return MicroKind.IncDec;
             case Mnemonic.Dec: op.Flag = FlagOp.Dec; return MicroKind.IncDec;
-            case Mnemonic.Shl or Mnemonic.Sal or Mnemonic.Shr or Mnemonic.Sar or Mnemonic.Rol or Mnemonic.Ror: return MicroKind.Shift;
+            // Flag: the lazy-flag kind of the shifts (None for rotates, which set their flags at once).
+            case Mnemonic.Shl or Mnemonic.Sal: op.Flag = FlagOp.Shl; return MicroKind.Shift;
+            case Mnemonic.Shr: op.Flag = FlagOp.Shr; return MicroKind.Shift;
+            case Mnemonic.Sar: op.Flag = FlagOp.Sar; return MicroKind.Shift;
+            case Mnemonic.Rol or Mnemonic.Ror: return MicroKind.Shift;
             case Mnemonic.Imul when i.OpCount >= 2: return MicroKind.Imul;
             case Mnemonic.Push when i.Code is Code.Push_r64 or Code.Push_r32: return MicroKind.Push;
             case Mnemonic.Pop when i.Code is Code.Pop_r64 or Code.Pop_r32: return MicroKind.Pop;
@@ -189,6 +196,8 @@ public struct MicroOp
         if (!Place(in i, 1, ref op.SourceKind, ref op.Source, ref op.SourceHigh, ref op.SourceSize, ref op, bitness))
             return false;
         if (op.SourceKind == MicroOperand.Immediate) op.Immediate = i.GetImmediate(1) & op.Mask;
+        // A shift count is masked to 5 bits (6 for 64-bit operands) by the CPU: done once here.
+        if (kind == MicroKind.Shift && op.SourceKind == MicroOperand.Immediate) op.Immediate &= op.Size == 8 ? 0x3FUL : 0x1FUL;
         switch (kind)
         {
             case MicroKind.Imul when count == 3:

@@ -70,15 +70,19 @@ public sealed unsafe partial class Mmu
 
         // A writable translation lets later writes through without a walk: the page counts as written now.
         if (write) _physical.LogWrite(physicalPage, 1);
+        // The rights as Allowed-at-lookup would have judged them (SDM §4.6), folded into tags (see TlbEntry).
+        ulong tag = (linear & PageMask) | 1;
+        bool wp = (_cpu.Cr0 & SpecialRegisters.Cr0WriteProtect) != 0;
         entry = new TlbEntry
         {
-            LinearPage = (linear & PageMask) | 1,
+            LinearPage = tag,
             PhysicalPage = physicalPage,
             HostPage = (nint)_physical.HostPointer(physicalPage, 0x1000),
-            Writable = allowWrite,
-            User = allowUser,
-            Executable = allowExecute,
-            Dirty = write,
+            UserRead = allowUser ? tag : 0,
+            Write = write && (allowWrite || !wp) ? tag : 0,
+            UserWrite = write && allowUser && allowWrite ? tag : 0,
+            Execute = allowExecute ? tag : 0,
+            UserExecute = allowUser && allowExecute ? tag : 0,
         };
     }
 

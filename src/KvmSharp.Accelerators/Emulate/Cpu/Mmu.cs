@@ -21,12 +21,17 @@ public sealed unsafe partial class Mmu
     private readonly IMmioPort _mmio;
     private readonly TlbEntry[] _tlb = new TlbEntry[TlbSize];
 
+    // Permissions are folded into tags when the entry is filled: a tag is the linear page | 1 when that access
+    // (read, write, fetch) at that privilege (supervisor, user) is allowed, else 0, so a lookup is one compare
+    // and no permission check. A write tag stays 0 until the page is dirty (the walk sets D and logs the
+    // write). LinearPage is the supervisor read tag (supervisor reads are always allowed). CR0.WP is read at
+    // fill time: every CR0 write flushes the TLB.
     private struct TlbEntry
     {
         public ulong LinearPage;       // page | 1 when valid
         public ulong PhysicalPage;
         public nint HostPage;          // 0 for MMIO
-        public bool Writable, User, Executable, Dirty;
+        public ulong UserRead, Write, UserWrite, Execute, UserExecute;
     }
 
     public Mmu(CpuState cpu, PhysicalMemory physical, IMmioPort mmio)
@@ -56,7 +61,7 @@ public sealed unsafe partial class Mmu
     /// </summary>
     public void DropWriteAccess()
     {
-        for (int i = 0; i < _tlb.Length; i++) _tlb[i].Dirty = false;
+        for (int i = 0; i < _tlb.Length; i++) _tlb[i].Write = _tlb[i].UserWrite = 0;
     }
 
     /// <summary>INVLPG.</summary>
@@ -86,21 +91,17 @@ public sealed unsafe partial class Mmu
     private ref TlbEntry Lookup(ulong linear, AccessKind kind)
     {
         ref var entry = ref _tlb[(linear >> 12) % TlbSize];
-        ulong page = linear & PageMask;
-        if (entry.LinearPage == (page | 1) && Allowed(entry, kind)) return ref entry;
+        ulong tag = (linear & PageMask) | 1;
+        bool user = UserAccess;
+        ulong allowed = kind switch   // a constant at every call site once inlined
+        {
+            AccessKind.Write => user ? entry.UserWrite : entry.Write,
+            AccessKind.Execute => user ? entry.UserExecute : entry.Execute,
+            _ => user ? entry.UserRead : entry.LinearPage,
+        };
+        if (allowed == tag) return ref entry;
         Walk(linear, kind, ref entry);
         return ref entry;
-    }
-
-    private bool Allowed(in TlbEntry entry, AccessKind kind)
-    {
-        if (UserAccess && !entry.User) return false;
-        return kind switch
-        {
-            AccessKind.Write => entry.Dirty && (entry.Writable || (!UserAccess && (_cpu.Cr0 & SpecialRegisters.Cr0WriteProtect) == 0)),
-            AccessKind.Execute => entry.Executable,
-            _ => true,
-        };
     }
 
     /// <summary>A host pointer to <paramref name="size"/> bytes at a linear address, or 0 when the access is MMIO or crosses a page.</summary>
@@ -151,7 +152,7 @@ public sealed unsafe partial class Mmu
                 case 4: *(uint*)p = (uint)value; break;
                 default: *(ulong*)p = value; break;
             }
-            _physical.NoteWrite(physical, size);
+            _physical.NoteWriteInPage(physical);
             return;
         }
         WriteSlow(linear, physical, size, value);

@@ -61,6 +61,17 @@ public sealed unsafe class PhysicalMemory
         if (page < _highestPage) _codePageBits[page / 64] |= 1UL << (int)(page % 64);
     }
 
+    /// <summary>
+    /// <see cref="NoteWrite"/> for a write within one page (the MMU's fast path): one bit test inline, the
+    /// invalidation out of line.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public void NoteWriteInPage(ulong physical)
+    {
+        ulong page = physical >> 12;
+        if (page < _highestPage && (_codePageBits[page / 64] & (1UL << (int)(page % 64))) != 0) NoteWrite(physical, 1);
+    }
+
     /// <summary>Called after every emulated write to RAM: invalidates decoded code on the written page(s).</summary>
     public void NoteWrite(ulong physical, int size)
     {

@@ -103,7 +103,7 @@ public sealed class EmulatedSide : IDisposable
         int count = _mode == DiffMode.Long64 ? 16 : 8;
         Array.Clear(_cpu.Gpr);
         for (int i = 0; i < count; i++) _cpu.Gpr[i] = _mode == DiffMode.Long64 ? c.Gprs[i] : c.Gprs[i] & 0xFFFF_FFFF;
-        _segments.CopyTo(_cpu.Segments, 0);
+        for (int i = 0; i < _segments.Length; i++) _cpu.Segments.Set(i, _segments[i]);
         _cpu.Rip = rip;
         _cpu.Rflags = rflags;
         for (int i = 0; i < count; i++) (_cpu.Xmm[2 * i], _cpu.Xmm[2 * i + 1]) = ((ulong)c.Xmm[i], (ulong)(c.Xmm[i] >> 64));
