@@ -44,7 +44,19 @@ internal static class ImageCommand
             DebianImage.Build(path, result.GetValue(size) ?? DebianImage.DefaultSize, Console.Error.WriteLine);
             return 0;
         }));
-        var image = new Command("image", "The default guest image, and disk images for --disk") { pull, build };
+        var userData = new Option<FileInfo>("--user-data") { HelpName = "FILE", Description = "cloud-init's user-data (#cloud-config …)", Required = true };
+        var metaData = new Option<FileInfo?>("--meta-data") { HelpName = "FILE", Description = "cloud-init's meta-data (default: a fresh instance-id)" };
+        var seedOut = new Option<string>("--out") { HelpName = "PATH", Description = "The seed ISO to write", Required = true };
+        var seed = new Command("cloud-init", "Write a cloud-init NoCloud seed (ISO 9660 labelled cidata) to attach as a read-only disk, e.g. in a domain's XML")
+        {
+            userData, metaData, seedOut,
+        };
+        seed.SetAction(result => UserErrors.Guard(() =>
+        {
+            CloudInitSeed.Write(Path.GetFullPath(result.GetValue(seedOut)!), result.GetValue(userData)!.FullName, result.GetValue(metaData)?.FullName);
+            return 0;
+        }));
+        var image = new Command("image", "The default guest image, and disk images for --disk") { pull, build, seed };
         foreach (var command in ImageDiskCommands.Create()) image.Subcommands.Add(command);
         return image;
     }

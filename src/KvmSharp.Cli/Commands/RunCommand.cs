@@ -6,6 +6,7 @@ using KvmSharp.Machine.Control;
 using System.Runtime.InteropServices;
 using KvmSharp.Api;
 using KvmSharp.Machine.Images;
+using KvmSharp.Machine.Images.BootDisks;
 using KvmSharp.Machine.Runtime;
 
 namespace KvmSharp.Cli.Commands;
@@ -46,6 +47,7 @@ internal static class RunCommand
         var rng = new Option<bool>("--rng") { Description = "Add a virtio-rng device fed by the host's getrandom(2) (the guest's /dev/hwrng)" };
         var balloon = new Option<bool>("--balloon") { Description = "Add a virtio-balloon device (inflated guest pages go back to the host)" };
         var virtioConsole = Options.VirtioConsole();
+        var cloudInit = CloudInitOption.Create();
         var noReboot = new Option<bool>("--no-reboot") { Description = "End when the guest resets instead of booting it again (as QEMU's -no-reboot)" };
         var noPit = new Option<bool>("--no-pit") { Description = "Leave out the i8254 PIT (as QEMU's -M microvm does): a faster start and exit for guests that need no PIT" };
 
@@ -74,9 +76,9 @@ internal static class RunCommand
         var restoreMemory = new Option<FileInfo?>("--restore-mem") { HelpName = "MEMFILE", Description = "The snapshot's memory file (mapped copy-on-write: the file never changes)" };
         var paused = new Option<bool>("--paused") { Description = "Start (or restore) the machine paused: no guest instruction runs until PATCH /vm {\"state\": \"Resumed\"} (libvirt's start --paused)" };
         var printConfig = new Option<bool>("--print-config") { Description = "Print the machine the other flags describe as a JSON config (every device's id and slot filled in) and exit without running it" };
-        Option[] machineFlags = [kernel, initrd, cmdline, exec, firmware, memory, cpus, accel, debugExit, noPit, icount, vsock, disks, net, rng, balloon, virtioConsole];
+        Option[] machineFlags = [kernel, initrd, cmdline, exec, firmware, cloudInit, memory, cpus, accel, debugExit, noPit, icount, vsock, disks, net, rng, balloon, virtioConsole];
         var command = new Command("run", "Run a virtual machine");
-        foreach (var option in (Option[])[kernel, initrd, cmdline, exec, firmware, memory, cpus, accel, debugExit, console, noPit, icount, vsock, disks, net, rng, balloon, virtioConsole, noReboot, configFile, printConfig, apiSocket, instanceId, restore, restoreMemory, incoming, paused])
+        foreach (var option in (Option[])[kernel, initrd, cmdline, exec, firmware, cloudInit, memory, cpus, accel, debugExit, console, noPit, icount, vsock, disks, net, rng, balloon, virtioConsole, noReboot, configFile, printConfig, apiSocket, instanceId, restore, restoreMemory, incoming, paused])
             command.Options.Add(option);
         command.SetAction(result => UserErrors.Guard(() =>
         {
@@ -175,7 +177,7 @@ internal static class RunCommand
                 Console = result.GetValue(console) ?? ConsoleConfig.Stdio,
                 LegacyTimer = !result.GetValue(noPit),
                 InstructionCountShift = (int?)result.GetValue(icount),
-                Disks = [.. result.GetValue(disks) ?? []],
+                Disks = [.. result.GetValue(disks) ?? [], .. CloudInitDisk(result.GetValue(cloudInit))],
                 Vsock = result.GetValue(vsock),
                 Nets = [.. result.GetValue(net) ?? []],
                 Rng = result.GetValue(rng) ? new RngConfig() : null,
@@ -183,6 +185,17 @@ internal static class RunCommand
                 VirtioConsole = result.GetValue(virtioConsole) is { } hvc ? new VirtioConsoleConfig(hvc.Kind, hvc.SocketPath) : null,
             };
         }
+    }
+
+    /// <summary>The NoCloud seed for --cloud-init, written to a temporary file that is removed when the process ends.</summary>
+    private static IEnumerable<DiskConfig> CloudInitDisk((string UserData, string? MetaData)? files)
+    {
+        if (files is not { } f) yield break;
+        string directory = Directory.CreateTempSubdirectory("kvmsharp-cidata").FullName;
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => Directory.Delete(directory, recursive: true);
+        string seed = Path.Combine(directory, "seed.iso");
+        CloudInitSeed.Write(seed, f.UserData, f.MetaData);
+        yield return new DiskConfig(seed, DiskFormat.Raw, ReadOnly: true, Serial: CloudInitSeed.Label);
     }
 
     private static KernelConfig DefaultGuestKernel(string? execCommand, string extraCmdline)
