@@ -183,10 +183,11 @@ public sealed class MachineBuilder(MachineConfig config)
             for (int i = 0; i < _config.VcpuCount; i++) vcpus.Add(vm.CreateVcpu(i));
             var acpi = AcpiPlatform.Default(_config.VcpuCount);
             IReadOnlyList<IAcpiDevice> acpiDevices = [.. platform.AcpiDevices, .. pci.AcpiDevices];
+            Devices.Firmware.FwCfg? fwCfg = null;
             if (firmware is not null)
             {
                 // The firmware starts from the reset vector and installs the tables itself.
-                FirmwareBoot.CreateFwCfg(memory, ports, _config, FirmwareAcpiTables.Build(acpi, acpiDevices, pci.AcpiTables));
+                fwCfg = FirmwareBoot.CreateFwCfg(memory, ports, _config, FirmwareAcpiTables.Build(acpi, acpiDevices, pci.AcpiTables));
                 if (restoring is null) FirmwareBoot.CopyLowBios(memory, firmware);
             }
             else if (restoring is null)
@@ -203,6 +204,7 @@ public sealed class MachineBuilder(MachineConfig config)
                 (runState, onExit) => [.. vcpus.Select(v => new VcpuRunner(v, ports, mmio, runState, onExit))], state, owned, platform, pci)
             {
                 Config = _config,
+                FirmwareConfig = fwCfg,
             };
         }
         catch

@@ -11,6 +11,9 @@ public sealed partial class RunningMachine
     /// <summary>The config this machine was built from (normalized: ids and slots filled in).</summary>
     public MachineConfig Config { get; internal init; } = new();
 
+    /// <summary>fw_cfg, when firmware boots this machine.</summary>
+    internal Devices.Firmware.FwCfg? FirmwareConfig { get; init; }
+
     /// <summary>
     /// The state of every part of this paused machine except its RAM (see <see cref="Memory"/>). vCPU states are
     /// taken on each vCPU's own thread.
@@ -34,6 +37,7 @@ public sealed partial class RunningMachine
                 Rtc = Platform.Rtc.SaveState(),
                 PowerManagement = Platform.PowerManagement.SaveState(),
                 ResetControl = Platform.ResetControl.SaveState(),
+                FirmwareConfig = FirmwareConfig?.SaveState(),
             },
             Pci = new PciState
             {
@@ -56,6 +60,8 @@ public sealed partial class RunningMachine
         StateCheck.That(state.MemorySize == _memory.Size, "memory_size", $"{state.MemorySize} bytes, but the machine has {_memory.Size}");
         StateCheck.Length(state.Vcpus, _runners.Length, "vcpus");
         StateCheck.Length(state.Platform.SerialPorts, Platform.SerialPorts.Count, "platform.serial_ports");
+        StateCheck.That((state.Platform.FirmwareConfig is null) == (FirmwareConfig is null), "platform.firmware_config",
+            FirmwareConfig is null ? "the state has fw_cfg, but this machine boots without firmware" : "the state has no fw_cfg, but this machine boots through firmware");
         var slots = Pci.VirtioSlots;
         StateCheck.Length(state.Pci.Virtio, slots.Count, "pci.virtio");
         for (int i = 0; i < slots.Count; i++)
@@ -67,6 +73,7 @@ public sealed partial class RunningMachine
         Platform.Rtc.RestoreState(state.Platform.Rtc);
         Platform.PowerManagement.RestoreState(state.Platform.PowerManagement);
         Platform.ResetControl.RestoreState(state.Platform.ResetControl);
+        if (FirmwareConfig is not null) FirmwareConfig.RestoreState(state.Platform.FirmwareConfig!);
         // Configuration spaces first (BAR decoding, MSI-X enable), then each device, then its transport, which
         // starts a device that was running with its queues where they were.
         Pci.Bus.RestoreState(state.Pci.Bus);

@@ -1,3 +1,4 @@
+using KvmSharp.Devices.Firmware;
 using KvmSharp.Accelerators;
 using KvmSharp.Devices.Acpi;
 using KvmSharp.Devices.Legacy;
@@ -47,6 +48,8 @@ public sealed record PlatformState
     public required CmosRtcState Rtc { get; init; }
     public required AcpiPmState PowerManagement { get; init; }
     public required ResetControlState ResetControl { get; init; }
+    /// <summary>fw_cfg, when firmware boots the machine; null otherwise.</summary>
+    public FwCfgState? FirmwareConfig { get; init; }
 }
 
 /// <summary>PCI bus 0: configuration spaces, CONFIG_ADDRESS, and each virtio device in its slot.</summary>

@@ -2,6 +2,7 @@ using KvmSharp.Accelerators.Emulate;
 using KvmSharp.Machine.Config;
 using KvmSharp.Machine.Images;
 using KvmSharp.Machine.Runtime;
+using KvmSharp.Machine.State;
 using KvmSharp.Tests.Machine;
 
 namespace KvmSharp.Tests.Firmware;
@@ -59,5 +60,43 @@ public class SeaBiosTests
         machine.Stop();
         Assert.Contains("Booting from ROM...", console.Output);   // SeaBIOS ran linuxboot_dma.bin, first in our bootorder
         Assert.Contains(DefaultGuestCommandLine.Shell() + "\r\n", console.Output);
+    }
+
+    [Fact]
+    public void AMachineInItsFirmwareIsSnapshottedAndRestoredWithItsFlashAndFwCfg()
+    {
+        Assert.SkipUnless(File.Exists(FirmwareConfig.DebianSeaBios), "Debian's seabios package is not installed");
+        string dir = Directory.CreateTempSubdirectory("kvmsharp-fw-snapshot").FullName;
+        try
+        {
+            var config = new MachineConfig { Firmware = new FirmwareConfig(FirmwareKind.Bios), MemorySize = 64UL << 20 };
+            var console = new CapturingConsole();
+            MachineState saved;
+            string state = Path.Combine(dir, "vm.state"), memory = Path.Combine(dir, "vm.mem");
+            using (var machine = new MachineBuilder(config).WithConsole(console).WithAccelerator(new EmulatorAccelerator(_ => { })).Build())
+            {
+                machine.Start();
+                var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(2);
+                while (!console.Output.Contains("Retrying in", StringComparison.Ordinal) && DateTime.UtcNow < deadline) Thread.Sleep(50);
+                Assert.True(machine.Pause(TimeSpan.FromSeconds(10)));
+                MachineSnapshot.Create(machine, state, memory);
+                saved = machine.SaveState();
+            }
+            Assert.NotNull(saved.Platform.FirmwareConfig);
+            var read = MachineSnapshot.ReadState(state);
+            Assert.Equal(saved.Platform.FirmwareConfig!.Selector, read.Platform.FirmwareConfig!.Selector);
+            // The restored machine maps the flash again from the image and goes on in SeaBIOS's wait loop, which
+            // reboots into a fresh POST when its 60 seconds are up; that it runs and stays alive is what is checked here.
+            var after = new CapturingConsole();
+            using var restored = MachineSnapshot.Load(read, memory, new MachineBuilder(read.Config).WithConsole(after).WithAccelerator(new EmulatorAccelerator(_ => { })));
+            Assert.NotNull(restored.Memory.Firmware);
+            restored.Resume();
+            Thread.Sleep(500);
+            Assert.False(restored.Exit.IsCompleted, restored.Exit.IsCompleted ? restored.Exit.Result.ToString() : "");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 }
