@@ -16,8 +16,11 @@ public sealed class EmulatedCpuModel : ICpuPlatform
     /// <summary>The TSC frequency reported to the guest: one tick per guest nanosecond.</summary>
     public const ulong TscHz = 1_000_000_000;
 
-    // "KvmSharpCPU " as EBX, EDX, ECX (vendor string order).
-    private const uint VendorEbx = 0x536D764B, VendorEdx = 0x70726168, VendorEcx = 0x20555043;
+    // "GenuineIntel" as EBX, EDX, ECX (vendor string order). A vendor of our own would be honest but costs the guest
+    // its features: glibc reads leaf 1 only for the vendors it knows (sysdeps/x86/cpu-features.c, arch_kind_other),
+    // so every dynamically linked program refuses to start ("CPU ISA level is lower than required"), and Linux warns
+    // "vendor_id unknown, using generic init". QEMU's TCG CPU models claim a real vendor too.
+    private const uint VendorEbx = 0x756E6547, VendorEdx = 0x49656E69, VendorEcx = 0x6C65746E;
 
     private const uint Leaf1EdxFeatures =
         (1u << 0)     // FPU: x87 (Executor.X87*.cs) without the transcendentals, which raise #UD and are reported
