@@ -24,7 +24,7 @@ public static class DebianImage
     /// <summary>The kernel command line GRUB boots: root by label (the partition we write), console on COM1.</summary>
     public const string CommandLine = "root=LABEL=root ro console=ttyS0,115200 earlyprintk=ttyS0";
 
-    public static void Build(string output, ulong size, Action<string> progress, string? mirror = null)
+    public static void Build(string output, ulong size, Action<string> progress)
     {
         if (!Environment.IsPrivilegedProcess)
             throw new GuestImageException("image build debian needs root (mmdebstrap keeps file owners in its root mode); run it with sudo");
@@ -37,8 +37,8 @@ public static class DebianImage
             string root = Path.Combine(work, "root");
             progress($"kvmsharp: installing Debian 12 ({Suite}) into a directory with mmdebstrap (a few minutes)");
             var watch = Stopwatch.StartNew();
-            Run("mmdebstrap", ["--mode=root", "--variant=important", $"--include={string.Join(',', Packages)}",
-                               Suite, root, .. mirror is null ? Array.Empty<string>() : [mirror]], progress);
+            // The host's apt sources decide the mirror, as for every package KvmSharp fetches.
+            Run("mmdebstrap", ["--mode=root", "--variant=important", $"--include={string.Join(',', Packages)}", Suite, root], progress);
             progress($"kvmsharp: Debian installed in {watch.Elapsed.TotalSeconds:F0} s");
             Configure(root);
             BiosBootDisk.WriteImage(output, size, root, grub, progress);
