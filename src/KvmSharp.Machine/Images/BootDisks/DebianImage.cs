@@ -37,7 +37,7 @@ public static class DebianImage
             string root = Path.Combine(work, "root");
             progress($"kvmsharp: installing Debian 12 ({Suite}) into a directory with mmdebstrap (a few minutes)");
             var watch = Stopwatch.StartNew();
-            // The host's apt sources decide the mirror, as for every package KvmSharp fetches.
+            // No mirror argument: mmdebstrap's default, Debian's own (deb.debian.org).
             Run("mmdebstrap", ["--mode=root", "--variant=important", $"--include={string.Join(',', Packages)}", Suite, root], progress);
             progress($"kvmsharp: Debian installed in {watch.Elapsed.TotalSeconds:F0} s");
             Configure(root);
