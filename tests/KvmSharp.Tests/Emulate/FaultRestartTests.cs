@@ -66,4 +66,44 @@ public class FaultRestartTests
         Assert.Equal(Data, cpu.Cr2);   // the fault really happened, at the data page
         Assert.False(cpu.Flags.Carry);
     }
+
+    [Fact]
+    public void AnInstructionRunningIntoANotPresentPageFaultsOnThatPageAndThenRuns()
+    {
+        // MOV EAX, imm32 (5 bytes) from 3 bytes before the end of the first 4 MiB page: its last 2 bytes are in the
+        // second page, which is not present until the #PF handler maps it. The fetch must fault there (CR2 = 4 MiB,
+        // SDM vol 3 §6.15), not decode a cut-off instruction as invalid.
+        const ulong start = Data - 3;
+        using var memory = GuestMemory.Create(16 << 20);
+        var core = BareCpu.Create(new PhysicalMemory(memory), out var cpu, Code);
+        ulong gate = (Handler & 0xFFFF) | (0x08UL << 16) | (0x8EUL << 40) | ((Handler >> 16 & 0xFFFF) << 48);
+        memory.Write(new GuestAddress(Idt + 14 * 8), gate);
+        memory.Write(new GuestAddress(PageDirectory), 0x83u);
+        memory.Write(new GuestAddress(PageDirectory + 4), (uint)Data | 0x82u);   // not present
+        memory.Write(new GuestAddress(start), new byte[] { 0xB8, 0x78, 0x56, 0x34, 0x12, 0xF4 });
+
+        var handler = new Assembler(32);
+        handler.or(__dword_ptr[(uint)PageDirectory + 4], 1);
+        handler.push(ecx);
+        handler.mov(ecx, cr3);
+        handler.mov(cr3, ecx);
+        handler.pop(ecx);
+        handler.add(esp, 4);
+        handler.iretd();
+        BareCpu.Write(memory, Handler, handler);
+        var program = new Assembler(32);
+        program.mov(ecx, (uint)start);
+        program.jmp(ecx);
+        BareCpu.Write(memory, Code, program);
+
+        cpu.Idt = new DescriptorTable { Base = Idt, Limit = 0x7FF };
+        cpu.Cr4 = 0x10;
+        cpu.Cr3 = PageDirectory;
+        cpu.Cr0 = 0x8001_0011;
+        core.Mmu.FlushTlb();
+
+        Assert.Equal(CoreStop.Halt, core.Run());
+        Assert.Equal(Data, cpu.Cr2);
+        Assert.Equal(0x1234_5678UL, cpu.Gpr[0] & 0xFFFF_FFFF);
+    }
 }

@@ -461,11 +461,25 @@ public sealed class CpuCore : IMmioPort
             ulong next = Mmu.Translate(linear + (ulong)inPage, AccessKind.Execute);
             if (ReadCode(next, _fetchBuffer.AsSpan(inPage, 15))) { nextPhysical = next; total += 15; }
         }
+        catch (CpuException) when (inPage < 15 && IsCutOff(_fetchBuffer.AsSpan(0, inPage), rip, bitness))
+        {
+            // The instruction at RIP runs on into a page that is not mapped: fetching it faults on that page (SDM vol 3
+            // §6.15, #PF on an instruction fetch, CR2 the address in the next page), as Linux's demand paging expects.
+            throw;
+        }
         catch (CpuException)
         {
-            // The next page is not mapped: an instruction that needs it faults when it is fetched on its own.
+            // The next page is not mapped: a later instruction that needs it starts a block of its own, and faults there.
         }
         return _blocks.Decode(_fetchBuffer.AsSpan(0, total), inPage, rip, physical, nextPhysical, bitness);
+    }
+
+    /// <summary>True when the instruction at the start of <paramref name="bytes"/> needs more bytes than there are.</summary>
+    private static bool IsCutOff(ReadOnlySpan<byte> bytes, ulong rip, int bitness)
+    {
+        var decoder = Iced.Intel.Decoder.Create(bitness, new Iced.Intel.ByteArrayCodeReader(bytes.ToArray()), rip);
+        decoder.Decode(out _);
+        return decoder.LastError == Iced.Intel.DecoderError.NoMoreBytes;
     }
 
     private unsafe bool ReadCode(ulong physical, Span<byte> destination)

@@ -59,6 +59,12 @@ public static class DebianImage
         string cloud = Path.Combine(root, "etc", "cloud", "cloud.cfg.d");
         Directory.CreateDirectory(cloud);
         File.WriteAllText(Path.Combine(cloud, "90-kvmsharp.cfg"), "# KvmSharp: a CIDATA disk (kvmsharp run --cloud-init) or nothing\ndatasource_list: [ NoCloud, None ]\n");
+        // A login prompt on COM1 whatever systemd's generators decide (without dbus and logind, Debian's getty-static
+        // starts only tty1-6): serial-getty@ttyS0 wanted by getty.target, as `systemctl enable` would link it.
+        string wants = Path.Combine(root, "etc", "systemd", "system", "getty.target.wants");
+        Directory.CreateDirectory(wants);
+        string serialGetty = Path.Combine(wants, "serial-getty@ttyS0.service");
+        if (!File.Exists(serialGetty)) File.CreateSymbolicLink(serialGetty, "/lib/systemd/system/serial-getty@.service");
         string grubDirectory = Path.Combine(root, "boot", "grub");
         Directory.CreateDirectory(grubDirectory);
         // Debian keeps /vmlinuz and /initrd.img as links to the newest kernel; GRUB's ext2 reader follows them.
