@@ -1,5 +1,3 @@
-using System.ComponentModel;
-using System.Diagnostics;
 using KvmSharp.Storage;
 
 namespace KvmSharp.Machine.Images.BootDisks;
@@ -35,7 +33,7 @@ public static class BiosBootDisk
         {
             string core = Path.Combine(work, "core.img");
             progress("kvmsharp: making GRUB's core image (grub-mkimage)");
-            Run(grub.MkImage, ["-O", "i386-pc", "-d", grub.ModuleDirectory, "-o", core, "-p", "(hd0,msdos1)/boot/grub", .. CoreModules]);
+            HostTool.Run(grub.MkImage, ["-O", "i386-pc", "-d", grub.ModuleDirectory, "-o", core, "-p", "(hd0,msdos1)/boot/grub", .. CoreModules], "GRUB is unpacked from Debian's grub-common");
             byte[] coreImage = File.ReadAllBytes(core);
             if ((ulong)coreImage.Length > partitionStart - Sector)
                 throw new GuestImageException($"GRUB's core image has {coreImage.Length} bytes, more than fit before the partition at 1 MiB");
@@ -45,7 +43,7 @@ public static class BiosBootDisk
             if (File.Exists(output)) File.Delete(output);
             using (var file = File.Create(output)) file.SetLength((long)size);
             progress($"kvmsharp: writing the ext4 partition ({(size - partitionStart) >> 20} MiB) from {rootDirectory}");
-            Run("mkfs.ext4", ["-q", "-F", "-L", "root", "-E", $"offset={partitionStart}", "-d", rootDirectory, output, $"{(size - partitionStart) / 1024}k"]);
+            HostTool.Run("mkfs.ext4", ["-q", "-F", "-L", "root", "-E", $"offset={partitionStart}", "-d", rootDirectory, output, $"{(size - partitionStart) / 1024}k"], "mkfs.ext4 is in Debian's e2fsprogs package");
 
             var mbr = new byte[Sector];
             boot.AsSpan(0, MbrPartitionTable.EntriesOffset - 6).CopyTo(mbr);   // the code; the disk signature stays 0
@@ -92,29 +90,6 @@ public static class BiosBootDisk
         finally
         {
             File.Delete(raw);
-        }
-    }
-
-    private static void Run(string tool, string[] arguments)
-    {
-        var start = new ProcessStartInfo(tool) { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in arguments) start.ArgumentList.Add(a);
-        Process process;
-        try
-        {
-            process = Process.Start(start) ?? throw new GuestImageException($"{tool} did not start");
-        }
-        catch (Win32Exception e)
-        {
-            throw new GuestImageException($"{Path.GetFileName(tool)} could not be started ({e.Message}); mkfs.ext4 is in Debian's e2fsprogs package");
-        }
-        using (process)
-        {
-            var stderr = process.StandardError.ReadToEndAsync();
-            process.StandardOutput.ReadToEnd();
-            process.WaitForExit();
-            if (process.ExitCode != 0)
-                throw new GuestImageException($"{Path.GetFileName(tool)} failed ({process.ExitCode}): {stderr.Result.Trim().Split('\n').LastOrDefault()}");
         }
     }
 }

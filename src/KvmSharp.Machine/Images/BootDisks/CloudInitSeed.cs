@@ -1,5 +1,3 @@
-using System.ComponentModel;
-using System.Diagnostics;
 
 namespace KvmSharp.Machine.Images.BootDisks;
 
@@ -23,24 +21,8 @@ public static class CloudInitSeed
             Copy(userDataPath, userData, "user-data");
             if (metaDataPath is null) File.WriteAllText(metaData, $"instance-id: kvmsharp-{Guid.NewGuid():N}\n");
             else Copy(metaDataPath, metaData, "meta-data");
-            var start = new ProcessStartInfo("genisoimage") { RedirectStandardError = true, RedirectStandardOutput = true };
-            foreach (var a in new[] { "-quiet", "-output", output, "-volid", Label, "-joliet", "-rock", userData, metaData }) start.ArgumentList.Add(a);
-            Process process;
-            try
-            {
-                process = Process.Start(start) ?? throw new GuestImageException("genisoimage did not start");
-            }
-            catch (Win32Exception)
-            {
-                throw new GuestImageException("a cloud-init seed is written by genisoimage: install Debian's genisoimage package");
-            }
-            using (process)
-            {
-                string error = process.StandardError.ReadToEnd();
-                process.StandardOutput.ReadToEnd();
-                process.WaitForExit();
-                if (process.ExitCode != 0) throw new GuestImageException($"genisoimage failed ({process.ExitCode}): {error.Trim().Split('\n').LastOrDefault()}");
-            }
+            HostTool.Run("genisoimage", ["-quiet", "-output", output, "-volid", Label, "-joliet", "-rock", userData, metaData],
+                "a cloud-init seed is written by genisoimage: install Debian's genisoimage package");
         }
         finally
         {

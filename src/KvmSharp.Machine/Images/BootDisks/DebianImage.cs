@@ -1,4 +1,3 @@
-using System.ComponentModel;
 using System.Diagnostics;
 
 namespace KvmSharp.Machine.Images.BootDisks;
@@ -38,7 +37,7 @@ public static class DebianImage
             progress($"kvmsharp: installing Debian 12 ({Suite}) into a directory with mmdebstrap (a few minutes)");
             var watch = Stopwatch.StartNew();
             // No mirror argument: mmdebstrap's default, Debian's own (deb.debian.org).
-            Run("mmdebstrap", ["--mode=root", "--variant=important", $"--include={string.Join(',', Packages)}", Suite, root], progress);
+            HostTool.Run("mmdebstrap", ["--mode=root", "--variant=important", $"--include={string.Join(',', Packages)}", Suite, root], "install Debian's mmdebstrap package", progress);
             progress($"kvmsharp: Debian installed in {watch.Elapsed.TotalSeconds:F0} s");
             Configure(root);
             BiosBootDisk.WriteImage(output, size, root, grub, progress);
@@ -75,31 +74,6 @@ public static class DebianImage
     {
         if (File.Exists($"/usr/bin/{tool}") || File.Exists($"/usr/sbin/{tool}") || File.Exists($"/sbin/{tool}")) return;
         progress($"kvmsharp: installing Debian's {package} package (for {tool})");
-        Run("apt-get", ["install", "-y", "-q", package], _ => { });
-    }
-
-    private static void Run(string tool, string[] arguments, Action<string> progress)
-    {
-        var start = new ProcessStartInfo(tool) { RedirectStandardError = true, RedirectStandardOutput = true };
-        start.Environment["DEBIAN_FRONTEND"] = "noninteractive";
-        foreach (var a in arguments) start.ArgumentList.Add(a);
-        Process process;
-        try
-        {
-            process = Process.Start(start) ?? throw new GuestImageException($"{tool} did not start");
-        }
-        catch (Win32Exception e)
-        {
-            throw new GuestImageException($"{tool} could not be started: {e.Message}");
-        }
-        using (process)
-        {
-            var lastError = "";
-            process.ErrorDataReceived += (_, e) => { if (!string.IsNullOrWhiteSpace(e.Data)) { lastError = e.Data; if (e.Data.StartsWith("I: ", StringComparison.Ordinal)) progress("  " + e.Data); } };
-            process.BeginErrorReadLine();
-            process.StandardOutput.ReadToEnd();
-            process.WaitForExit();
-            if (process.ExitCode != 0) throw new GuestImageException($"{tool} failed ({process.ExitCode}): {lastError}");
-        }
+        HostTool.Run("apt-get", ["install", "-y", "-q", package], "apt-get installs Debian's packages");
     }
 }

@@ -22,15 +22,7 @@ internal static class DefaultGuestDomain
           <on_poweroff>destroy</on_poweroff>
           <on_reboot>restart</on_reboot>
           <on_crash>destroy</on_crash>
-          <devices>
-            <disk type='file' device='disk'>
-              <driver name='qemu' type='{format}'/>
-              <source file='{SecurityElement.Escape(disk)}'/>
-              <target dev='vda' bus='virtio'/>
-            </disk>
-            <serial type='pty'><target port='0'/></serial>
-            <console type='pty'><target type='serial' port='0'/></console>
-          </devices>
+          {Devices(disk, format)}
         </domain>
         """;
 
@@ -44,7 +36,13 @@ internal static class DefaultGuestDomain
             <type arch='x86_64' machine='pc'>hvm</type>
             <boot dev='hd'/>
           </os>
-          <devices>
+          {Devices(disk, format)}
+        </domain>
+        """;
+
+    /// <summary>One virtio disk as vda and a pty serial console: what both domains above have.</summary>
+    private static string Devices(string disk, string format) => $"""
+        <devices>
             <disk type='file' device='disk'>
               <driver name='qemu' type='{format}'/>
               <source file='{SecurityElement.Escape(disk)}'/>
@@ -53,6 +51,5 @@ internal static class DefaultGuestDomain
             <serial type='pty'><target port='0'/></serial>
             <console type='pty'><target type='serial' port='0'/></console>
           </devices>
-        </domain>
         """;
 }
