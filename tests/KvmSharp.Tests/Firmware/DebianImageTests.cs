@@ -11,7 +11,8 @@ namespace KvmSharp.Tests.Firmware;
 /// <c>kvmsharp image build debian</c>'s disk, booted by SeaBIOS on the software CPU to systemd's login prompt on the
 /// serial console. Long (the build fetches and installs Debian, the boot runs systemd on the software CPU), so it
 /// runs when KVMSHARP_LONG_TESTS=1 and is reported as skipped otherwise; the image is kept in the user's cache
-/// (~/.cache/kvmsharp/test-images) and rebuilt when older than a week.
+/// (~/.cache/kvmsharp/test-images, named by <see cref="DebianImage.Recipe"/>) and rebuilt when older than a week. The boot
+/// may take KVMSHARP_LONG_TEST_MINUTES (default 60) of wall time.
 /// </summary>
 public class DebianImageTests
 {
@@ -23,7 +24,8 @@ public class DebianImageTests
         Assert.SkipUnless(Environment.IsPrivilegedProcess, "image build debian needs root");
         string directory = Path.Combine(DefaultGuestImage.CacheRoot, "test-images");
         Directory.CreateDirectory(directory);
-        string image = Path.Combine(directory, "debian.qcow2");
+        string image = Path.Combine(directory, $"debian-r{DebianImage.Recipe}.qcow2");
+        int minutes = int.TryParse(Environment.GetEnvironmentVariable("KVMSHARP_LONG_TEST_MINUTES"), out int m) && m > 0 ? m : 60;
         if (!File.Exists(image) || File.GetLastWriteTimeUtc(image) < DateTime.UtcNow.AddDays(-7))
             DebianImage.Build(image, DebianImage.DefaultSize, _ => { });
         string overlay = Path.Combine(Directory.CreateTempSubdirectory("kvmsharp-debian-boot").FullName, "boot.qcow2");
@@ -41,7 +43,7 @@ public class DebianImageTests
             using var machine = new MachineBuilder(config).WithConsole(console).WithAccelerator(new EmulatorAccelerator(_ => { })).Build();
             var started = DateTime.UtcNow;
             machine.Start();
-            while (!console.Output.Contains("login:", StringComparison.Ordinal) && !machine.Exit.IsCompleted && DateTime.UtcNow < started.AddMinutes(30))
+            while (!console.Output.Contains("login:", StringComparison.Ordinal) && !machine.Exit.IsCompleted && DateTime.UtcNow < started.AddMinutes(minutes))
                 Thread.Sleep(500);
             machine.Stop();
             string output = console.Output;

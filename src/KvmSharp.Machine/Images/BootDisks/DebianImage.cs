@@ -16,6 +16,10 @@ public static class DebianImage
     public const string Suite = "bookworm";
     public const ulong DefaultSize = 4UL << 30;
 
+    /// <summary>The recipe's revision: raised whenever what <see cref="Build"/> writes changes, so a cache of built
+    /// images (the long test's) knows its copy is stale.</summary>
+    public const int Recipe = 2;
+
     /// <summary>Packages beyond Debian's "important" set: what boots on our machine and what cloud images have.</summary>
     public static readonly string[] Packages =
         ["systemd-sysv", "udev", "linux-image-cloud-amd64", "initramfs-tools", "e2fsprogs", "ifupdown", "isc-dhcp-client", "cloud-init", "openssh-server"];
