@@ -10,8 +10,9 @@ namespace KvmSharp.Memory;
 /// 0xE000_0000 ┼ PCI ECAM (256 MiB)
 /// 0xF000_0000 ┼ PCI hole: 32-bit MMIO for BARs that firmware places
 /// 0xFEC0_0000 ┼ IOAPIC · 0xFED0_0000 HPET (unused) · 0xFEE0_0000 LAPIC
-/// 0xFFFB_C000 ┼ KVM identity-map page and TSS (3 pages), inside the hole, never RAM
-/// 0xFFFC_0000 ┼ firmware flash (when booting through firmware: SeaBIOS's 256 KiB end at 4 GiB)
+/// 0xFEFF_C000 ┼ KVM identity-map page and TSS (4 pages), inside the hole, never RAM (QEMU's place for them)
+/// 0xFF00_0000 ┼ firmware flash, up to 16 MiB ending at 4 GiB: SeaBIOS's 256 KiB, or OVMF's code with its variable
+///             │ store below it (OVMF_VARS_4M at 0xFFC0_0000, OVMF_CODE_4M from 0xFFC8_4000)
 /// 0x1_0000_0000 ┴ RAM above 4 GiB: what did not fit below the hole
 /// </code>
 /// </summary>
@@ -47,13 +48,18 @@ public static class MemoryMap
     public const ulong PciEcamSize = 0x1000_0000;
     public const ulong IoApicStart = 0xFEC0_0000;
     public const ulong LapicStart = 0xFEE0_0000;
-    public const ulong KvmIdentityMap = 0xFFFB_C000;
-    public const ulong KvmTss = 0xFFFB_D000;
+    /// <summary>
+    /// KVM's identity-map page and its 3-page TSS (KVM_SET_IDENTITY_MAP_ADDR, KVM_SET_TSS_ADDR) where QEMU puts them,
+    /// just below the flash, so that a 4 MiB OVMF fits above them.
+    /// </summary>
+    public const ulong KvmIdentityMap = 0xFEFF_C000;
+    public const ulong KvmTss = 0xFEFF_D000;
     public const ulong PciHoleEnd = 0x1_0000_0000;
     /// <summary>
-    /// The firmware's flash ends at 4 GiB; it may reach down to the KVM pages below it (SeaBIOS takes 256 KiB).
+    /// The firmware's flash (code, and below it any writable variable store) ends at 4 GiB and may take up to 16 MiB,
+    /// down to the KVM pages (SeaBIOS takes 256 KiB, OVMF's 4 MiB build 4 MiB; QEMU's pc machine allows 8 MiB).
     /// </summary>
-    public const ulong FirmwareMaxSize = PciHoleEnd - KvmTss - 3 * PageSize;
+    public const ulong FirmwareMaxSize = PciHoleEnd - (KvmTss + 3 * PageSize);
     /// <summary>
     /// 32-bit MMIO that firmware places BARs in: SeaBIOS, meeting a host bridge it does not know, allocates downwards
     /// from the IOAPIC (its BUILD_PCIMEM_END); from the end of the ECAM up to there.

@@ -38,9 +38,14 @@ internal static class RunCommand
         var firmware = new Option<string?>("--firmware")
         {
             HelpName = "bios|uefi|none",
-            Description = "Start from firmware: bios (SeaBIOS, Debian's seabios package) boots the first disk through its MBR, as a PC; none (the default) loads the kernel directly",
+            Description = "Start from firmware: bios (SeaBIOS, Debian's seabios package) boots the first disk through its MBR, as a PC; uefi (OVMF, Debian's ovmf package; see --firmware-vars); none (the default) loads the kernel directly",
         };
         firmware.AcceptOnlyFromAmong("bios", "uefi", "none");
+        var firmwareVars = new Option<string?>("--firmware-vars")
+        {
+            HelpName = "FILE",
+            Description = "With --firmware uefi: this VM's UEFI variable store (boot entries), created from OVMF_VARS_4M.fd when missing and written as the guest changes it; without it the variables last for this run only",
+        };
         var debugExit = Options.OptionalNumber("--debug-exit", "Add a QEMU isa-debug-exit device at this port: a guest write of v exits with status (v<<1)|1", 0xFFFF);
         var console = Options.Console();
         var vsock = VsockOption.Create();
@@ -76,9 +81,9 @@ internal static class RunCommand
         var restoreMemory = new Option<FileInfo?>("--restore-mem") { HelpName = "MEMFILE", Description = "The snapshot's memory file (mapped copy-on-write: the file never changes)" };
         var paused = new Option<bool>("--paused") { Description = "Start (or restore) the machine paused: no guest instruction runs until PATCH /vm {\"state\": \"Resumed\"} (libvirt's start --paused)" };
         var printConfig = new Option<bool>("--print-config") { Description = "Print the machine the other flags describe as a JSON config (every device's id and slot filled in) and exit without running it" };
-        Option[] machineFlags = [kernel, initrd, cmdline, exec, firmware, cloudInit, memory, cpus, accel, debugExit, noPit, icount, vsock, disks, net, rng, balloon, virtioConsole];
+        Option[] machineFlags = [kernel, initrd, cmdline, exec, firmware, firmwareVars, cloudInit, memory, cpus, accel, debugExit, noPit, icount, vsock, disks, net, rng, balloon, virtioConsole];
         var command = new Command("run", "Run a virtual machine");
-        foreach (var option in (Option[])[kernel, initrd, cmdline, exec, firmware, cloudInit, memory, cpus, accel, debugExit, console, noPit, icount, vsock, disks, net, rng, balloon, virtioConsole, noReboot, configFile, printConfig, apiSocket, instanceId, restore, restoreMemory, incoming, paused])
+        foreach (var option in (Option[])[kernel, initrd, cmdline, exec, firmware, firmwareVars, cloudInit, memory, cpus, accel, debugExit, console, noPit, icount, vsock, disks, net, rng, balloon, virtioConsole, noReboot, configFile, printConfig, apiSocket, instanceId, restore, restoreMemory, incoming, paused])
             command.Options.Add(option);
         command.SetAction(result => UserErrors.Guard(() =>
         {
@@ -154,9 +159,11 @@ internal static class RunCommand
             var firmwareConfig = result.GetValue(firmware) switch
             {
                 "bios" => new FirmwareConfig(FirmwareKind.Bios),
-                "uefi" => new FirmwareConfig(FirmwareKind.Uefi),
+                "uefi" => new FirmwareConfig(FirmwareKind.Uefi, VarsPath: result.GetValue(firmwareVars)),
                 _ => null,
             };
+            if (result.GetValue(firmwareVars) is not null && firmwareConfig?.Kind != FirmwareKind.Uefi)
+                throw new MachineConfigException("--firmware-vars is the UEFI variable store; it needs --firmware uefi");
             if (firmwareConfig is not null && execCommand is not null)
                 throw new MachineConfigException("--exec runs its command in the default guest, which boots without firmware; leave out --firmware");
             if (firmwareConfig is not null && kernelName is DemoKernel)

@@ -16,6 +16,7 @@ public static class ConfigFlags
     {
         "kernel.initrd_path" => "--initrd",
         "kernel.command_line" => "--cmdline",
+        "firmware.vars_path" => "--firmware-vars",
         _ => Root(field) switch
         {
             "memory_size" => "--memory",

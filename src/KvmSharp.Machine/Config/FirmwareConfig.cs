@@ -13,18 +13,23 @@ public enum FirmwareKind
 /// Boot through firmware instead of loading a kernel directly. <see cref="ImagePath"/> null: the firmware of the Debian
 /// package that provides it (used in place, never copied). With firmware, a <see cref="MachineConfig.Kernel"/> is
 /// handed to the firmware through fw_cfg, as QEMU's <c>-kernel</c>; without one the firmware boots the disks.
+/// <para>UEFI keeps its variables (boot entries, Secure Boot keys) in a flash of their own, separate from the
+/// read-only code: <see cref="VarsPath"/> is this VM's copy, created from <see cref="VarsTemplate"/> the first time
+/// (as libvirt's &lt;nvram template=…&gt;); null keeps a copy of the template in memory for this run only.</para>
 /// </summary>
-public sealed record FirmwareConfig(FirmwareKind Kind, string? ImagePath = null)
+public sealed record FirmwareConfig(FirmwareKind Kind, string? ImagePath = null, string? VarsPath = null, string? VarsTemplatePath = null)
 {
     /// <summary>Debian's <c>seabios</c> package: the 256 KiB build QEMU uses for its PC machines.</summary>
     public const string DebianSeaBios = "/usr/share/seabios/bios-256k.bin";
+    /// <summary>Debian's <c>ovmf</c> package: the 4 MiB build (code 3.5 MiB, variables 528 KiB), without Secure Boot.</summary>
+    public const string DebianOvmfCode = "/usr/share/OVMF/OVMF_CODE_4M.fd";
+    public const string DebianOvmfVars = "/usr/share/OVMF/OVMF_VARS_4M.fd";
 
     /// <summary>The image file this config boots.</summary>
-    public string Image => ImagePath ?? Kind switch
-    {
-        FirmwareKind.Bios => DebianSeaBios,
-        _ => "/usr/share/OVMF/OVMF_CODE_4M.fd",
-    };
+    public string Image => ImagePath ?? (Kind == FirmwareKind.Bios ? DebianSeaBios : DebianOvmfCode);
+
+    /// <summary>The pristine variable store a new VM's copy starts from (UEFI only).</summary>
+    public string VarsTemplate => VarsTemplatePath ?? DebianOvmfVars;
 
     /// <summary>The Debian package that has <see cref="Image"/> when it is the default.</summary>
     public string Package => Kind == FirmwareKind.Bios ? "seabios" : "ovmf";

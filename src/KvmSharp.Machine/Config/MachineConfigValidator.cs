@@ -39,8 +39,11 @@ internal static class MachineConfigValidator
         if (config.Firmware is { } firmware)
         {
             if (!Enum.IsDefined(firmware.Kind)) Add("firmware.kind", $"{(int)firmware.Kind} is not one of bios, uefi");
-            else if (firmware.Kind == FirmwareKind.Uefi) Add("firmware.kind", "uefi is not available yet; use bios");
             if (firmware.ImagePath is "") Add("firmware.image_path", "is empty: name the firmware image, or leave it out for the packaged one");
+            if (firmware.VarsPath is "") Add("firmware.vars_path", "is empty: name this VM's variable store, or leave it out to keep the variables in memory");
+            if (firmware.VarsTemplatePath is "") Add("firmware.vars_template_path", "is empty: name the variable store to copy, or leave it out for the packaged one");
+            if (firmware.Kind == FirmwareKind.Bios && (firmware.VarsPath ?? firmware.VarsTemplatePath) is not null)
+                Add("firmware.vars_path", "is for uefi: a BIOS keeps no variable store");
         }
         CheckConsole(config.Console.Kind, config.Console.SocketPath, "console", Add);
 

@@ -54,10 +54,24 @@ public static class FirmwareBoot
         {
             throw new MachineConfigException($"cannot read the firmware image {firmware.Image}: {e.Message}");
         }
-        if (image.Length == 0 || image.Length % (64 << 10) != 0 || (ulong)image.Length > MemoryMap.FirmwareMaxSize)
+        // SeaBIOS builds come in 64 KiB steps; OVMF's code in 4 KiB blocks, with room left below it for its variables.
+        int unit = firmware.Kind == FirmwareKind.Bios ? 64 << 10 : UefiVariableStore.BlockSize;
+        ulong room = MemoryMap.FirmwareMaxSize - (firmware.Kind == FirmwareKind.Uefi ? (ulong)UefiVariableStore.MaxSize : 0);
+        if (image.Length == 0 || image.Length % unit != 0 || (ulong)image.Length > room)
             throw new MachineConfigException(
-                $"the firmware image {firmware.Image} has {image.Length} bytes; a BIOS image is a multiple of 64 KiB and at most {MemoryMap.FirmwareMaxSize >> 10} KiB");
+                $"the firmware image {firmware.Image} has {image.Length} bytes; a {(firmware.Kind == FirmwareKind.Bios ? "BIOS" : "UEFI")} image is a multiple of {unit >> 10} KiB and at most {room >> 10} KiB");
         return image;
+    }
+
+    /// <summary>
+    /// OVMF's variable store, as a flash chip on the MMIO bus directly below the code (QEMU's pflash1): every access
+    /// traps, on both accelerators, so the chip's command state decides what reads give.
+    /// </summary>
+    public static (CfiFlash Flash, FlashFile? File) MapVariableStore(IoBus mmio, FirmwareConfig firmware, int codeSize, Action<string> inform)
+    {
+        var (flash, file) = UefiVariableStore.Open(firmware, inform);
+        mmio.Register(MemoryMap.PciHoleEnd - (ulong)codeSize - (ulong)flash.Size, (ulong)flash.Size, flash);
+        return (flash, file);
     }
 
     /// <summary>Copies <paramref name="image"/> (its top 256 KiB) so that it ends at 1 MiB, as SeaBIOS's own copy would place it.</summary>
@@ -84,21 +98,25 @@ public static class FirmwareBoot
         var (smbios, anchor) = SmbiosTables.Build(new SmbiosMachine(config.Uuid, config.VcpuCount, config.MemorySize, ram));
         fwCfg.AddFile(SmbiosTables.TablesFile, smbios);
         fwCfg.AddFile(SmbiosTables.AnchorFile, anchor);
-        if (config.Kernel is { } kernel) AddKernel(fwCfg, kernel, MemoryMap.RamRanges(config.MemorySize)[0].Size);
+        if (config.Kernel is { } kernel)
+            AddKernel(fwCfg, kernel, MemoryMap.RamRanges(config.MemorySize)[0].Size, withOptionRom: config.Firmware?.Kind != FirmwareKind.Uefi);
         // SeaBIOS writes what it would show on a screen to this UART too (its "sercon"): we have no VGA.
         fwCfg.AddFile("etc/sercon-port", U16(0x3F8));
         ports.Register(FwCfg.PortBase, FwCfg.PortCount, fwCfg);
         return fwCfg;
     }
 
-    /// <summary>The kernel for the firmware to start (as QEMU's -kernel), and the option ROM that does it, first in the boot order.</summary>
-    private static void AddKernel(FwCfg fwCfg, KernelConfig kernel, ulong lowRamEnd)
+    /// <summary>
+    /// The kernel for the firmware to start (as QEMU's -kernel). SeaBIOS needs an option ROM that does it, first in the
+    /// boot order; OVMF has its own loader for these items (QemuKernelLoaderFsDxe).
+    /// </summary>
+    private static void AddKernel(FwCfg fwCfg, KernelConfig kernel, ulong lowRamEnd, bool withOptionRom)
     {
-        byte[] rom;
+        byte[]? rom = null;
         FirmwareLinuxImage image;
         try
         {
-            rom = File.ReadAllBytes(LinuxBootRom);
+            if (withOptionRom) rom = File.ReadAllBytes(LinuxBootRom);
             image = FirmwareLinuxImage.Create(File.ReadAllBytes(kernel.Path), kernel.InitrdPath is { } initrd ? File.ReadAllBytes(initrd) : [],
                 kernel.CommandLine, lowRamEnd);
         }
@@ -118,6 +136,7 @@ public static class FirmwareBoot
         fwCfg.AddItem(KeyCommandLineAddress, U32(image.CommandLineAddress));
         fwCfg.AddItem(KeyCommandLineSize, U32((uint)image.CommandLine.Length));
         fwCfg.AddItem(KeyCommandLineData, image.CommandLine);
+        if (rom is null) return;
         fwCfg.AddFile(LinuxBootRomFile, rom);
         fwCfg.AddFile("bootorder", System.Text.Encoding.ASCII.GetBytes($"/rom@{LinuxBootRomFile}\n"));
     }

@@ -20,7 +20,19 @@ internal static class HostResources
             problems.Add(new("firmware.image_path", firmware.ImagePath is null
                 ? $"'{E(firmware.Image)}' does not exist (install Debian's {firmware.Package} package)"
                 : $"'{E(firmware.Image)}' does not exist"));
-        if (config.Firmware is not null && config.Kernel is not null && !File.Exists(FirmwareBoot.LinuxBootRom))
+        if (config.Firmware is { Kind: FirmwareKind.Uefi } uefi)
+        {
+            if (uefi.VarsPath is null || !File.Exists(uefi.VarsPath))
+            {
+                if (!File.Exists(uefi.VarsTemplate))
+                    problems.Add(new("firmware.vars_template_path", uefi.VarsTemplatePath is null
+                        ? $"'{E(uefi.VarsTemplate)}' does not exist (install Debian's ovmf package)"
+                        : $"'{E(uefi.VarsTemplate)}' does not exist"));
+                if (uefi.VarsPath is { } vars && !Directory.Exists(Path.GetDirectoryName(Path.GetFullPath(vars))))
+                    problems.Add(new("firmware.vars_path", $"the directory of '{E(vars)}' does not exist"));
+            }
+        }
+        if (config.Firmware is { Kind: FirmwareKind.Bios } && config.Kernel is not null && !File.Exists(FirmwareBoot.LinuxBootRom))
             problems.Add(new("kernel", $"a kernel started by firmware needs '{FirmwareBoot.LinuxBootRom}' (install Debian's qemu-system-data package)"));
         for (int i = 0; i < config.Disks.Count; i++)
             if (!File.Exists(config.Disks[i].Path))

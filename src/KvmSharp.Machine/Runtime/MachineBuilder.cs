@@ -164,7 +164,14 @@ public sealed class MachineBuilder(MachineConfig config)
                 ? _virtioConsole ?? ConsoleBackends.Create(hvcConfig.HostEnd(), "virtio console (hvc0)", _inform, () => state.Finish(MachineExitReason.Stopped, 0, "quit from the console (Ctrl-A x)"))
                 : null;
             if (hvc is not null && (_virtioConsole is null || _ownsVirtioConsole)) owned.Add(hvc);
-            var pci = new PciDevices(ports, mmio, platform.ResetControl, firmwarePlacesBars: firmware is not null);
+            Devices.Firmware.CfiFlash? variables = null;
+            if (_config.Firmware is { Kind: FirmwareKind.Uefi } uefi)
+            {
+                var (flash, file) = FirmwareBoot.MapVariableStore(mmio, uefi, firmware!.Length, _inform);
+                if (file is not null) owned.Add(file);
+                variables = flash;
+            }
+            var pci = new PciDevices(ports, mmio, platform.ResetControl, firmwarePlacesBars: firmware is not null, i440Fx: variables is not null);
             owned.Add(pci);
             foreach (var (kind, slot, create) in VirtioDeviceFactory.FromConfig(_config, hvc, _inform))
                 pci.AddVirtio(create(), slot, vm, memory, kind, _inform);
@@ -188,7 +195,7 @@ public sealed class MachineBuilder(MachineConfig config)
             {
                 // The firmware starts from the reset vector and installs the tables itself.
                 fwCfg = FirmwareBoot.CreateFwCfg(memory, ports, _config, FirmwareAcpiTables.Build(acpi, acpiDevices, pci.AcpiTables));
-                if (restoring is null) FirmwareBoot.CopyLowBios(memory, firmware);
+                if (restoring is null && _config.Firmware!.Kind == FirmwareKind.Bios) FirmwareBoot.CopyLowBios(memory, firmware);
             }
             else if (restoring is null)
             {
@@ -205,6 +212,7 @@ public sealed class MachineBuilder(MachineConfig config)
             {
                 Config = _config,
                 FirmwareConfig = fwCfg,
+                FirmwareVariables = variables,
             };
         }
         catch

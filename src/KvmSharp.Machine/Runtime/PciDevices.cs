@@ -36,11 +36,22 @@ internal sealed class PciDevices : IDisposable
     private ulong _nextMmio = Mmio32.Start;
     private readonly bool _firmwarePlacesBars;
 
-    public PciDevices(IoBus ports, IoBus mmio, IBusDevice resetControl, bool firmwarePlacesBars)
+    /// <param name="firmwarePlacesBars">Firmware boots the machine and places the BARs itself.</param>
+    /// <param name="i440Fx">
+    /// Show OVMF the i440FX it knows (see <see cref="PciHostBridge.I440Fx"/>): that host bridge, and slot 1 taken by the
+    /// PIIX3 ISA bridge and the PIIX4 power-management function, as on QEMU's pc machine.
+    /// </param>
+    public PciDevices(IoBus ports, IoBus mmio, IBusDevice resetControl, bool firmwarePlacesBars, bool i440Fx = false)
     {
         _firmwarePlacesBars = firmwarePlacesBars;
         _bus = new PciBus(mmio, ports, [Mmio32, Mmio32High], IoWindow);
-        _bus.Attach(0, 0, new PciHostBridge());
+        _bus.Attach(0, 0, i440Fx ? PciHostBridge.I440Fx() : PciHostBridge.Generic());
+        if (i440Fx)
+        {
+            _bus.Attach(Piix3IsaBridge.Slot, Piix3IsaBridge.Function, new Piix3IsaBridge());
+            _bus.Attach(Piix4PowerManagement.Slot, Piix4PowerManagement.Function, new Piix4PowerManagement(MemoryMap.AcpiPmIoBase));
+            _slots.Add(Piix3IsaBridge.Slot);
+        }
         var legacy = _legacy = new PciLegacyConfigAccess(_bus, resetControl);
         ports.Register(PciLegacyConfigAccess.AddressPortBase, 4, legacy.AddressPort);
         ports.Register(PciLegacyConfigAccess.DataPortBase, 4, legacy.DataPort);

@@ -14,6 +14,9 @@ public sealed partial class RunningMachine
     /// <summary>fw_cfg, when firmware boots this machine.</summary>
     internal Devices.Firmware.FwCfg? FirmwareConfig { get; init; }
 
+    /// <summary>UEFI's variable flash, when OVMF boots this machine.</summary>
+    internal Devices.Firmware.CfiFlash? FirmwareVariables { get; init; }
+
     /// <summary>
     /// The state of every part of this paused machine except its RAM (see <see cref="Memory"/>). vCPU states are
     /// taken on each vCPU's own thread.
@@ -38,6 +41,7 @@ public sealed partial class RunningMachine
                 PowerManagement = Platform.PowerManagement.SaveState(),
                 ResetControl = Platform.ResetControl.SaveState(),
                 FirmwareConfig = FirmwareConfig?.SaveState(),
+                FirmwareVariables = FirmwareVariables?.SaveState(),
             },
             Pci = new PciState
             {
@@ -62,6 +66,8 @@ public sealed partial class RunningMachine
         StateCheck.Length(state.Platform.SerialPorts, Platform.SerialPorts.Count, "platform.serial_ports");
         StateCheck.That((state.Platform.FirmwareConfig is null) == (FirmwareConfig is null), "platform.firmware_config",
             FirmwareConfig is null ? "the state has fw_cfg, but this machine boots without firmware" : "the state has no fw_cfg, but this machine boots through firmware");
+        StateCheck.That((state.Platform.FirmwareVariables is null) == (FirmwareVariables is null), "platform.firmware_variables",
+            FirmwareVariables is null ? "the state has a UEFI variable store, but this machine does not boot UEFI" : "the state has no UEFI variable store, but this machine boots UEFI");
         var slots = Pci.VirtioSlots;
         StateCheck.Length(state.Pci.Virtio, slots.Count, "pci.virtio");
         for (int i = 0; i < slots.Count; i++)
@@ -74,6 +80,7 @@ public sealed partial class RunningMachine
         Platform.PowerManagement.RestoreState(state.Platform.PowerManagement);
         Platform.ResetControl.RestoreState(state.Platform.ResetControl);
         if (FirmwareConfig is not null) FirmwareConfig.RestoreState(state.Platform.FirmwareConfig!);
+        if (FirmwareVariables is not null) FirmwareVariables.RestoreState(state.Platform.FirmwareVariables!);
         // Configuration spaces first (BAR decoding, MSI-X enable), then each device, then its transport, which
         // starts a device that was running with its queues where they were.
         Pci.Bus.RestoreState(state.Pci.Bus);

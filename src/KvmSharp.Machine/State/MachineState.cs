@@ -50,6 +50,8 @@ public sealed record PlatformState
     public required ResetControlState ResetControl { get; init; }
     /// <summary>fw_cfg, when firmware boots the machine; null otherwise.</summary>
     public FwCfgState? FirmwareConfig { get; init; }
+    /// <summary>UEFI's variable flash (contents and command state), when OVMF boots the machine; null otherwise.</summary>
+    public CfiFlashState? FirmwareVariables { get; init; }
 }
 
 /// <summary>PCI bus 0: configuration spaces, CONFIG_ADDRESS, and each virtio device in its slot.</summary>

@@ -114,4 +114,44 @@ public class ModeSwitchTests
         Assert.NotEqual(0UL, final.Efer & SpecialRegisters.EferLongModeActive);
         Assert.Equal(1, final.Cs.Long);
     }
+
+    /// <summary>
+    /// LGDT's operand size, not the code size, decides the base's width (SDM "LGDT/LIDT": 16-bit operands load 24 bits):
+    /// OVMF's reset vector runs an o32 LGDT in real mode for a GDT near 4 GiB, which a 24-bit base turns into #NP.
+    /// </summary>
+    [Theory]
+    [InlineData("emulate")]
+    [InlineData("kvm")]
+    public void RealModeLgdtTakesTheOperandSizesBaseWidth(string accelerator)
+    {
+        if (accelerator == "kvm") KvmRequirement.Ensure();
+        using var memory = GuestMemory.Create(4 << 20);
+        memory.Write(new GuestAddress(0x6100), [0x17, 0x00, 0x78, 0x56, 0x34, 0xFF]);
+        memory.Write(new GuestAddress(0x6110), [0x27, 0x00, 0x78, 0x56, 0x34, 0xAB]);
+        // o32 lgdt [0x6100]; out 0xE9, al; lgdt [0x6110]; out 0xE9, al
+        memory.Write(new GuestAddress(Start), [0x66, 0x0F, 0x01, 0x16, 0x00, 0x61, 0xE6, DebugPort, 0x0F, 0x01, 0x16, 0x10, 0x61, 0xE6, DebugPort]);
+        using IAccelerator backend = accelerator == "kvm" ? new KvmAccelerator() : new EmulatorAccelerator();
+        using var vm = backend.CreateVirtualMachine(memory, new VirtualMachineOptions(1, LegacyTimer: false));
+        using var vcpu = vm.CreateVcpu(0);
+        using var attachment = vcpu.AttachToCurrentThread();
+        vcpu.GetSpecialRegisters(out var sregs);
+        sregs.Cs = new Segment { Selector = 0, Base = 0, Limit = 0xFFFF, Type = 0xB, Present = 1, System = 1 };
+        sregs.Ds = sregs.Es = sregs.Ss = new Segment { Selector = 0, Base = 0, Limit = 0xFFFF, Type = 3, Present = 1, System = 1 };
+        sregs.Cr0 = 0x10;
+        vcpu.SetSpecialRegisters(sregs);
+        vcpu.SetRegisters(new Registers { Rip = Start, Rflags = Registers.FlagsReserved, Rsp = 0x7000 });
+
+        var bases = new List<(ulong Base, ushort Limit)>();
+        for (int exits = 0; exits < 20 && bases.Count < 2; exits++)
+        {
+            var exit = vcpu.Run();
+            if (exit.Reason == VcpuExitReason.IoOut && exit.Address == DebugPort)
+            {
+                vcpu.GetSpecialRegisters(out var now);
+                bases.Add((now.Gdt.Base, now.Gdt.Limit));
+            }
+            else if (exit.Reason is VcpuExitReason.Failed or VcpuExitReason.Shutdown) Assert.Fail($"{exit.Reason} {exit.Message}");
+        }
+        Assert.Equal([(0xFF345678UL, (ushort)0x17), (0x345678UL, (ushort)0x27)], bases);
+    }
 }

@@ -72,7 +72,7 @@ public sealed partial class Executor
 
     /// <summary>MSRs a guest may probe that we model as present and zero (MTRRs, misc enables, TSC_AUX, platform info).</summary>
     private static bool IsKnownReadAsZero(uint index) =>
-        index is MsrMiscEnable or MsrMtrrDefType or MsrTscAux or 0xFE /* MTRRcap */ or 0x8B /* microcode rev */
+        index is MsrMiscEnable or MsrMtrrDefType or MsrTscAux or 0xFE /* MTRRcap */ or 0x8B /* microcode rev */ or 0x17 /* platform id: OVMF reads it for microcode */
         || index is >= 0x200 and <= 0x26F /* MTRR ranges */;
 
     private void Syscall(in Instruction i)

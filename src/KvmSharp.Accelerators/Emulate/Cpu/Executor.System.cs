@@ -170,7 +170,9 @@ public sealed partial class Executor
         ulong address = MemoryLinear(in i);
         ushort limit = (ushort)_mmu.Read(address, 2);
         ulong baseAddress = _mmu.Read(address + 2, _cpu.Is64BitCode ? 8 : 4);
-        if (!_cpu.Is64BitCode && i.CodeSize == CodeSize.Code16) baseAddress &= 0xFF_FFFF;
+        // A 16-bit operand size loads a 24-bit base (SDM "LGDT/LIDT"): that is the operand size, not the code size, so
+        // an o32 LGDT in real mode (OVMF's reset vector loads its GDT at 0xFFFFFxxx so) keeps all 32 bits.
+        if (i.Code is Code.Lgdt_m1632_16 or Code.Lidt_m1632_16) baseAddress &= 0xFF_FFFF;
         var table = new DescriptorTable { Base = baseAddress, Limit = limit };
         if (i.Mnemonic == Mnemonic.Lgdt) _cpu.Gdt = table; else _cpu.Idt = table;
     }

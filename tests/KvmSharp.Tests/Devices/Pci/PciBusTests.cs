@@ -18,7 +18,7 @@ public class PciBusTests
     public PciBusTests()
     {
         _bus = new PciBus(_mmio, _pio, [new(HoleStart, HoleLength), new(HighStart, HighLength)], new(0x1000, 0xF000));
-        _bus.Attach(0, 0, new PciHostBridge());
+        _bus.Attach(0, 0, PciHostBridge.Generic());
         _bus.Attach(3, 0, _device);
         _legacy = new PciLegacyConfigAccess(_bus);
         _pio.Register(PciLegacyConfigAccess.AddressPortBase, 4, _legacy.AddressPort);

@@ -24,7 +24,7 @@ public class PciStateTests
         public Machine(bool second = false)
         {
             Bus = new PciBus(Mmio, Pio, [new(0xC000_0000, 0x2000_0000)], new(0x1000, 0xF000));
-            Bus.Attach(0, 0, new PciHostBridge());
+            Bus.Attach(0, 0, PciHostBridge.Generic());
             Device = new FakePciFunction(Sink);
             Bus.Attach(3, 0, Device);
             if (second)
