@@ -66,6 +66,19 @@ public static class MemoryMap
     /// </summary>
     public const ulong PciMmio32HighStart = PciEcamStart + PciEcamSize;
     public const ulong PciMmio32HighEnd = IoApicStart;
+    /// <summary>
+    /// The top of the 64-bit window for BARs that firmware places above 4 GiB (OVMF puts 64-bit BARs in an aperture it
+    /// sizes itself, 32 GiB from 32 GiB on a small machine): 1 TiB, within the 40 physical address bits any x86-64 has.
+    /// </summary>
+    public const ulong PciMmio64End = 1UL << 40;
+
+    /// <summary>Where the 64-bit BAR window starts: at 4 GiB, or after the RAM above it.</summary>
+    public static ulong PciMmio64Start(ulong ramSize)
+    {
+        var ranges = RamRanges(ramSize);
+        ulong end = ranges[^1].Start.Value + ranges[^1].Size;
+        return Math.Max(PciHoleEnd, end);
+    }
 
     // I/O ports that the ACPI tables point the guest at (port space, not memory, but part of the same map).
     /// <summary>

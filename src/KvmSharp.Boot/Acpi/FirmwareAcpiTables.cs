@@ -51,10 +51,17 @@ public sealed record FirmwareAcpiTables(byte[] Tables, byte[] Rsdp, byte[] Loade
             script.AddPointerTo(TablesFile, TablesFile, xsdt + (uint)(AcpiTableHeader.Length + 8 * i), 8);
             script.AddPointerTo(TablesFile, TablesFile, rsdt + (uint)(AcpiTableHeader.Length + 4 * i), 4);
         }
+        // The firmware computes each checksum over the range with the checksum byte in it, and OVMF stores the result
+        // rather than adding it (OvmfPkg QemuFwCfgAcpi.c, ProcessCmdAddChecksum): the byte must be zero until then, as
+        // QEMU leaves it, or every table OVMF checks fails its checksum and none is installed.
         foreach (var (offset, length) in tables)
+        {
+            blob[(int)offset + AcpiTableHeader.ChecksumOffset] = 0;
             script.AddChecksumOf(TablesFile, offset + AcpiTableHeader.ChecksumOffset, offset, (uint)length);
+        }
         script.AddPointerTo(RsdpFile, TablesFile, RsdtAddressOffset, 4);
         script.AddPointerTo(RsdpFile, TablesFile, XsdtAddressOffset, 8);
+        rsdp[8] = rsdp[32] = 0;
         script.AddChecksumOf(RsdpFile, 8, 0, 20);
         script.AddChecksumOf(RsdpFile, 32, 0, RootTables.RsdpLength);
         return new FirmwareAcpiTables([.. blob], rsdp, script.ToArray());

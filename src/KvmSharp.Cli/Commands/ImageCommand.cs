@@ -27,21 +27,29 @@ internal static class ImageCommand
         var exec = new Option<string?>("--exec") { HelpName = "COMMAND", Description = "default-guest only: the guest runs COMMAND and powers off, as run --exec" };
         var output = new Option<string>("--out") { HelpName = "PATH", Description = "The disk to write: .qcow2 for qcow2, anything else raw", Required = true };
         var size = Parsing.Options.Size("--size", "The disk's size (default 4G)");
-        var build = new Command("build", "Write a disk that --firmware bios boots: debian installs Debian 12 (systemd, the cloud kernel, cloud-init; needs root and Debian's package mirror)")
+        var firmware = new Option<string>("--firmware")
         {
-            distribution, output, size, exec,
+            HelpName = "bios|uefi",
+            Description = "The firmware the disk is for: bios (MBR, GRUB before the first partition; the default) or uefi (GPT, GRUB on an EFI system partition)",
+            DefaultValueFactory = _ => "bios",
+        };
+        firmware.AcceptOnlyFromAmong("bios", "uefi");
+        var build = new Command("build", "Write a disk that firmware boots (run --firmware bios|uefi --disk): debian installs Debian 12 (systemd, the cloud kernel, cloud-init; needs root and Debian's package mirror)")
+        {
+            distribution, output, size, exec, firmware,
         };
         build.SetAction(result => UserErrors.Guard(() =>
         {
             string path = Path.GetFullPath(result.GetValue(output)!);
+            var layout = result.GetValue(firmware) == "uefi" ? BootDiskLayout.Uefi : BootDiskLayout.Bios;
             if (result.GetValue(distribution) == "default-guest")
             {
                 if (result.GetValue(size) is not null) throw new GuestImageException("--size: the default guest's disk has a fixed size (64M)");
-                DefaultGuestDisk.Build(path, result.GetValue(exec), Console.Error.WriteLine);
+                DefaultGuestDisk.Build(path, result.GetValue(exec), Console.Error.WriteLine, layout);
                 return 0;
             }
             if (result.GetValue(exec) is not null) throw new GuestImageException("--exec is for default-guest; a Debian image boots to its login prompt");
-            DebianImage.Build(path, result.GetValue(size) ?? DebianImage.DefaultSize, Console.Error.WriteLine);
+            DebianImage.Build(path, result.GetValue(size) ?? DebianImage.DefaultSize, Console.Error.WriteLine, layout);
             return 0;
         }));
         var userData = new Option<FileInfo>("--user-data") { HelpName = "FILE", Description = "cloud-init's user-data (#cloud-config …)", Required = true };

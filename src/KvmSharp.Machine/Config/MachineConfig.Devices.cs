@@ -13,7 +13,7 @@ public sealed partial record MachineConfig
     {
         var entries = PciDeviceLayout.Entries(this);
         var ids = PciDeviceLayout.Ids(entries);
-        var slots = PciDeviceLayout.Slots(entries);
+        var slots = PciDeviceLayout.Slots(entries, PciDeviceLayout.ChipsetSlots(this));
         int next = 0;
         var disks = new DiskConfig[Disks.Count];
         for (int i = 0; i < disks.Length; i++, next++) disks[i] = Disks[i] with { Id = ids[next], Slot = slots[next] };

@@ -63,7 +63,7 @@ internal static class MachineConfigValidator
                 && !string.IsNullOrEmpty(hvc.SocketPath))
                 Add("virtio_console.socket_path", $"cannot share the socket {E(hvc.SocketPath)} with {{console}}");
         }
-        CheckIdsAndSlots(PciDeviceLayout.Entries(config), Add);
+        CheckIdsAndSlots(PciDeviceLayout.Entries(config), PciDeviceLayout.ChipsetSlots(config), Add);
         return problems;
     }
 
@@ -105,7 +105,7 @@ internal static class MachineConfigValidator
     }
 
     /// <summary>Ids follow <see cref="DeviceId"/> and are unique; slots are on the bus, unique, and there is one for every device.</summary>
-    private static void CheckIdsAndSlots(List<PciDeviceLayout.Entry> entries, Action<string, string> add)
+    private static void CheckIdsAndSlots(List<PciDeviceLayout.Entry> entries, IReadOnlySet<int> chipset, Action<string, string> add)
     {
         var idOwners = new Dictionary<string, string>(StringComparer.Ordinal);
         var slotOwners = new Dictionary<int, string>();
@@ -120,10 +120,12 @@ internal static class MachineConfigValidator
             {
                 if (slot < PciDeviceLayout.FirstSlot || slot > PciDeviceLayout.LastSlot)
                     add($"{field}.slot", $"must be between {PciDeviceLayout.FirstSlot} and {PciDeviceLayout.LastSlot} (slot 0 is the host bridge's)");
+                else if (chipset.Contains(slot))
+                    add($"{field}.slot", $"slot {slot} is the chipset's on a UEFI machine (the PIIX3 and PIIX4 functions OVMF looks for)");
                 else if (!slotOwners.TryAdd(slot, field)) add($"{field}.slot", $"slot {slot} is already taken by {E(slotOwners[slot])}");
             }
         }
-        var slots = PciDeviceLayout.Slots(entries);
+        var slots = PciDeviceLayout.Slots(entries, chipset);
         for (int i = 0; i < entries.Count; i++)
             if (slots[i] is null)
                 add(entries[i].Field, $"no PCI slot is left for it: bus 0 has {PciDeviceLayout.LastSlot} for devices");

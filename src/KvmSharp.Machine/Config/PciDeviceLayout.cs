@@ -43,10 +43,17 @@ internal static class PciDeviceLayout
         return ids;
     }
 
+    /// <summary>
+    /// Slots the machine's chipset takes: on a UEFI machine slot 1 holds the PIIX3/PIIX4 functions OVMF looks for
+    /// (00:01.0 and 00:01.3, as on QEMU's pc machine); otherwise none.
+    /// </summary>
+    public static IReadOnlySet<int> ChipsetSlots(MachineConfig config) =>
+        config.Firmware?.Kind == FirmwareKind.Uefi ? new HashSet<int> { 1 } : new HashSet<int>();
+
     /// <summary>Each device's slot: its own (even when wrong: validation says so), or the lowest free one; null when the bus is full.</summary>
-    public static int?[] Slots(IReadOnlyList<Entry> entries)
+    public static int?[] Slots(IReadOnlyList<Entry> entries, IReadOnlySet<int> chipset)
     {
-        var taken = entries.Select(e => e.Device.Slot).OfType<int>().ToHashSet();
+        var taken = entries.Select(e => e.Device.Slot).OfType<int>().Concat(chipset).ToHashSet();
         var slots = new int?[entries.Count];
         for (int i = 0; i < entries.Count; i++)
         {

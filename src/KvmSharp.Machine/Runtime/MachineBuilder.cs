@@ -171,7 +171,7 @@ public sealed class MachineBuilder(MachineConfig config)
                 if (file is not null) owned.Add(file);
                 variables = flash;
             }
-            var pci = new PciDevices(ports, mmio, platform.ResetControl, firmwarePlacesBars: firmware is not null, i440Fx: variables is not null);
+            var pci = new PciDevices(ports, mmio, platform.ResetControl, firmwarePlacesBars: firmware is not null, _config.MemorySize, i440Fx: variables is not null);
             owned.Add(pci);
             foreach (var (kind, slot, create) in VirtioDeviceFactory.FromConfig(_config, hvc, _inform))
                 pci.AddVirtio(create(), slot, vm, memory, kind, _inform);

@@ -41,10 +41,16 @@ internal sealed class PciDevices : IDisposable
     /// Show OVMF the i440FX it knows (see <see cref="PciHostBridge.I440Fx"/>): that host bridge, and slot 1 taken by the
     /// PIIX3 ISA bridge and the PIIX4 power-management function, as on QEMU's pc machine.
     /// </param>
-    public PciDevices(IoBus ports, IoBus mmio, IBusDevice resetControl, bool firmwarePlacesBars, bool i440Fx = false)
+    /// <param name="ramSize">The guest's RAM: firmware's 64-bit BAR window starts after it.</param>
+    public PciDevices(IoBus ports, IoBus mmio, IBusDevice resetControl, bool firmwarePlacesBars, ulong ramSize, bool i440Fx = false)
     {
         _firmwarePlacesBars = firmwarePlacesBars;
-        _bus = new PciBus(mmio, ports, [Mmio32, Mmio32High], IoWindow);
+        // Firmware may put 64-bit BARs above 4 GiB (OVMF always does, in an aperture it chooses): a window from the end
+        // of RAM to the top of the address space takes whatever it chose, and _CRS tells the OS the same.
+        PciWindow[] windows = firmwarePlacesBars
+            ? [Mmio32, Mmio32High, new PciWindow(MemoryMap.PciMmio64Start(ramSize), MemoryMap.PciMmio64End - MemoryMap.PciMmio64Start(ramSize))]
+            : [Mmio32, Mmio32High];
+        _bus = new PciBus(mmio, ports, windows, IoWindow);
         _bus.Attach(0, 0, i440Fx ? PciHostBridge.I440Fx() : PciHostBridge.Generic());
         if (i440Fx)
         {
@@ -57,7 +63,7 @@ internal sealed class PciDevices : IDisposable
         ports.Register(PciLegacyConfigAccess.DataPortBase, 4, legacy.DataPort);
         var ecam = new PciEcam(_bus, busCount: 1);
         mmio.Register(MemoryMap.PciEcamStart, ecam.Length, ecam);
-        AcpiDevices = [new PciHostBridgeAml([Mmio32, Mmio32High])];
+        AcpiDevices = [new PciHostBridgeAml(windows)];
         AcpiTables = [Mcfg.Build(MemoryMap.PciEcamStart, 0, 0)];
     }
 

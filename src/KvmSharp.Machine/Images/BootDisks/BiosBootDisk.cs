@@ -1,5 +1,3 @@
-using KvmSharp.Storage;
-
 namespace KvmSharp.Machine.Images.BootDisks;
 
 /// <summary>
@@ -23,7 +21,7 @@ public static class BiosBootDisk
     /// Writes the disk to <paramref name="output"/> (replaced), <paramref name="size"/> bytes, its partition's files
     /// from <paramref name="rootDirectory"/>; GRUB reads its menu from /boot/grub/grub.cfg in that partition.
     /// </summary>
-    public static void Write(string output, ulong size, string rootDirectory, GrubPc grub, Action<string> progress)
+    public static void Write(string output, ulong size, string rootDirectory, Grub grub, Action<string> progress)
     {
         const ulong partitionStart = (ulong)FirstPartitionSector * Sector;
         if (size < partitionStart + (16UL << 20) || size % Sector != 0)
@@ -33,7 +31,7 @@ public static class BiosBootDisk
         {
             string core = Path.Combine(work, "core.img");
             progress("kvmsharp: making GRUB's core image (grub-mkimage)");
-            HostTool.Run(grub.MkImage, ["-O", "i386-pc", "-d", grub.ModuleDirectory, "-o", core, "-p", "(hd0,msdos1)/boot/grub", .. CoreModules], "GRUB is unpacked from Debian's grub-common");
+            grub.MakeImage(core, "(hd0,msdos1)/boot/grub", CoreModules);
             byte[] coreImage = File.ReadAllBytes(core);
             if ((ulong)coreImage.Length > partitionStart - Sector)
                 throw new GuestImageException($"GRUB's core image has {coreImage.Length} bytes, more than fit before the partition at 1 MiB");
@@ -55,41 +53,6 @@ public static class BiosBootDisk
         finally
         {
             Directory.Delete(work, recursive: true);
-        }
-    }
-
-    /// <summary>
-    /// As <see cref="Write"/>, as qcow2 when <paramref name="output"/> ends in .qcow2 (written by our own qcow2 writer
-    /// from the raw disk, all-zero clusters left unallocated), raw otherwise.
-    /// </summary>
-    public static void WriteImage(string output, ulong size, string rootDirectory, GrubPc grub, Action<string> progress)
-    {
-        if (!output.EndsWith(".qcow2", StringComparison.OrdinalIgnoreCase))
-        {
-            Write(output, size, rootDirectory, grub, progress);
-            return;
-        }
-        string raw = output + ".raw.tmp";
-        try
-        {
-            Write(raw, size, rootDirectory, grub, progress);
-            progress($"kvmsharp: writing {output} (qcow2)");
-            if (File.Exists(output)) File.Delete(output);
-            Qcow2Creator.Create(output, (long)size);
-            using var source = File.OpenHandle(raw, FileMode.Open, FileAccess.Read);
-            using var target = DiskImage.Open(output, "qcow2", readOnly: false);
-            var buffer = new byte[64 << 10];
-            for (long at = 0; at < (long)size; at += buffer.Length)
-            {
-                int n = RandomAccess.Read(source, buffer, at);
-                if (n <= 0) break;
-                if (buffer.AsSpan(0, n).ContainsAnyExcept((byte)0)) target.Write(at, buffer.AsSpan(0, n));
-            }
-            target.Flush();
-        }
-        finally
-        {
-            File.Delete(raw);
         }
     }
 }

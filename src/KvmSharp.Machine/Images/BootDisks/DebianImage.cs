@@ -6,7 +6,7 @@ namespace KvmSharp.Machine.Images.BootDisks;
 /// <c>kvmsharp image build debian</c>: a bootable Debian 12 disk from Debian's packages. mmdebstrap (Debian's
 /// package, installed when missing) builds the root filesystem in a directory: systemd, the cloud kernel and its
 /// initramfs, cloud-init (NoCloud first, so a CIDATA disk configures it and no network datasource is waited for).
-/// Then <see cref="BiosBootDisk"/> writes GRUB and the ext4 partition (no loop device, no mount), and the raw disk
+/// Then <see cref="BootDisk"/> writes GRUB (MBR for a BIOS, an EFI system partition for UEFI) and the ext4 partition (no loop device, no mount), and the raw disk
 /// is copied into a qcow2 image by our own writer, leaving zero clusters unallocated. The kernel's console is the
 /// first serial port, where systemd starts a login prompt.
 /// <para>Needs root: mmdebstrap's root mode keeps file owners without fakeroot, and mkfs.ext4 -d copies them.</para>
@@ -27,11 +27,10 @@ public static class DebianImage
     /// <summary>The kernel command line GRUB boots: root by label (the partition we write), console on COM1.</summary>
     public const string CommandLine = "root=LABEL=root ro console=ttyS0,115200 earlyprintk=ttyS0";
 
-    public static void Build(string output, ulong size, Action<string> progress)
+    public static void Build(string output, ulong size, Action<string> progress, BootDiskLayout layout = BootDiskLayout.Bios)
     {
         if (!Environment.IsPrivilegedProcess)
             throw new GuestImageException("image build debian needs root (mmdebstrap keeps file owners in its root mode); run it with sudo");
-        var grub = GrubPc.Ensure(DefaultGuestImage.CacheRoot, progress);
         EnsureTool("mmdebstrap", "mmdebstrap", progress);
         EnsureTool("mkfs.ext4", "e2fsprogs", progress);
         string work = Directory.CreateTempSubdirectory("kvmsharp-debian").FullName;
@@ -44,8 +43,8 @@ public static class DebianImage
             HostTool.Run("mmdebstrap", ["--mode=root", "--variant=important", $"--include={string.Join(',', Packages)}", Suite, root], "install Debian's mmdebstrap package", progress);
             progress($"kvmsharp: Debian installed in {watch.Elapsed.TotalSeconds:F0} s");
             Configure(root);
-            BiosBootDisk.WriteImage(output, size, root, grub, progress);
-            progress($"kvmsharp: {output} is ready: kvmsharp run --firmware bios --disk {output}");
+            BootDisk.WriteImage(output, size, root, layout, progress);
+            progress($"kvmsharp: {output} is ready: kvmsharp run --firmware {(layout == BootDiskLayout.Bios ? "bios" : "uefi")} --disk {output}");
         }
         finally
         {
