@@ -2,7 +2,8 @@
 # Firmware boot, side by side in one run: SeaBIOS → GRUB → the default guest's init running `true` → power off,
 # from the same raw disk (`kvmsharp image build default-guest --exec true`), by `kvmsharp run --firmware bios
 # --accel emulate` and by `qemu-system-x86_64 -M pc -accel tcg` (QEMU's own SeaBIOS build). Reports median wall time,
-# peak RSS and the ratios. With --debian IMAGE (from `kvmsharp image build debian`), also firmware → systemd's login
+# peak RSS and the ratios. The same for UEFI: OVMF → GRUB (from the disk's EFI system partition) → init → power off, from
+# `image build default-guest --firmware uefi`, with Debian's OVMF on both (QEMU's as two pflash drives). With --debian IMAGE (from `kvmsharp image build debian`), also firmware → systemd's login
 # prompt on the serial console for that image on both (each boots a throwaway qcow2 overlay).
 # Usage: bench/firmware-boot.sh [--runs N] [--debian IMAGE.qcow2]
 set -euo pipefail
@@ -22,6 +23,7 @@ command -v qemu-system-x86_64 >/dev/null 2>&1 || need+=(qemu-system-x86)
 command -v qemu-img >/dev/null 2>&1 || need+=(qemu-utils)
 [ -x /usr/bin/time ] || need+=(time)
 [ -f /usr/share/seabios/bios-256k.bin ] || need+=(seabios)
+[ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || need+=(ovmf)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y "${need[@]}" >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y "${need[@]}" >/dev/null; } \
@@ -29,6 +31,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 "$root/kvmsharp" image build default-guest --exec true --out "$tmp/guest.raw" 2>"$tmp/build.log" || die "image build failed: $(tail -3 "$tmp/build.log")"
+"$root/kvmsharp" image build default-guest --firmware uefi --exec true --out "$tmp/efi.raw" 2>"$tmp/build.log" || die "image build failed: $(tail -3 "$tmp/build.log")"
 bin="$root/.build/cli/kvmsharp"
 
 run() {  # run NAME CMD... : appends seconds and peak KiB; the guest powers itself off
@@ -69,6 +72,12 @@ for n in $(seq "$runs"); do
   run kvmsharp "$bin" run --firmware bios --accel emulate --memory 256M --console stdio --disk "$tmp/guest.raw,format=raw,readonly=on"
   run qemu qemu-system-x86_64 -M pc -accel tcg -m 256 -nographic -no-reboot -monitor none -serial stdio \
     -drive "file=$tmp/guest.raw,format=raw,if=virtio,readonly=on"
+  cp /usr/share/OVMF/OVMF_VARS_4M.fd "$tmp/k_VARS.fd"; cp /usr/share/OVMF/OVMF_VARS_4M.fd "$tmp/q_VARS.fd"
+  run kvmsharp-uefi "$bin" run --firmware uefi --firmware-vars "$tmp/k_VARS.fd" --accel emulate --memory 256M --console stdio \
+    --disk "$tmp/efi.raw,format=raw,readonly=on"
+  run qemu-uefi qemu-system-x86_64 -M pc -accel tcg -m 256 -nographic -no-reboot -monitor none -serial stdio \
+    -drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd -drive "if=pflash,format=raw,file=$tmp/q_VARS.fd" \
+    -drive "file=$tmp/efi.raw,format=raw,if=virtio,readonly=on"
   if [ -n "$debian" ]; then
     qemu-img create -q -f qcow2 -b "$(realpath "$debian")" -F qcow2 "$tmp/k.qcow2"
     until_seen kvmsharp-debian "login:" "$bin" run --firmware bios --accel emulate --memory 1G --console stdio --disk "$tmp/k.qcow2,format=qcow2"
@@ -85,4 +94,5 @@ row() {  # row LABEL NAME
 }
 printf '\n| median of %d | KvmSharp emulate | QEMU TCG -M pc | ratio | KvmSharp peak RSS | QEMU peak RSS | ratio |\n|---|---|---|---|---|---|---|\n' "$runs"
 row 'SeaBIOS → GRUB → init → `true` → power off' ""
+row 'OVMF → GRUB → init → `true` → power off' "-uefi"
 [ -z "$debian" ] || row 'SeaBIOS → GRUB → Debian 12 systemd login prompt' "-debian"

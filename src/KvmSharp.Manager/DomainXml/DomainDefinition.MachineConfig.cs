@@ -27,7 +27,9 @@ public sealed partial record DomainDefinition
         Uuid = Uuid,
         // A kernel is loaded directly even where <boot> is given too (firmware would load it the same way).
         Kernel = Os.Kernel is null ? null : new KernelConfig(Os.Kernel, Os.Initrd, Os.Cmdline ?? ""),
-        Firmware = Os.Kernel is null ? new FirmwareConfig(FirmwareKind.Bios, Os.Loader) : null,
+        Firmware = Os.Kernel is not null ? null
+            : Os.Uefi ? new FirmwareConfig(FirmwareKind.Uefi, Os.Loader, Os.Nvram, Os.NvramTemplate)
+            : new FirmwareConfig(FirmwareKind.Bios, Os.Loader),
         Accelerator = Type == DomainType.Qemu ? AcceleratorChoice.Emulate : AcceleratorChoice.Auto,
         Console = HasSerialConsole ? new ConsoleConfig(ConsoleKind.Socket, consoleSocketPath) : new ConsoleConfig(ConsoleKind.None),
         Disks = [.. Disks.Select(d => new DiskConfig(d.Source, d.Format, d.ReadOnly, d.Serial) { Id = d.Target, Slot = d.Slot })],

@@ -56,17 +56,24 @@ public sealed partial record DomainDefinition
     public DomainVsock? Vsock { get; init; }
 }
 
-/// <summary>Direct kernel boot (formatdomain "Direct kernel boot"): the only boot KvmSharp has. <paramref name="Machine"/> as written (pc, q35, pc-i440fx-…).</summary>
 /// <summary>
-/// What boots: a kernel loaded directly (<paramref name="Kernel"/>), or firmware (<see cref="BootsDisk"/>: SeaBIOS, or
-/// the BIOS image <see cref="Loader"/> names) booting the first disk.
+/// What boots: a kernel loaded directly (<paramref name="Kernel"/>), or firmware (<see cref="BootsDisk"/>) booting the
+/// first disk: SeaBIOS or the BIOS image <see cref="Loader"/> names, or with <see cref="Uefi"/> OVMF (or the pflash
+/// code image <see cref="Loader"/> names) with its variables in <see cref="Nvram"/>. <paramref name="Machine"/> as
+/// written (pc, q35, pc-i440fx-…).
 /// </summary>
 public sealed record DomainOs(string? Kernel, string? Initrd = null, string? Cmdline = null, string Machine = "pc")
 {
     /// <summary>&lt;boot dev='hd'/&gt;: firmware boots the disks (also when there is no kernel).</summary>
     public bool BootsDisk { get; init; }
-    /// <summary>&lt;loader&gt;: the BIOS image; null: Debian's SeaBIOS.</summary>
+    /// <summary>&lt;loader&gt;: the BIOS image, or UEFI's code (type='pflash'); null: Debian's SeaBIOS or OVMF.</summary>
     public string? Loader { get; init; }
+    /// <summary>UEFI firmware: &lt;os firmware='efi'&gt; or &lt;loader type='pflash'&gt;.</summary>
+    public bool Uefi { get; init; }
+    /// <summary>&lt;nvram&gt;: this domain's UEFI variable store (the daemon fills in its own path when it is left out).</summary>
+    public string? Nvram { get; init; }
+    /// <summary>&lt;nvram template=…&gt;: the store a new one is copied from; null: Debian's OVMF_VARS_4M.fd.</summary>
+    public string? NvramTemplate { get; init; }
 }
 
 /// <summary>The &lt;features&gt; we accept, each a statement of what our machine has anyway.</summary>

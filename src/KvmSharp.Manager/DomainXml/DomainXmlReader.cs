@@ -109,7 +109,10 @@ public static partial class DomainXmlReader
 
         // <loader> and <boot> mean firmware; <kernel> is loaded directly (libvirt hands it to the firmware, which
         // loads it the same way). <boot> repeats in order of preference; 'hd' is the only device we boot.
-        string? loader = os.Child("loader") is { } l ? ReadLoader(l) : null;
+        // firmware='efi' (libvirt's automatic firmware selection) or a pflash <loader> mean UEFI.
+        bool uefi = XmlValues.OptionalChoice(os, "firmware", "bios", "efi") == "efi";
+        var (loader, pflash) = os.Child("loader") is { } l ? ReadLoader(l) : (null, false);
+        uefi |= pflash;
         bool bootsDisk = false;
         foreach (var child in os.ChildElements.Where(c => c.Name == "boot").ToList())
         {
@@ -118,13 +121,21 @@ public static partial class DomainXmlReader
             boot.Finish();
             bootsDisk = true;
         }
+        string? nvramPath = null, nvramTemplate = null;
         if (os.Child("nvram") is { } nvram)
-            throw DomainXmlError.Unsupported($"{nvram.Describe} is not supported: it is UEFI's variable store, and KvmSharp boots through SeaBIOS");
+        {
+            if (!uefi) throw DomainXmlError.Unsupported($"{nvram.Describe} is UEFI's variable store: give <loader type='pflash'> or <os firmware='efi'>");
+            nvramTemplate = nvram.Attribute("template") is { } t ? XmlValues.AbsolutePath(t, "<nvram template>") : null;
+            string text = FinishText(nvram);
+            nvramPath = text.Length == 0 ? null : XmlValues.AbsolutePath(text, "<nvram>");
+        }
         var kernel = os.Child("kernel");
         if (kernel is null && !bootsDisk && loader is null)
             throw DomainXmlError.Unsupported("an <os> with neither <kernel> nor <boot dev='hd'/> is not supported: say what boots");
         if (kernel is not null && loader is not null)
             throw DomainXmlError.Unsupported("<loader> with a <kernel> is not supported: KvmSharp loads the kernel directly, without firmware");
+        if (kernel is not null && uefi)
+            throw DomainXmlError.Unsupported("UEFI with a <kernel> is not supported: KvmSharp loads the kernel directly, without firmware");
         string? kernelPath = kernel is null ? null : XmlValues.AbsolutePath(FinishText(kernel), "<kernel>");
         string? initrd = os.Child("initrd") is { } i ? XmlValues.AbsolutePath(FinishText(i), "<initrd>") : null;
         string? cmdline = os.Child("cmdline") is { } c ? FinishText(c) : null;
@@ -135,16 +146,25 @@ public static partial class DomainXmlReader
         {
             BootsDisk = bootsDisk || kernelPath is null,
             Loader = loader,
+            Uefi = uefi,
+            Nvram = nvramPath,
+            NvramTemplate = nvramTemplate,
         };
     }
 
-    /// <summary>&lt;loader&gt;: a BIOS image mapped read-only (type 'rom', libvirt's default for a BIOS); pflash is UEFI's.</summary>
-    private static string ReadLoader(ElementReader loader)
+    /// <summary>
+    /// &lt;loader&gt;: a BIOS image mapped read-only (type 'rom', libvirt's default for a BIOS), or UEFI's code in a
+    /// read-only flash (type 'pflash'). Secure Boot needs SMM, which the machine does not have; a stateless or
+    /// writable code flash is not what OVMF's split build expects.
+    /// </summary>
+    private static (string Path, bool Pflash) ReadLoader(ElementReader loader)
     {
         XmlValues.OptionalChoice(loader, "readonly", "yes");
-        if (loader.Attribute("type") is { } type && type != "rom")
-            throw DomainXmlError.Unsupported($"type='{DomainXmlError.Quote(type)}' of {loader.Describe} is not supported: KvmSharp boots a BIOS image ('rom'); UEFI's pflash is not available yet");
-        return XmlValues.AbsolutePath(FinishText(loader), "<loader>");
+        bool pflash = XmlValues.OptionalChoice(loader, "type", "rom", "pflash") == "pflash";
+        if (XmlValues.OptionalChoice(loader, "secure", "no", "yes") == "yes")
+            throw DomainXmlError.Unsupported($"secure='yes' of {loader.Describe} is not supported: Secure Boot needs SMM, which KvmSharp's machine does not have");
+        XmlValues.OptionalChoice(loader, "stateless", "no");
+        return (XmlValues.AbsolutePath(FinishText(loader), "<loader>"), pflash);
     }
 
     [GeneratedRegex(@"^(pc|q35|pc-i440fx-[0-9a-z.]{1,32}|pc-q35-[0-9a-z.]{1,32})$", RegexOptions.CultureInvariant)]

@@ -74,9 +74,14 @@ public static class DomainXmlWriter
         _ => "destroy",
     };
 
+    // UEFI is written as it was read: firmware='efi' when no loader was named, so that the definition reads back the same.
     private static XElement Os(DomainOs os) => new("os",
+        os.Uefi && os.Loader is null ? new XAttribute("firmware", "efi") : null,
         new XElement("type", new XAttribute("arch", "x86_64"), new XAttribute("machine", os.Machine), "hvm"),
-        os.Loader is null ? null : new XElement("loader", new XAttribute("readonly", "yes"), new XAttribute("type", "rom"), os.Loader),
+        os.Loader is null ? null : new XElement("loader", new XAttribute("readonly", "yes"), new XAttribute("type", os.Uefi ? "pflash" : "rom"), os.Loader),
+        os.Uefi && os.Nvram is not null
+            ? new XElement("nvram", os.NvramTemplate is null ? null : new XAttribute("template", os.NvramTemplate), os.Nvram)
+            : null,
         os.Kernel is null ? null : new XElement("kernel", os.Kernel),
         os.Initrd is null ? null : new XElement("initrd", os.Initrd),
         os.Cmdline is null ? null : new XElement("cmdline", os.Cmdline),

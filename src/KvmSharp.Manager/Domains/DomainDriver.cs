@@ -97,6 +97,12 @@ public sealed class DomainDriver : IDomainDriver
         Flags.Check(flags, Flags.DefineValidate);
         var definition = DomainXmlReader.Parse(xml);
         CheckName(definition.Name);
+        if (definition.Os is { Uefi: true, Nvram: null })
+        {
+            // As libvirt: a UEFI domain without a store of its own gets one here, written into its definition.
+            Directory.CreateDirectory(_context.State.NvramRoot);
+            definition = definition with { Os = definition.Os with { Nvram = _context.State.DefaultNvram(definition.Name) } };
+        }
         ManagedDomain? existing;
         bool added = false;
         lock (_registry)

@@ -104,7 +104,12 @@ internal sealed partial class ManagedDomain
                 throw new ManagerException(ManagerError.OperationInvalid, "Refusing to undefine while domain managed save image exists");
             if (SnapshotNames().Count > 0 && (flags & Flags.UndefineSnapshotsMetadata) == 0)
                 throw new ManagerException(ManagerError.OperationInvalid, $"cannot delete inactive domain with {SnapshotNames().Count} snapshots");
+            // A UEFI domain's variable store goes only when asked (--nvram) and stays when asked (--keep-nvram), as libvirt does.
+            string? nvram = _definition.Os is { Uefi: true, Nvram: { } path } && File.Exists(path) ? path : null;
+            if (nvram is not null && (flags & (Flags.UndefineNvram | Flags.UndefineKeepNvram)) == 0)
+                throw new ManagerException(ManagerError.OperationInvalid, "Requested operation is not valid: cannot undefine domain with nvram");
             Directory.Delete(Paths.Directory, recursive: true);
+            if (nvram is not null && (flags & Flags.UndefineNvram) != 0) File.Delete(nvram);
             Removed = true;
         }
     }

@@ -12,6 +12,13 @@ public sealed class StateDirectory(string root)
     public string DomainsRoot => Path.Combine(Root, "domains");
 
     public DomainPaths For(string domainName) => new(Path.Combine(DomainsRoot, domainName));
+
+    /// <summary>UEFI variable stores, outside the domains' directories as libvirt keeps them (qemu/nvram), so that
+    /// undefine can keep one (--keep-nvram).</summary>
+    public string NvramRoot => Path.Combine(Root, "nvram");
+
+    /// <summary>The store a UEFI domain gets when its &lt;nvram&gt; names none: &lt;name&gt;_VARS.fd, libvirt's name.</summary>
+    public string DefaultNvram(string domainName) => Path.Combine(NvramRoot, $"{domainName}_VARS.fd");
 }
 
 /// <summary>The files of one domain, in its own directory.</summary>

@@ -40,6 +40,20 @@ internal static class DefaultGuestDomain
         </domain>
         """;
 
+    /// <summary>A domain that OVMF boots from its disk: libvirt's automatic UEFI selection, the variable store left to the daemon.</summary>
+    public static string UefiXml(string name, string disk) => $"""
+        <domain type='qemu'>
+          <name>{name}</name>
+          <memory unit='MiB'>256</memory>
+          <vcpu>1</vcpu>
+          <os firmware='efi'>
+            <type arch='x86_64' machine='pc'>hvm</type>
+            <boot dev='hd'/>
+          </os>
+          {Devices(disk, "raw")}
+        </domain>
+        """;
+
     /// <summary>One virtio disk as vda and a pty serial console: what both domains above have.</summary>
     private static string Devices(string disk, string format) => $"""
         <devices>

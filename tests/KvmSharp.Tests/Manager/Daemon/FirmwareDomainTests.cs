@@ -25,5 +25,31 @@ public sealed class FirmwareDomainTests(GrubDiskFixture disk) : IClassFixture<Gr
         Assert.DoesNotMatch(new Regex("bguest"), daemon.VirshOk("list", "--all"));
     }
 
+    [Fact]
+    public void VirshStartsAUefiDomainWhoseVariableStoreTheDaemonKeepsUntilUndefineNvram()
+    {
+        Assert.SkipUnless(File.Exists(KvmSharp.Machine.Config.FirmwareConfig.DebianOvmfCode), "Debian's ovmf package is not installed");
+        string uefiDisk = Path.Combine(_dir, "uefi.raw");
+        KvmSharp.Machine.Images.BootDisks.DefaultGuestDisk.Build(uefiDisk, execCommand: null, _ => { }, KvmSharp.Machine.Images.BootDisks.BootDiskLayout.Uefi);
+        string state = Path.Combine(_dir, "state");
+        using var daemon = new DaemonProcess(state);
+        string xml = Path.Combine(_dir, "uefi.xml");
+        File.WriteAllText(xml, DefaultGuestDomain.UefiXml("uguest", uefiDisk));
+        daemon.VirshOk("define", xml);
+        string nvram = Path.Combine(state, "nvram", "uguest_VARS.fd");
+        string dumped = daemon.VirshOk("dumpxml", "uguest");
+        Assert.Matches("<os firmware=[\"']efi[\"']>", dumped);
+        Assert.Contains($"<nvram>{nvram}</nvram>", dumped);
+        daemon.VirshOk("start", "uguest");
+        using (var console = new VirshConsole(daemon.Uri, "uguest"))
+            console.Run("echo uefi-$((9*9)); ls /sys/firmware/efi", "uefi-81");
+        daemon.VirshOk("destroy", "uguest");
+        Assert.True(File.Exists(nvram), "OVMF's variable store was not created");
+        Assert.NotEqual(File.ReadAllBytes(KvmSharp.Machine.Config.FirmwareConfig.DebianOvmfVars), File.ReadAllBytes(nvram));
+        Assert.Contains("cannot undefine domain with nvram", daemon.Virsh("undefine", "uguest").Stderr);
+        daemon.VirshOk("undefine", "--nvram", "uguest");
+        Assert.False(File.Exists(nvram));
+    }
+
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 }

@@ -195,4 +195,23 @@ public class DomainXmlReaderTests
         Assert.Equal(new FirmwareConfig(FirmwareKind.Bios, "/opt/bios.bin"), own.ToMachineConfig("/run/c", null).Firmware);
         Assert.Equal(own, DomainXmlReader.Parse(DomainXmlWriter.Format(own)));
     }
+
+    [Fact]
+    public void Uefi_is_firmware_efi_or_a_pflash_loader_with_its_nvram_and_survives_a_round_trip()
+    {
+        string xml = Minimal(Disk).Replace("<kernel>/boot/vmlinuz</kernel>", "<boot dev='hd'/>", StringComparison.Ordinal);
+        var auto = DomainXmlReader.Parse(xml.Replace("<os>", "<os firmware='efi'>", StringComparison.Ordinal));
+        Assert.True(auto.Os.Uefi);
+        Assert.Equal(new FirmwareConfig(FirmwareKind.Uefi), auto.ToMachineConfig("/run/c", null).Firmware);
+        string written = DomainXmlWriter.Format(auto);
+        Assert.Contains("<os firmware=\"efi\">", written, StringComparison.Ordinal);
+        Assert.Equal(auto, DomainXmlReader.Parse(written));
+
+        var named = DomainXmlReader.Parse(xml.Replace("<boot dev='hd'/>",
+            "<loader readonly='yes' type='pflash'>/opt/CODE.fd</loader><nvram template='/opt/VARS.fd'>/var/lib/vm_VARS.fd</nvram><boot dev='hd'/>", StringComparison.Ordinal));
+        var config = named.ToMachineConfig("/run/c", null);
+        Assert.Equal(new FirmwareConfig(FirmwareKind.Uefi, "/opt/CODE.fd", "/var/lib/vm_VARS.fd", "/opt/VARS.fd"), config.Firmware);
+        Assert.Empty(config.Validate());
+        Assert.Equal(named, DomainXmlReader.Parse(DomainXmlWriter.Format(named)));
+    }
 }

@@ -78,16 +78,18 @@ public class DomainXmlRefusalTests
     [Theory]
     [InlineData("<os><type>hvm</type></os>", "neither <kernel> nor <boot dev='hd'/>")]
     [InlineData("<os><type>hvm</type><loader>/usr/share/seabios/bios.bin</loader><kernel>/k</kernel></os>", "<loader> with a <kernel>")]
-    [InlineData("<os><type>hvm</type><loader type='pflash'>/usr/share/OVMF/OVMF_CODE.fd</loader><boot dev='hd'/></os>", "type='pflash'")]
+    [InlineData("<os><type>hvm</type><loader type='pflash' secure='yes'>/usr/share/OVMF/OVMF_CODE_4M.ms.fd</loader><boot dev='hd'/></os>", "Secure Boot needs SMM")]
+    [InlineData("<os><type>hvm</type><loader type='nvram'>/x</loader><boot dev='hd'/></os>", "type='nvram'")]
     [InlineData("<os><type>hvm</type><boot dev='hd'/><nvram>/var/lib/vars.fd</nvram></os>", "<nvram> in <os>")]
+    [InlineData("<os firmware='coreboot'><type>hvm</type><boot dev='hd'/></os>", "firmware='coreboot'")]
     [InlineData("<os><type>hvm</type><boot dev='cdrom'/></os>", "dev='cdrom'")]
     [InlineData("<os><type>hvm</type><boot dev='hd'/><cmdline>quiet</cmdline></os>", "need a <kernel>")]
     [InlineData("<os><type>hvm</type><kernel>/k</kernel><dtb>/d</dtb></os>", "<dtb> in <os>")]
-    [InlineData("<os firmware='efi'><type>hvm</type><kernel>/k</kernel></os>", "'firmware' of <os>")]
+    [InlineData("<os firmware='efi'><type>hvm</type><kernel>/k</kernel></os>", "UEFI with a <kernel>")]
     [InlineData("<os><type>linux</type><kernel>/k</kernel></os>", "os type 'linux'")]
     [InlineData("<os><type arch='aarch64'>hvm</type><kernel>/k</kernel></os>", "arch='aarch64'")]
     [InlineData("<os><type machine='virt'>hvm</type><kernel>/k</kernel></os>", "machine 'virt'")]
-    public void Only_a_kernel_or_the_BIOS_booting_a_disk_of_an_x86_64_hvm_guest(string os, string mention)
+    public void Only_a_kernel_or_firmware_booting_a_disk_of_an_x86_64_hvm_guest(string os, string mention)
     {
         string xml = Minimal().Replace("<os><type arch='x86_64'>hvm</type><kernel>/boot/vmlinuz</kernel></os>", os, StringComparison.Ordinal);
         Refused(xml, ManagerError.ConfigUnsupported, mention);
