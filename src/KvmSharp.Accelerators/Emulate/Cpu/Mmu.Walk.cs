@@ -73,6 +73,8 @@ public sealed unsafe partial class Mmu
         // The rights as Allowed-at-lookup would have judged them (SDM §4.6), folded into tags (see TlbEntry).
         ulong tag = (linear & PageMask) | 1;
         bool wp = (_cpu.Cr0 & SpecialRegisters.Cr0WriteProtect) != 0;
+        // The page tables may allow a write the memory does not take (the flash): no write tag, so writes go to MMIO.
+        if (write && _physical.IsReadOnlyMemory(physicalPage)) write = false;
         entry = new TlbEntry
         {
             LinearPage = tag,

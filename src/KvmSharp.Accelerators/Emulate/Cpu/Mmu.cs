@@ -113,11 +113,14 @@ public sealed unsafe partial class Mmu
             physical = _cpu.LongModeActive ? linear : linear & 0xFFFF_FFFF;
             // No translation is cached without paging, so each write marks the dirty log itself.
             if (kind == AccessKind.Write) _physical.LogWrite(physical, (ulong)size);
-            return (linear & 0xFFF) + (ulong)size <= 0x1000 ? _physical.HostPointer(physical, size) : null;
+            if ((linear & 0xFFF) + (ulong)size > 0x1000) return null;
+            return kind == AccessKind.Write ? _physical.WritableHostPointer(physical, size) : _physical.HostPointer(physical, size);
         }
         ref var entry = ref Lookup(linear, kind);
         physical = entry.PhysicalPage | (linear & 0xFFF);
         if (entry.HostPage == 0 || (linear & 0xFFF) + (ulong)size > 0x1000) return null;
+        // Read-only memory (the flash) never gets a write tag (see Walk): its writes take the MMIO path.
+        if (kind == AccessKind.Write && (entry.Write | entry.UserWrite) == 0) return null;
         return (byte*)entry.HostPage + (linear & 0xFFF);
     }
 

@@ -9,7 +9,7 @@ namespace KvmSharp.Accelerators.Emulate.Cpu;
 /// </summary>
 public sealed unsafe class PhysicalMemory
 {
-    private readonly (ulong Start, ulong End, nint Host)[] _ranges;
+    private readonly (ulong Start, ulong End, nint Host, bool Writable)[] _ranges;
     private readonly ulong[] _codePageBits;
     private readonly ulong _highestPage;
 
@@ -19,7 +19,8 @@ public sealed unsafe class PhysicalMemory
     public PhysicalMemory(GuestMemory memory)
     {
         Memory = memory;
-        _ranges = memory.MappedRegions.Select(r => (r.Start.Value, r.End, r.HostAddress)).ToArray();
+        // The firmware's flash is read-only to the vCPUs, as KVM's read-only slot makes it: a write goes to the MMIO bus.
+        _ranges = memory.MappedRegions.Select(r => (r.Start.Value, r.End, r.HostAddress, r != memory.Firmware)).ToArray();
         _highestPage = _ranges.Max(r => r.End) >> 12;
         _codePageBits = new ulong[(_highestPage + 64) / 64];
     }
@@ -48,11 +49,23 @@ public sealed unsafe class PhysicalMemory
     /// <summary>A host pointer to [physical, physical+size) when it is all RAM in one region; null otherwise.</summary>
     public byte* HostPointer(ulong physical, int size)
     {
-        foreach (var (start, end, host) in _ranges)
+        foreach (var (start, end, host, _) in _ranges)
             if (physical >= start && physical < end && (ulong)size <= end - physical)
                 return (byte*)host + (physical - start);
         return null;
     }
+
+    /// <summary>As <see cref="HostPointer"/>, for a write: null also for read-only memory (the flash).</summary>
+    public byte* WritableHostPointer(ulong physical, int size)
+    {
+        foreach (var (start, end, host, writable) in _ranges)
+            if (physical >= start && physical < end && (ulong)size <= end - physical)
+                return writable ? (byte*)host + (physical - start) : null;
+        return null;
+    }
+
+    /// <summary>Whether <paramref name="physical"/> is memory the vCPUs may read but not write (the flash).</summary>
+    public bool IsReadOnlyMemory(ulong physical) => HostPointer(physical, 1) != null && WritableHostPointer(physical, 1) == null;
 
     public bool IsRam(ulong physical) => HostPointer(physical, 1) != null;
 
