@@ -386,7 +386,9 @@ public sealed unsafe class CpuCore : IMmioPort
             FailureMessage = $"translator mismatch in the block at RIP {block.StartRip:X} (physical {block.PhysicalStart:X}, {end} instructions: {string.Join("; ", block.Instructions.Take(end))}): {difference}";
             return CoreStop.Failed;
         }
-        return exit < 0 ? null : ExecuteBlock(block, exit);
+        if (exit < 0) return null;
+        _retired = start;   // the rest of the block from instruction `exit`, counted from the block's start
+        return ExecuteBlock(block, exit);
     }
 
     /// <summary>Leaves a block whose count is already exact.</summary>

@@ -56,9 +56,24 @@ internal sealed unsafe partial class BlockCompiler
     /// Sets the host's flags to the guest's for what <paramref name="cc"/> reads (clobbers rax, rcx); false when the
     /// flags are not known here, and nothing was emitted.
     /// </summary>
-    private bool HostFlagsFor(ConditionCode cc)
+    private bool HostFlagsFor(ref ConditionCode cc)
     {
         var reads = Reads(cc);
+        if (_producer.Known && _producer.Op == FlagOp.MulResult)
+        {
+            // IMUL: CF = OF, both kept in Materialized; ZF/SF/PF follow the result. A condition on one kind only.
+            if (reads.Zero || reads.Sign || reads.Parity)
+            {
+                if (reads.Carry || reads.Overflow) return false;
+                _a.mov(rax, __qword_ptr[rbp + GuestLayout.Result]);
+                int size = _producer.Size;
+                _a.Emit(BySize(size, Code.Test_rm64_r64, Code.Test_rm32_r32, Code.Test_rm16_r16, Code.Test_rm8_r8), Sized(Register.RAX, size), Sized(Register.RAX, size));
+                return true;
+            }
+            _a.bt(__dword_ptr[rbp + GuestLayout.Materialized], 0);   // CF (= OF) into the host's CF
+            cc = cc is ConditionCode.o or ConditionCode.b ? ConditionCode.b : ConditionCode.ae;
+            return true;
+        }
         return HostFlags(reads.Carry, reads.Overflow);
     }
 
@@ -106,13 +121,13 @@ internal sealed unsafe partial class BlockCompiler
                 return true;
             case FlagOp.Shl or FlagOp.Shr or FlagOp.Sar:
                 // The host's OF after a shift by more than one is undefined, and its CF for 8/16-bit shifts by the width or more.
-                if (overflow || size < 4) return false;
+                if (overflow || _producer.Count >= size * 8) return false;
                 _a.mov(rax, __qword_ptr[rbp + GuestLayout.Left]);
                 var code = _producer.Op switch
                 {
-                    FlagOp.Shl => size == 8 ? Code.Shl_rm64_imm8 : Code.Shl_rm32_imm8,
-                    FlagOp.Shr => size == 8 ? Code.Shr_rm64_imm8 : Code.Shr_rm32_imm8,
-                    _ => size == 8 ? Code.Sar_rm64_imm8 : Code.Sar_rm32_imm8,
+                    FlagOp.Shl => BySize(size, Code.Shl_rm64_imm8, Code.Shl_rm32_imm8, Code.Shl_rm16_imm8, Code.Shl_rm8_imm8),
+                    FlagOp.Shr => BySize(size, Code.Shr_rm64_imm8, Code.Shr_rm32_imm8, Code.Shr_rm16_imm8, Code.Shr_rm8_imm8),
+                    _ => BySize(size, Code.Sar_rm64_imm8, Code.Sar_rm32_imm8, Code.Sar_rm16_imm8, Code.Sar_rm8_imm8),
                 };
                 _a.Emit(code, ax, _producer.Count);
                 return true;

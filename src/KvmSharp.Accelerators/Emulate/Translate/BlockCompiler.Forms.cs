@@ -44,9 +44,10 @@ internal sealed unsafe partial class BlockCompiler
                 return EmitCmovcc(k, in op);
             case MicroKind.Jcc:
             {
-                if (!HostFlagsFor(op.Condition)) return false;
+                var condition = op.Condition;
+                if (!HostFlagsFor(ref condition)) return false;
                 var taken = _a.CreateLabel();
-                JumpIf(op.Condition, taken);
+                JumpIf(condition, taken);
                 EndBlock(op.NextIp);
                 _a.Label(ref taken);
                 EndBlock(op.Target);
@@ -308,14 +309,16 @@ internal sealed unsafe partial class BlockCompiler
             // Probe first (it clobbers the host flags), then the condition.
             EffectiveAddress(in op);
             Probe(1, write: true, k);
-            HostFlagsFor(op.Condition);
-            _a.AddInstruction(Instruction.Create(Setcc(op.Condition), Register.AL));
+            var inMemory = op.Condition;
+            HostFlagsFor(ref inMemory);
+            _a.AddInstruction(Instruction.Create(Setcc(inMemory), Register.AL));
             StoreHost(1, Register.RAX);
             return true;
         }
         if (op.DestinationKind != MicroOperand.Register) return false;
-        HostFlagsFor(op.Condition);
-        _a.AddInstruction(Instruction.Create(Setcc(op.Condition), Register.AL));
+        var condition = op.Condition;
+        HostFlagsFor(ref condition);
+        _a.AddInstruction(Instruction.Create(Setcc(condition), Register.AL));
         StoreRegister(op.Destination, 1, op.DestinationHigh, Register.RAX);
         return true;
     }
@@ -332,8 +335,9 @@ internal sealed unsafe partial class BlockCompiler
         }
         else if (op.SourceKind == MicroOperand.Register) LoadRegister(Register.R9, op.Source, op.Size, op.SourceHigh);
         else return false;
-        HostFlagsFor(op.Condition);
-        _a.AddInstruction(Instruction.Create(Setcc(op.Condition), Register.R8L));
+        var condition = op.Condition;
+        HostFlagsFor(ref condition);
+        _a.AddInstruction(Instruction.Create(Setcc(condition), Register.R8L));
         LoadRegister(Register.RAX, op.Destination, op.Size, op.DestinationHigh);
         _a.test(r8b, r8b);
         _a.cmovne(rax, r9);
@@ -350,7 +354,8 @@ internal sealed unsafe partial class BlockCompiler
         {
             FlagOp.Add or FlagOp.Sub or FlagOp.Adc or FlagOp.Sbb or FlagOp.Logic => true,
             FlagOp.Inc or FlagOp.Dec => !reads.Carry,
-            FlagOp.Shl or FlagOp.Shr or FlagOp.Sar => !reads.Overflow && _producer.Size >= 4,
+            FlagOp.Shl or FlagOp.Shr or FlagOp.Sar => !reads.Overflow && _producer.Count < _producer.Size * 8,
+            FlagOp.MulResult => !((reads.Zero || reads.Sign || reads.Parity) && (reads.Carry || reads.Overflow)),
             _ => false,
         };
     }
