@@ -310,6 +310,28 @@ public class TranslatorTests
         Assert.InRange(outcomes[0].Retired, 12345UL, 12345UL + 8);
     }
 
+    [Theory]
+    [InlineData(TranslatorMode.Off)]
+    [InlineData(TranslatorMode.Always)]
+    [InlineData(TranslatorMode.On)]
+    public void CodeWrittenByAnotherVcpuEndsALoopRunningInTranslatedCode(TranslatorMode mode)
+    {
+        // `jmp $` forever, translated into a loop inside the code cache; another thread then overwrites it with HLT as
+        // another vCPU's store would (the write, then the code-page note). The loop must come out and run the HLT.
+        using var rig = new LongModeRig(mode);
+        rig.Memory.Write(new GuestAddress(LongModeRig.Code), [(byte)0xEB, (byte)0xFE]);
+        rig.Physical.MarkCodePage(LongModeRig.Code >> 12);
+        using var writer = new Timer(_ =>
+        {
+            rig.Memory.Write(new GuestAddress(LongModeRig.Code), [(byte)0xF4, (byte)0xF4]);
+            rig.Physical.NoteWrite(LongModeRig.Code, 2);
+        }, null, 300, Timeout.Infinite);
+        using var watchdog = new Timer(_ => rig.Core.Kick(), null, 10_000, Timeout.Infinite);
+        Assert.Equal(CoreStop.Halt, rig.Core.Run());
+        Assert.Equal(LongModeRig.Code + 1, rig.Cpu.Rip);
+        if (mode != TranslatorMode.Off) Assert.True(rig.Core.Translator!.InstructionsTranslated > 0);
+    }
+
     /// <summary>Kicks the core at its first timer poll at or after <paramref name="at"/> instructions.</summary>
     private sealed class KickAtPoll(CpuCore core, ulong at) : ICpuEvents
     {
