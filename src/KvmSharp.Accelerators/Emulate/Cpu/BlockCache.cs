@@ -14,7 +14,18 @@ public sealed class DecodedBlock
     public required int Bitness { get; init; }
     /// <summary>The physical pages its bytes came from (two when the last instruction crosses a page).</summary>
     public required ulong[] Pages { get; init; }
-    public bool Valid { get; set; } = true;
+    /// <summary>False once its code was written (or it was replaced): a translation of it is revoked at the same time.</summary>
+    public bool Valid
+    {
+        get => _valid;
+        set
+        {
+            _valid = value;
+            if (!value) Translation?.Revoke();
+        }
+    }
+
+    private bool _valid = true;
 
     // Two links to the blocks that ran after this one (a Jcc's taken target and its fall-through, or a
     // loop's back-edge and exit), so the run loop skips the jump cache, the translation and the

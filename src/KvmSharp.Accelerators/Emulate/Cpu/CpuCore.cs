@@ -68,6 +68,11 @@ public sealed unsafe class CpuCore : IMmioPort
     }
 
     private TranslatorMode _translatorMode;
+
+    // A chain slot the last translated block left at (see Translator.Chain), with what it was left in.
+    private nint _chainSlot;
+    private int _chainGeneration, _chainMode;
+    private ulong _chainRip;
     private Translator? _translator;
 
     /// <summary>The translator's counters (null with --jit off).</summary>
@@ -203,6 +208,7 @@ public sealed unsafe class CpuCore : IMmioPort
         {
             if (_attention || _retired >= _nextEventCheck)
             {
+                _chainSlot = 0;
                 if (ServiceEvents() is { } eventStop) return eventStop;
                 previous = null;
             }
@@ -215,15 +221,22 @@ public sealed unsafe class CpuCore : IMmioPort
             }
             catch (CpuException fault)
             {
+                _chainSlot = 0;
                 if (!DeliverFault(fault)) return CoreStop.Shutdown;
                 continue;
             }
             previous = block;
             if (_translator is { } translator && translator.EntryFor(block) is var entry && entry != 0)
             {
+                // The last translated block left at a same-page direct jump to this one: chain it, so next time it
+                // jumps here itself. Nothing ran in between (events clear the slot), so RIP and mode are the jump's.
+                if (_chainSlot != 0 && block.StartRip == _chainRip && _cpu.ExecutionMode == _chainMode)
+                    translator.Chain(_chainSlot, _chainGeneration, block);
+                _chainSlot = 0;
                 if (RunTranslated(block, entry, translator.Mode == TranslatorMode.Verify) is { } translatedStop) return translatedStop;
                 continue;
             }
+            _chainSlot = 0;
             if (ExecuteBlock(block) is { } stop) return stop;
         }
     }
@@ -339,8 +352,22 @@ public sealed unsafe class CpuCore : IMmioPort
         if (verify) return RunVerified(block, entry);
         hot->Retired = _retired;
         hot->NextEventCheck = _nextEventCheck;
+        hot->ChainSlot = 0;
         int exit = Translator.Run(entry);
         _retired = hot->Retired;
+        if (exit < 0)
+        {
+            if (hot->ChainSlot != 0)
+            {
+                _chainSlot = hot->ChainSlot;
+                _chainGeneration = _translator!.Generation;
+                _chainRip = _cpu.Rip;
+                _chainMode = _cpu.ExecutionMode;
+            }
+            return null;
+        }
+        // Chained code may have left from a later block than the one entered.
+        block = _translator!.BlockOf(hot->ExitBlock);
         return exit < 0 ? null : ExecuteBlock(block, exit);
     }
 

@@ -23,4 +23,13 @@ public struct CpuHotState
 
     /// <summary>The count at which the run loop polls the timers: translated code leaves when it is reached.</summary>
     public ulong NextEventCheck;
+
+    /// <summary>
+    /// Set by translated code that left at a direct jump it could have chained (the address of that jump's slot): the
+    /// run loop fills the slot with the next block's code once it has found it.
+    /// </summary>
+    public nint ChainSlot;
+
+    /// <summary>The translation (<see cref="Translate.CompiledBlock.Id"/>) that left for the interpreter at an instruction: with chaining, not always the one entered.</summary>
+    public int ExitBlock;
 }

@@ -60,6 +60,8 @@ internal sealed unsafe partial class BlockCompiler
                 return true;
             case MicroKind.Push or MicroKind.Pop or MicroKind.Call or MicroKind.Ret:
                 return EmitStack(k, in op, ref ended);
+            case MicroKind.Generic:
+                return EmitRegisterGeneric(in _block.Instructions[k]);
             default:
                 return false;
         }
@@ -230,9 +232,11 @@ internal sealed unsafe partial class BlockCompiler
 
     private bool EmitShift(int k, in MicroOp op)
     {
-        // Immediate counts of SHL/SHR/SAR; rotates (their flags are set at once) and CL counts stay interpreted.
-        if (op.SourceKind != MicroOperand.Immediate || op.Flag is not (FlagOp.Shl or FlagOp.Shr or FlagOp.Sar)) return false;
+        // SHL/SHR/SAR; rotates (their flags are merged with the earlier ones at once) stay interpreted.
+        if (op.Flag is not (FlagOp.Shl or FlagOp.Shr or FlagOp.Sar)) return false;
         if (op.DestinationKind is not (MicroOperand.Register or MicroOperand.Memory)) return false;
+        if (op.SourceKind == MicroOperand.Register) return EmitShiftByCl(k, in op);
+        if (op.SourceKind != MicroOperand.Immediate) return false;
         int count = (int)op.Immediate;   // masked at decode
         if (count == 0)
         {
@@ -268,6 +272,111 @@ internal sealed unsafe partial class BlockCompiler
         _producer.Count = count;
         StoreDestination(in op, Register.RAX);
         return true;
+    }
+
+    /// <summary>SHL/SHR/SAR by CL: the count masked to 5 (6) bits; a zero count changes no flag and writes only a register.</summary>
+    private bool EmitShiftByCl(int k, in MicroOp op)
+    {
+        if (op.DestinationKind == MicroOperand.Memory)
+        {
+            EffectiveAddress(in op);
+            Probe(op.Size, write: true, k);
+        }
+        _a.mov(r9, __qword_ptr[rbx + CpuState.Rcx * 8]);
+        _a.and(r9d, op.Size == 8 ? 0x3F : 0x1F);
+        if (op.DestinationKind == MicroOperand.Memory) LoadHost(Register.RDX, op.Size);
+        else LoadRegister(Register.RDX, op.Destination, op.Size, op.DestinationHigh);
+        var zero = _a.CreateLabel();
+        var done = _a.CreateLabel();
+        _a.test(r9d, r9d);
+        _a.jz(zero);
+        _a.mov(rax, rdx);
+        _a.mov(ecx, r9d);
+        switch (op.Flag)
+        {
+            case FlagOp.Shl:
+                _a.shl(rax, cl);
+                Truncate(Register.RAX, op.Size);
+                break;
+            case FlagOp.Shr:
+                _a.shr(rax, cl);
+                break;
+            default:
+                switch (op.Size)
+                {
+                    case 1: _a.movsx(rax, al); break;
+                    case 2: _a.movsx(rax, ax); break;
+                    case 4: _a.movsxd(rax, eax); break;
+                }
+                _a.sar(rax, cl);
+                Truncate(Register.RAX, op.Size);
+                break;
+        }
+        RecordFlags(op.Flag, op.Size, Register.RAX, Register.RDX, Register.R9);
+        StoreDestination(in op, Register.RAX);
+        _a.jmp(done);
+        _a.Label(ref zero);
+        if (op.DestinationKind == MicroOperand.Register) StoreRegister(op.Destination, op.Size, op.DestinationHigh, Register.RDX);
+        _a.Label(ref done);
+        _producer = default;   // the count may have been zero: whose flags these are is known only at run time
+        return true;
+    }
+
+    /// <summary>
+    /// A few instructions without a micro-op form, register operands only: NOT (no flags), NEG (recorded as the
+    /// interpreter does: Neg, operand in Right), BSWAP, and the accumulator sign extensions CDQE/CDQ/CQO.
+    /// </summary>
+    private bool EmitRegisterGeneric(in Instruction i)
+    {
+        if (i.HasLockPrefix || i.HasRepPrefix || i.HasRepnePrefix) return false;
+        switch (i.Mnemonic)
+        {
+            case Mnemonic.Not or Mnemonic.Neg or Mnemonic.Bswap when i.OpCount == 1 && i.Op0Kind == OpKind.Register:
+            {
+                var slot = RegisterFile.Of(i.Op0Register);
+                if (slot.Index < 0) return false;
+                int size = slot.Size;
+                if (i.Mnemonic == Mnemonic.Bswap && size < 4) return false;   // BSWAP r16 is undefined
+                LoadRegister(Register.RCX, slot.Index, size, slot.HighByte);
+                switch (i.Mnemonic)
+                {
+                    case Mnemonic.Not:
+                        _a.mov(rax, rcx);
+                        _a.not(rax);
+                        Truncate(Register.RAX, size);
+                        break;
+                    case Mnemonic.Neg:
+                        _a.xor(eax, eax);
+                        _a.sub(rax, rcx);
+                        Truncate(Register.RAX, size);
+                        _a.xor(edx, edx);
+                        RecordFlags(FlagOp.Neg, size, Register.RAX, Register.RDX, Register.RCX);
+                        _producer = default;   // NEG's host flags are not redone here
+                        break;
+                    default:
+                        _a.mov(rax, rcx);
+                        if (size == 8) _a.bswap(rax);
+                        else _a.bswap(eax);
+                        break;
+                }
+                StoreRegister(slot.Index, size, slot.HighByte, Register.RAX);
+                return true;
+            }
+            case Mnemonic.Cdqe:
+                _a.movsxd(rax, __dword_ptr[rbx + CpuState.Rax * 8]);
+                _a.mov(__qword_ptr[rbx + CpuState.Rax * 8], rax);
+                return true;
+            case Mnemonic.Cdq or Mnemonic.Cqo:
+            {
+                int size = i.Mnemonic == Mnemonic.Cdq ? 4 : 8;
+                LoadRegister(Register.RAX, CpuState.Rax, size, false);
+                if (size == 4) { _a.cdq(); StoreRegister(CpuState.Rdx, 4, false, Register.RDX); }
+                else { _a.cqo(); StoreRegister(CpuState.Rdx, 8, false, Register.RDX); }
+                return true;
+            }
+            default:
+                return false;
+        }
     }
 
     private bool EmitImul(int k, in MicroOp op)

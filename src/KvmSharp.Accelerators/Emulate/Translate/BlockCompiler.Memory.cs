@@ -9,8 +9,17 @@ namespace KvmSharp.Accelerators.Emulate.Translate;
 // anything of the instruction happens, so a miss leaves the state exactly as before it.
 internal sealed unsafe partial class BlockCompiler
 {
-    /// <summary>Whether a micro-op's memory operand can be reached from translated code (a flat segment: no base, no limit).</summary>
-    private static bool MemoryCompiles(in MicroOp op) => op.FlatSegment;
+    /// <summary>
+    /// Whether a micro-op's memory operand can be reached from translated code: any segment (its base is added
+    /// from the pinned segment registers; the interpreter checks no limits either), with 32/64-bit addressing.
+    /// </summary>
+    private static bool MemoryCompiles(in MicroOp op) => op.FlatSegment || SegmentIndex(op.Segment) >= 0;
+
+    private static int SegmentIndex(Register segment) => segment switch
+    {
+        Register.ES => CpuState.Es, Register.CS => CpuState.Cs, Register.SS => CpuState.Ss,
+        Register.DS => CpuState.Ds, Register.FS => CpuState.Fs, Register.GS => CpuState.Gs, _ => -1,
+    };
 
     /// <summary>rax = the effective (here also linear) address of the op's memory operand, wrapped to its address size.</summary>
     private void EffectiveAddress(in MicroOp op)
@@ -24,6 +33,12 @@ internal sealed unsafe partial class BlockCompiler
             else _a.lea(rax, __[rax + rcx * op.Scale]);
         }
         if (op.AddressMask == 0xFFFF_FFFF) _a.mov(eax, eax);
+        if (op.FlatSegment || op.Kind == MicroKind.Lea) return;
+        // The segment's base (in 64-bit code only FS and GS have one; Executor.SegmentBase), then the linear wrap.
+        if (_code64 && op.Segment is not (Register.FS or Register.GS)) return;
+        _a.mov(rcx, (ulong)_cpu.Segments.BasePointer(SegmentIndex(op.Segment)));
+        _a.add(rax, __qword_ptr[rcx]);
+        if (!_longMode) _a.mov(eax, eax);
     }
 
     /// <summary>

@@ -25,7 +25,8 @@ internal sealed unsafe partial class BlockCompiler
     private Assembler _a = null!;
     private DecodedBlock _block = null!;
     private readonly Dictionary<int, Label> _exits = [];
-    private Label _epilogue, _body;
+    private Label _epilogue, _body, _revoked;
+    private readonly List<(Label Slot, Label Miss)> _chains = [];
     private bool _paging, _longMode, _user, _code64, _selfLoop, _withoutStores;
     private FlagProducer _producer;
 
@@ -50,15 +51,18 @@ internal sealed unsafe partial class BlockCompiler
     /// <paramref name="address"/>. <paramref name="length"/> is how many instructions it runs before it hands the
     /// block to the interpreter (0: none compiles; no code then). <paramref name="selfLoop"/> lets a block that
     /// branches to its own start loop inside the code (with the attention and budget check at each iteration).
+    /// <paramref name="id"/> is written to <see cref="CpuHotState.ExitBlock"/> when the code leaves at an instruction.
     /// <paramref name="withoutStores"/> leaves every instruction that writes memory to the interpreter (--jit verify).
     /// </summary>
-    public byte[]? Compile(DecodedBlock block, ulong address, bool selfLoop, bool withoutStores, out int length)
+    public byte[]? Compile(DecodedBlock block, int id, bool selfLoop, bool withoutStores, out int length, out CodeLayout layout)
     {
         _block = block;
         _a = new Assembler(64);
         _exits.Clear();
+        _chains.Clear();
         _epilogue = _a.CreateLabel("epilogue");
         _body = _a.CreateLabel("body");
+        _revoked = _a.CreateLabel("revoked");
         _paging = _cpu.Paging;
         _longMode = _cpu.LongModeActive;
         _user = _cpu.Cpl == 3;
@@ -72,9 +76,14 @@ internal sealed unsafe partial class BlockCompiler
         _a.mov(rbx, (ulong)_cpu.GprPointer);
         _a.mov(rbp, (ulong)_cpu.Hot);
         _a.Label(ref _body);
+        // Five bytes that do nothing until the block is revoked (its code was written, or a newer translation replaced
+        // it): then they become a jump to the exit below, so chained jumps from other blocks that still lead here
+        // go back to the run loop (see CompiledBlock.Revoke).
+        _a.db(0x0F, 0x1F, 0x44, 0x00, 0x00);
 
         var ops = block.Ops;
         length = 0;
+        layout = default;
         bool ended = false;
         for (int k = 0; k < ops.Length; k++)
         {
@@ -96,16 +105,46 @@ internal sealed unsafe partial class BlockCompiler
             _a.Label(ref l);
             _a.mov(rax, block.Instructions[index].IP);
             _a.mov(__qword_ptr[rbp + GuestLayout.Rip], rax);
+            _a.mov(__dword_ptr[rbp + GuestLayout.ExitBlock], id);
             _a.mov(eax, index);
             _a.jmp(_epilogue);
         }
+        _a.Label(ref _revoked);
+        _a.mov(rax, block.StartRip);
+        _a.mov(__qword_ptr[rbp + GuestLayout.Rip], rax);
+        _a.mov(eax, TranslatedExit.Boundary);
         _a.Label(ref _epilogue);
         _a.pop(rbp);
         _a.pop(rbx);
         _a.ret();
 
+        // A chain's miss: tell the run loop which slot to fill, and leave at the block boundary (RIP is stored).
+        var chains = _chains.ToArray();   // labels are structs: marked in place so their positions can be read back
+        for (int c = 0; c < chains.Length; c++)
+        {
+            _a.Label(ref chains[c].Miss);
+            _a.lea(rax, __[chains[c].Slot]);
+            _a.mov(__qword_ptr[rbp + GuestLayout.ChainSlot], rax);
+            _a.mov(eax, TranslatedExit.Boundary);
+            _a.jmp(_epilogue);
+        }
+        // The slots: data (x86 needs no alignment for them; only this vCPU's thread reads or writes them), each holding
+        // where its jump goes: its miss until the run loop chains it.
+        for (int c = 0; c < chains.Length; c++)
+        {
+            _a.Label(ref chains[c].Slot);
+            _a.dq(0UL);
+        }
+
+        // Position-independent (internal branches are relative, addresses absolute): assembled at 0, copied anywhere.
         var writer = new ByteWriter();
-        _a.Assemble(writer, address);
+        var result = _a.Assemble(writer, 0, BlockEncoderOptions.ReturnNewInstructionOffsets);
+        layout = new CodeLayout
+        {
+            Body = (int)result.GetLabelRIP(_body),
+            Revoked = (int)result.GetLabelRIP(_revoked),
+            Slots = [.. chains.Select(c => ((int)result.GetLabelRIP(c.Slot), (int)result.GetLabelRIP(c.Miss)))],
+        };
         return writer.ToArray();
     }
 
@@ -126,6 +165,23 @@ internal sealed unsafe partial class BlockCompiler
         _a.add(__qword_ptr[rbp + GuestLayout.Retired], n);
         _a.mov(rax, next);
         _a.mov(__qword_ptr[rbp + GuestLayout.Rip], rax);
+        if (_selfLoop && next != _block.StartRip && (next >> 12) == (_block.StartRip >> 12))
+        {
+            // A direct jump within the block's own page (QEMU's rule: the page's translation was checked when this
+            // block was entered, so the target's is the same) goes on through a slot the run loop fills with the next
+            // block's code; the run loop's block-boundary check first.
+            var leaveHere = _a.CreateLabel();
+            var slot = _a.CreateLabel();
+            var miss = _a.CreateLabel();
+            _chains.Add((slot, miss));
+            _a.cmp(__dword_ptr[rbp + GuestLayout.Attention], 0);
+            _a.jne(leaveHere);
+            _a.mov(rax, __qword_ptr[rbp + GuestLayout.Retired]);
+            _a.cmp(rax, __qword_ptr[rbp + GuestLayout.NextEventCheck]);
+            _a.jae(leaveHere);
+            _a.jmp(__qword_ptr[slot]);
+            _a.Label(ref leaveHere);
+        }
         if (_selfLoop && next == _block.StartRip && _block.Valid)
         {
             // The run loop's block-boundary check, done here: attention (kick, interrupt, code written by another
@@ -213,6 +269,17 @@ internal sealed unsafe partial class BlockCompiler
     {
         if (value <= uint.MaxValue) _a.AddInstruction(Instruction.Create(Code.Mov_r32_imm32, Sized(r, 4), (uint)value));
         else _a.AddInstruction(Instruction.Create(Code.Mov_r64_imm64, r, value));
+    }
+
+    /// <summary>Where things are in a translation's code, as offsets from its start.</summary>
+    public struct CodeLayout
+    {
+        /// <summary>The body (after the prologue): where chained jumps enter; its first five bytes are the revocation patch.</summary>
+        public int Body;
+        /// <summary>The exit a revoked body jumps to.</summary>
+        public int Revoked;
+        /// <summary>Each chain slot and its miss stub (the slot's initial target).</summary>
+        public (int Slot, int Miss)[] Slots;
     }
 
     /// <summary>Code writer into a growable buffer.</summary>

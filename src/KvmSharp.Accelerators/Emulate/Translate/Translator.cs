@@ -20,6 +20,8 @@ public sealed unsafe class Translator : IDisposable
     private readonly BlockCompiler _compiler;
     private readonly CodeCache _cache;
     private readonly int _threshold;
+    // The blocks translated in this cache generation, by CompiledBlock.Id.
+    private readonly List<DecodedBlock> _translated = [];
 
     public Translator(TranslatorMode mode, CpuState cpu, Mmu mmu, PhysicalMemory physical, int cacheSize = CodeCache.DefaultSize)
     {
@@ -50,6 +52,7 @@ public sealed unsafe class Translator : IDisposable
         if (block.Translation is { } t && t.Generation == _cache.Generation && t.Mode == _cpu.ExecutionMode) return t.Entry;
         if (++block.Executions < _threshold) return 0;
         block.Executions = 0;
+        block.Translation?.Revoke();   // made for another mode: chains into it must not run it in this one
         block.Translation = Translate(block);
         return block.Translation.Entry;
     }
@@ -59,7 +62,13 @@ public sealed unsafe class Translator : IDisposable
         // Verify runs each translation once per entry and compares it with the interpreter: no looping inside, no
         // stores (the interpreter run that follows must see memory as the block found it).
         bool verify = Mode == TranslatorMode.Verify;
-        var code = _compiler.Compile(block, 0, selfLoop: !verify, withoutStores: verify, out int length);
+        if (_cache.Generation != _translatedGeneration)
+        {
+            _translated.Clear();
+            _translatedGeneration = _cache.Generation;
+        }
+        int id = _translated.Count;
+        var code = _compiler.Compile(block, id, selfLoop: !verify, withoutStores: verify, out int length, out var layout);
         nint entry = 0;
         if (code is not null)
         {
@@ -67,18 +76,57 @@ public sealed unsafe class Translator : IDisposable
             {
                 _cache.Flush();
                 Flushes++;
+                // Ids restart with the generation: compile again so the code names the right one.
+                _translated.Clear();
+                _translatedGeneration = _cache.Generation;
+                id = 0;
+                code = _compiler.Compile(block, id, selfLoop: !verify, withoutStores: verify, out length, out layout)!;
                 if (!_cache.TryReserve(code.Length, out entry)) entry = 0;   // larger than the whole cache: stays interpreted
             }
             if (entry != 0)
             {
+                // Each chain slot starts out pointing at its own miss stub.
+                foreach (var (slot, miss) in layout.Slots)
+                    System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(code.AsSpan(slot), entry + miss);
                 _cache.Write(entry, code);
+                _translated.Add(block);
                 BlocksTranslated++;
                 InstructionsTranslated += length;
                 InstructionsInTranslatedBlocks += block.Ops.Length;
             }
         }
-        return new CompiledBlock { Entry = entry, Generation = _cache.Generation, Mode = _cpu.ExecutionMode, Length = length, CodeSize = code?.Length ?? 0 };
+        return new CompiledBlock
+        {
+            Entry = entry, Generation = _cache.Generation, Mode = _cpu.ExecutionMode, Length = length, CodeSize = code?.Length ?? 0,
+            Id = entry == 0 ? -1 : id,
+            Body = entry == 0 ? 0 : entry + layout.Body, RevokedExit = entry == 0 ? 0 : entry + layout.Revoked, Cache = _cache,
+        };
     }
+
+    private int _translatedGeneration;
+
+    /// <summary>The block whose translation has <paramref name="id"/> in the current generation (the one that left at an instruction).</summary>
+    public DecodedBlock BlockOf(int id) => _translated[id];
+
+    /// <summary>The cache's generation now: a chain slot remembered in an older one no longer exists.</summary>
+    public int Generation => _cache.Generation;
+
+    /// <summary>
+    /// Chains a slot (left by translated code at a same-page direct jump, in cache generation
+    /// <paramref name="generation"/>) to <paramref name="target"/>'s code, which the run loop just found for the
+    /// jump's RIP in the same mode; nothing when the cache was flushed since or the target has no code.
+    /// </summary>
+    public void Chain(nint slot, int generation, DecodedBlock target)
+    {
+        if (generation != _cache.Generation || target.Translation is not { Body: not 0 } t || t.Generation != generation || !target.Valid) return;
+        Span<byte> address = stackalloc byte[8];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(address, t.Body);
+        _cache.Write(slot, address);
+        Chains++;
+    }
+
+    /// <summary>Slots chained.</summary>
+    public long Chains { get; private set; }
 
     /// <summary>Runs translated code: a block boundary (<see cref="TranslatedExit.Boundary"/>) or the index of the instruction to interpret next.</summary>
     public static int Run(nint entry) => ((delegate* unmanaged<int>)entry)();

@@ -125,6 +125,11 @@ public class TranslatorTests
             p.inc(r8b); p.sete(dl); p.dec(r9w); p.setl(dh); p.inc(r10); p.cmovg(r11, r10);
             p.test(r8, rbx); p.setp(dl); p.cmp(r15d, eax); p.setae(dh); p.seta(bh); p.cmovbe(r12, r15);
             p.add(rax, r15); p.xor(rbx, r13);
+            p.not(r9d); p.neg(r10w); p.neg(r11); p.bswap(r12d); p.bswap(r13); p.add(r15, r12); p.add(r15, r13);
+            p.push(rcx); p.mov(rdx, rax); p.and(ecx, 0x47);   // CL: 0–7 and 64–71, masked to 0–7 or 0–31/63 by the CPU
+            p.shl(r14, cl); p.setc(dl); p.shr(r8w, cl); p.sar(r9b, cl); p.sar(r10d, cl); p.add(r15, r14);
+            p.pop(rcx);
+            p.cdqe(); p.cdq(); p.add(r15, rdx); p.cqo(); p.add(r15, rdx); p.mov(rax, rdx);
             p.dec(ecx);
             p.jnz(loop);
             p.hlt();
@@ -204,6 +209,8 @@ public class TranslatorTests
         const ulong boundary = LongModeRig.Data + 0x1000;
         RunAll(rig =>
         {
+            rig.Cpu.Segments.SetBase(CpuState.Fs, 0x10);
+            rig.Cpu.Segments.SetBase(CpuState.Gs, unchecked((ulong)-0x20));
             var p = new Assembler(64);
             var loop = p.CreateLabel();
             p.mov(rdi, boundary - 12);
@@ -221,6 +228,8 @@ public class TranslatorTests
             p.cmp(__qword_ptr[rdi - 8], rbx);
             p.sete(__byte_ptr[rdi - 9]);
             p.imul(r8, __qword_ptr[rdi]);
+            p.mov(r9, __qword_ptr.fs[rdi - 0x10]);    // FS base 0x10: the same bytes
+            p.add(__dword_ptr.gs[rdi + 0x10], r9d);   // GS base -0x20
             p.add(rax, rbx);
             p.rol(rax, 7);              // not translated: the rest of the block is interpreted
             p.add(rdi, 1);
@@ -231,6 +240,45 @@ public class TranslatorTests
             p.hlt();
             rig.Load(p);
         }, dataAddress: boundary - 64, dataLength: 128);
+    }
+
+    [Theory]
+    [InlineData(TranslatorMode.Off)]
+    [InlineData(TranslatorMode.Always)]
+    [InlineData(TranslatorMode.Verify)]
+    public void ProtectedModeMemoryOperandsAddTheSegmentBase(TranslatorMode mode)
+    {
+        // 32-bit code, paging off, DS based at 0x20000 and SS flat: a sum over a table read through DS and written back
+        // through SS; the expected memory is computed here.
+        using var memory = GuestMemory.Create(2 << 20);
+        var core = BareCpu.Create(new PhysicalMemory(memory), out var cpu, 0x8000, translator: mode);
+        var data = cpu.Segments[CpuState.Ds];
+        data.Base = 0x20000;
+        cpu.Segments.Set(CpuState.Ds, data);
+        for (uint n = 0; n < 64; n++) memory.Write(new GuestAddress(0x20000 + 0x100 + n * 4), n * 3 + 1);
+        var program = new Assembler(32);
+        var loop = program.CreateLabel();
+        program.xor(eax, eax);
+        program.mov(ecx, 64);
+        program.Label(ref loop);
+        program.add(eax, __dword_ptr[ecx * 4 + 0xFC]);                    // DS: 0x20000 + 0x100 + (ecx-1)*4
+        program.mov(__dword_ptr.ss[ecx * 4 + 0x30000 - 4], eax);         // SS: flat
+        program.dec(ecx);
+        program.jnz(loop);
+        program.hlt();
+        BareCpu.Write(memory, 0x8000, program);
+        Assert.Equal(CoreStop.Halt, core.Run());
+        uint sum = 0;
+        Span<byte> stored = stackalloc byte[4];
+        for (uint n = 64; n >= 1; n--)
+        {
+            sum += (n - 1) * 3 + 1;
+            memory.Read(new GuestAddress(0x30000 + (n - 1) * 4), stored);
+            Assert.Equal(sum, BitConverter.ToUInt32(stored));
+        }
+        Assert.Equal(sum, cpu.Gpr[CpuState.Rax]);
+        Assert.Equal(2UL + 4 * 64 + 1, core.InstructionsRetired);
+        if (mode != TranslatorMode.Off) Assert.True(core.Translator!.InstructionsTranslated >= 4);
     }
 
     [Fact]
