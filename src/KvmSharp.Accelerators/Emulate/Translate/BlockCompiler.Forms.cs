@@ -314,10 +314,18 @@ internal sealed unsafe partial class BlockCompiler
         }
         RecordFlags(op.Flag, op.Size, Register.RAX, Register.RDX, Register.R9);
         StoreDestination(in op, Register.RAX);
-        _a.jmp(done);
-        _a.Label(ref zero);
-        if (op.DestinationKind == MicroOperand.Register) StoreRegister(op.Destination, op.Size, op.DestinationHigh, Register.RDX);
-        _a.Label(ref done);
+        if (op.DestinationKind == MicroOperand.Register)
+        {
+            _a.jmp(done);
+            _a.Label(ref zero);
+            StoreRegister(op.Destination, op.Size, op.DestinationHigh, Register.RDX);
+            _a.Label(ref done);
+        }
+        else
+        {
+            _a.Label(ref zero);   // memory with a zero count: read (probed), not written
+            _a.nop();
+        }
         _producer = default;   // the count may have been zero: whose flags these are is known only at run time
         return true;
     }

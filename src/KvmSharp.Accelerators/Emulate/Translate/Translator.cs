@@ -40,6 +40,10 @@ public sealed unsafe class Translator : IDisposable
     public long InstructionsTranslated { get; private set; }
     public long InstructionsInTranslatedBlocks { get; private set; }
 
+    /// <summary>Blocks the compiler failed on (a bug; they stay interpreted), and the first failure.</summary>
+    public long CompileFailures { get; private set; }
+    public string? FirstCompileFailure { get; private set; }
+
     /// <summary>Times the cache filled up and was flushed.</summary>
     public int Flushes { get; private set; }
 
@@ -68,7 +72,21 @@ public sealed unsafe class Translator : IDisposable
             _translatedGeneration = _cache.Generation;
         }
         int id = _translated.Count;
-        var code = _compiler.Compile(block, id, selfLoop: !verify, withoutStores: verify, out int length, out var layout);
+        byte[]? code;
+        int length;
+        BlockCompiler.CodeLayout layout;
+        try
+        {
+            code = _compiler.Compile(block, id, selfLoop: !verify, withoutStores: verify, out length, out layout);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            // A translator bug must not stop the guest: the block stays interpreted, and the failure is counted
+            // (the tests require none) with the first one kept.
+            CompileFailures++;
+            FirstCompileFailure ??= $"block at {block.StartRip:X}: {e.Message}";
+            return new CompiledBlock { Entry = 0, Generation = _cache.Generation, Mode = _cpu.ExecutionMode, Length = 0 };
+        }
         nint entry = 0;
         if (code is not null)
         {

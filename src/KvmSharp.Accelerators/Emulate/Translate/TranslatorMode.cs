@@ -17,9 +17,10 @@ public static class TranslatorModes
 {
     /// <summary>
     /// The mode when none is given: <c>KVMSHARP_JIT</c> (off, on, always, verify) if set, so a test run can put every
-    /// software CPU it creates under the translator, else <see cref="TranslatorMode.Off"/>.
+    /// software CPU it creates under one mode (CI runs the software-CPU suite with off and with always), else
+    /// <see cref="TranslatorMode.On"/>.
     /// </summary>
-    public static TranslatorMode Default { get; } = Parse(Environment.GetEnvironmentVariable("KVMSHARP_JIT")) ?? TranslatorMode.Off;
+    public static TranslatorMode Default { get; } = Parse(Environment.GetEnvironmentVariable("KVMSHARP_JIT")) ?? TranslatorMode.On;
 
     /// <summary>The mode a word names (case-insensitive); null for anything else.</summary>
     public static TranslatorMode? Parse(string? word) => word?.Trim().ToLowerInvariant() switch

@@ -30,6 +30,7 @@ public class TranslatorTests
             var tick = events?.Invoke(rig);
             if (tick is not null) rig.Core.Events = tick;
             var stop = rig.Core.Run();
+            Assert.True(rig.Core.Translator is not { CompileFailures: > 0 }, rig.Core.Translator?.FirstCompileFailure);
             var data = new byte[dataLength];
             rig.Memory.Read(new GuestAddress(dataAddress), data);
             outcomes.Add(new Outcome(mode, stop, [.. rig.Cpu.Gpr], rig.Cpu.Rip, rig.Cpu.Rflags, rig.Core.InstructionsRetired, rig.Cpu.Cr2, data,
@@ -228,6 +229,9 @@ public class TranslatorTests
             p.cmp(__qword_ptr[rdi - 8], rbx);
             p.sete(__byte_ptr[rdi - 9]);
             p.imul(r8, __qword_ptr[rdi]);
+            p.push(rcx); p.and(ecx, 3);              // counts 0–3, zero included
+            p.shr(__word_ptr[rdi + 4], cl); p.sar(__byte_ptr[rdi + 6], cl); p.shl(__qword_ptr[rdi - 6], cl);
+            p.pop(rcx);
             p.mov(r9, __qword_ptr.fs[rdi - 0x10]);    // FS base 0x10: the same bytes
             p.add(__dword_ptr.gs[rdi + 0x10], r9d);   // GS base -0x20
             p.add(rax, rbx);
