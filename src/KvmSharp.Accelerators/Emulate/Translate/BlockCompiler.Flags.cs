@@ -74,6 +74,23 @@ internal sealed unsafe partial class BlockCompiler
             cc = cc is ConditionCode.o or ConditionCode.b ? ConditionCode.b : ConditionCode.ae;
             return true;
         }
+        if (_producer.Known && _producer.Op == FlagOp.None)
+        {
+            // Explicit bits: a condition on one flag tests its bit (CF = the bit, then "below" or "above or equal").
+            ulong bit = cc switch
+            {
+                ConditionCode.o or ConditionCode.no => LazyFlags.OF,
+                ConditionCode.b or ConditionCode.ae => LazyFlags.CF,
+                ConditionCode.e or ConditionCode.ne => LazyFlags.ZF,
+                ConditionCode.s or ConditionCode.ns => LazyFlags.SF,
+                ConditionCode.p or ConditionCode.np => LazyFlags.PF,
+                _ => 0,
+            };
+            if (bit == 0) return false;
+            _a.bt(__dword_ptr[rbp + GuestLayout.Materialized], (byte)System.Numerics.BitOperations.TrailingZeroCount(bit));
+            cc = cc is ConditionCode.o or ConditionCode.b or ConditionCode.e or ConditionCode.s or ConditionCode.p ? ConditionCode.b : ConditionCode.ae;
+            return true;
+        }
         return HostFlags(reads.Carry, reads.Overflow);
     }
 

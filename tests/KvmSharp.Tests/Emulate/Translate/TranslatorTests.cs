@@ -17,7 +17,7 @@ public class TranslatorTests
     private static readonly TranslatorMode[] Modes = [TranslatorMode.Off, TranslatorMode.Always, TranslatorMode.On, TranslatorMode.Verify];
 
     public sealed record Outcome(TranslatorMode Mode, CoreStop Stop, ulong[] Gprs, ulong Rip, ulong Rflags, ulong Retired, ulong Cr2,
-        byte[] Data, long InstructionsTranslated, string? Failure, int Ticks);
+        byte[] Data, long InstructionsTranslated, long InstructionsInTranslatedBlocks, string? Failure, int Ticks);
 
     /// <summary>Runs the program in every mode and checks each outcome against the interpreter's; returns them (Off first).</summary>
     private static Outcome[] RunAll(Action<LongModeRig> setup, ulong dataAddress = LongModeRig.Data, int dataLength = 256, Func<LongModeRig, ICpuEvents?>? events = null)
@@ -34,7 +34,7 @@ public class TranslatorTests
             var data = new byte[dataLength];
             rig.Memory.Read(new GuestAddress(dataAddress), data);
             outcomes.Add(new Outcome(mode, stop, [.. rig.Cpu.Gpr], rig.Cpu.Rip, rig.Cpu.Rflags, rig.Core.InstructionsRetired, rig.Cpu.Cr2, data,
-                rig.Core.Translator?.InstructionsTranslated ?? 0, rig.Core.FailureMessage, (tick as TickEvents)?.Delivered ?? 0));
+                rig.Core.Translator?.InstructionsTranslated ?? 0, rig.Core.Translator?.InstructionsInTranslatedBlocks ?? 0, rig.Core.FailureMessage, (tick as TickEvents)?.Delivered ?? 0));
         }
         var reference = outcomes[0];
         foreach (var o in outcomes.Skip(1))
@@ -103,10 +103,11 @@ public class TranslatorTests
     {
         // Narrow and high-byte registers, zero/sign extension, SETcc/CMOVcc after each kind of producer, shifts of each
         // width, IMUL with and without overflow, ADC/SBB after ADD/SUB, 32-bit LEA wrap; 64 iterations of varying values.
-        RunAll(rig =>
+        var outcomes = RunAll(rig =>
         {
             var p = new Assembler(64);
             var loop = p.CreateLabel();
+            var ok1 = p.CreateLabel();
             p.mov(rax, 0x8000_0000_7FFF_FFF0UL);
             p.mov(rbx, 0x0123_4567_89AB_CDEFUL);
             p.mov(r8, 0xFFFF_FFFF_FFFF_FF80UL);
@@ -128,14 +129,19 @@ public class TranslatorTests
             p.add(rax, r15); p.xor(rbx, r13);
             p.not(r9d); p.neg(r10w); p.neg(r11); p.bswap(r12d); p.bswap(r13); p.add(r15, r12); p.add(r15, r13);
             p.push(rcx); p.mov(rdx, rax); p.and(ecx, 0x47);   // CL: 0–7 and 64–71, masked to 0–7 or 0–31/63 by the CPU
-            p.shl(r14, cl); p.setc(dl); p.shr(r8w, cl); p.sar(r9b, cl); p.sar(r10d, cl); p.add(r15, r14);
+            p.shl(r14, cl); p.shr(r8w, cl); p.sar(r9b, cl); p.sar(r10d, cl); p.add(r15, r14);
             p.pop(rcx);
             p.cdqe(); p.cdq(); p.add(r15, rdx); p.cqo(); p.add(r15, rdx); p.mov(rax, rdx);
+            p.add(r12, r15); p.rol(r12, 13); p.setc(dl); p.ror(r13d, 7); p.seto(dh); p.jo(ok1); p.inc(r15); p.Label(ref ok1);
+            p.test(bl, al); p.rol(bl, 3); p.setp(dl); p.inc(ax); p.ror(ax, 9); p.sete(dh); p.imul(r8, r9); p.rol(r14b, 8); p.ror(r9w, 16);
+            p.shl(r10d, 3); p.rol(r10d, 1); p.sets(dl); p.add(r15, r10); p.add(r15, r14); p.add(r15, r9); p.add(r15, rdx);
             p.dec(ecx);
             p.jnz(loop);
             p.hlt();
             rig.Load(p);
         });
+        // Every one of these forms has a translation: under --jit always no block was cut short.
+        Assert.Equal(outcomes[1].InstructionsInTranslatedBlocks, outcomes[1].InstructionsTranslated);
     }
 
     [Fact]
@@ -181,6 +187,7 @@ public class TranslatorTests
             var loop = p.CreateLabel();
             var next = p.CreateLabel();
             var skip = p.CreateLabel();
+            var after = p.CreateLabel();
             p.mov(rax, 0x10);
             p.mov(rbx, 0x7);
             p.mov(ecx, 100);
@@ -195,6 +202,12 @@ public class TranslatorTests
             p.jb(skip);
             p.add(r11, 1);
             p.Label(ref skip);
+            p.rol(rax, 3);              // explicit flag bits, then read in the next block
+            p.jmp(after);
+            p.Label(ref after);
+            p.ror(rax, 5);              // merges with the previous block's explicit bits
+            p.seto(dl);
+            p.adc(r12, 0);
             p.dec(ecx);
             p.jnz(loop);
             p.hlt();
