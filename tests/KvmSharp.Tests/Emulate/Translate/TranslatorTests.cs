@@ -327,6 +327,39 @@ public class TranslatorTests
     }
 
     [Fact]
+    public void AChainIntoABlockWhoseCodeWasWrittenLeadsToTheNewCode()
+    {
+        // B (page P0) jumps to A, which starts in P0 and ends with a MOV EAX, imm32 whose last two bytes are in P1; C
+        // (in P1) rewrites those two bytes and jumps back to B. B's chained jump into A must not reach A's old code:
+        // A's translation is revoked when C's write drops A, and B itself stays valid (P0 is not written).
+        const ulong b = LongModeRig.Code + 0x100, a = LongModeRig.Code + 0xFFA, c = LongModeRig.Code + 0x1002;
+        RunAll(rig =>
+        {
+            var pb = new Assembler(64);
+            var start = pb.CreateLabel();
+            pb.Label(ref start);
+            pb.dec(ecx);
+            pb.jnz(a);
+            pb.hlt();
+            rig.Load(pb, b);
+            var pa = new Assembler(64);
+            pa.add(rbx, rax);            // 3 bytes: 0xFFA–0xFFC
+            pa.mov(eax, 0x1234_5678);    // 5 bytes: 0xFFD–0x1001, crossing into P1
+            rig.Load(pa, a);
+            var pc = new Assembler(64);
+            pc.mov(__word_ptr[(long)(LongModeRig.Code + 0x1000)], cx);   // the immediate's upper half
+            pc.jmp(b);
+            rig.Load(pc, c);
+            var entry = new Assembler(64);
+            entry.mov(ecx, 100);
+            entry.xor(ebx, ebx);
+            entry.xor(eax, eax);
+            entry.jmp(b);
+            rig.Load(entry);
+        });
+    }
+
+    [Fact]
     public void TimerInterruptsInsideAHotLoopArriveAtTheSameInstruction()
     {
         // A register-only loop that the translator runs in place; a timer poll is due every 997 instructions and
