@@ -26,7 +26,12 @@ public interface IAccelerator : IDisposable
 /// Deterministic guest time (software CPU only): each instruction is 2^shift ns of guest time, as
 /// QEMU's <c>-icount shift=N</c>; null: guest time follows host time.
 /// </param>
-public sealed record VirtualMachineOptions(int VcpuCount, bool LegacyTimer = true, int? InstructionCountShift = null);
+/// <param name="Translator">
+/// The software CPU's block translator (<c>--jit</c>); null: <see cref="Emulate.Translate.TranslatorModes.Default"/>.
+/// KVM has none and ignores it.
+/// </param>
+public sealed record VirtualMachineOptions(int VcpuCount, bool LegacyTimer = true, int? InstructionCountShift = null,
+    Emulate.Translate.TranslatorMode? Translator = null);
 
 /// <summary>One guest: its memory slots, its vCPUs and its interrupt lines.</summary>
 public interface IVirtualMachine : IDisposable, IStateful<VmState>

@@ -26,7 +26,7 @@ public sealed partial class EmulatedVcpu : IVcpu
     {
         Index = index;
         _platform = new VcpuPlatform(vm.Platform, index, _cpu, vm.Memory, vm.Physical);
-        _core = new CpuCore(_cpu, vm.Physical, new EmulatedCpuModel(index, vcpuCount, vm.Platform.Clock, _platform));
+        _core = new CpuCore(_cpu, vm.Physical, new EmulatedCpuModel(index, vcpuCount, vm.Platform.Clock, _platform), vm.TranslatorMode);
         _core.Executor.Unimplemented.FirstSeen = vm.ReportUnimplemented;
         _core.PlatformIo = _platform;
         _core.Events = this;

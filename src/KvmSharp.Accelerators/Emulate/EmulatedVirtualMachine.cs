@@ -41,6 +41,9 @@ public sealed partial class EmulatedVirtualMachine : IVirtualMachine
 
     internal PhysicalMemory Physical { get; }
 
+    /// <summary>How the vCPUs use the block translator.</summary>
+    internal Translate.TranslatorMode TranslatorMode => _options.Translator ?? Translate.TranslatorModes.Default;
+
     /// <summary>What the vCPUs share: the platform lock, the clock, the APIC bus, the chipset.</summary>
     public EmulatedPlatform Platform { get; }
 

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using KvmSharp.Accelerators.Emulate.Platform;
+using KvmSharp.Accelerators.Emulate.Translate;
 using KvmSharp.Cli.Parsing;
 using KvmSharp.Machine.Config;
 using KvmSharp.Machine.Control;
@@ -59,6 +60,12 @@ internal static class RunCommand
         var icount = Options.OptionalNumber("--icount",
             "Deterministic guest time on the software CPU: each instruction counts 2^N ns (as QEMU's -icount shift=N), so runs repeat exactly (implies --accel emulate)",
             (ulong)InstructionClock.MaxShift);
+        var jit = new Option<string?>("--jit")
+        {
+            HelpName = "off|on|always|verify",
+            Description = "The software CPU's block translator: off (interpreter only), on (translate hot blocks), always (every block on first use), verify (each translated block also run by the interpreter and compared; a mismatch stops the guest naming the block). Default: on",
+        };
+        jit.AcceptOnlyFromAmong("off", "on", "always", "verify");
         var net = NetOption.Create();
         var disks = DiskOption.Create();
         var configFile = new Option<FileInfo?>("--config")
@@ -81,9 +88,9 @@ internal static class RunCommand
         var restoreMemory = new Option<FileInfo?>("--restore-mem") { HelpName = "MEMFILE", Description = "The snapshot's memory file (mapped copy-on-write: the file never changes)" };
         var paused = new Option<bool>("--paused") { Description = "Start (or restore) the machine paused: no guest instruction runs until PATCH /vm {\"state\": \"Resumed\"} (libvirt's start --paused)" };
         var printConfig = new Option<bool>("--print-config") { Description = "Print the machine the other flags describe as a JSON config (every device's id and slot filled in) and exit without running it" };
-        Option[] machineFlags = [kernel, initrd, cmdline, exec, firmware, firmwareVars, cloudInit, memory, cpus, accel, debugExit, noPit, icount, vsock, disks, net, rng, balloon, virtioConsole];
+        Option[] machineFlags = [kernel, initrd, cmdline, exec, firmware, firmwareVars, cloudInit, memory, cpus, accel, debugExit, noPit, icount, jit, vsock, disks, net, rng, balloon, virtioConsole];
         var command = new Command("run", "Run a virtual machine");
-        foreach (var option in (Option[])[kernel, initrd, cmdline, exec, firmware, firmwareVars, cloudInit, memory, cpus, accel, debugExit, console, noPit, icount, vsock, disks, net, rng, balloon, virtioConsole, noReboot, configFile, printConfig, apiSocket, instanceId, restore, restoreMemory, incoming, paused])
+        foreach (var option in (Option[])[kernel, initrd, cmdline, exec, firmware, firmwareVars, cloudInit, memory, cpus, accel, debugExit, console, noPit, icount, jit, vsock, disks, net, rng, balloon, virtioConsole, noReboot, configFile, printConfig, apiSocket, instanceId, restore, restoreMemory, incoming, paused])
             command.Options.Add(option);
         command.SetAction(result => UserErrors.Guard(() =>
         {
@@ -184,6 +191,7 @@ internal static class RunCommand
                 Console = result.GetValue(console) ?? ConsoleConfig.Stdio,
                 LegacyTimer = !result.GetValue(noPit),
                 InstructionCountShift = (int?)result.GetValue(icount),
+                Translator = TranslatorModes.Parse(result.GetValue(jit)),
                 Disks = [.. result.GetValue(disks) ?? [], .. CloudInitDisk(result.GetValue(cloudInit))],
                 Vsock = result.GetValue(vsock),
                 Nets = [.. result.GetValue(net) ?? []],

@@ -25,6 +25,7 @@ public static class ConfigFlags
             "accelerator" => "--accel",
             "legacy_timer" => "--no-pit",
             "instruction_count_shift" => "--icount",
+            "translator" => "--jit",
             "debug_exit_port" => "--debug-exit",
             "console" => "--console",
             "disks" => "--disk",

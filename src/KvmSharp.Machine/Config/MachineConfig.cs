@@ -76,6 +76,11 @@ public sealed partial record MachineConfig
     /// null: guest time follows host time.
     /// </summary>
     public int? InstructionCountShift { get; init; }
+    /// <summary>
+    /// The software CPU's block translator (<c>--jit</c>: off, on, always, verify); null: its default
+    /// (<see cref="KvmSharp.Accelerators.Emulate.Translate.TranslatorModes.Default"/>). KVM has none.
+    /// </summary>
+    public KvmSharp.Accelerators.Emulate.Translate.TranslatorMode? Translator { get; init; }
     /// <summary>The port of a QEMU-compatible isa-debug-exit device, when one is wanted.</summary>
     public ushort? DebugExitPort { get; init; }
     public ConsoleConfig Console { get; init; } = ConsoleConfig.Stdio;

@@ -31,6 +31,10 @@ internal static class MachineConfigValidator
             Add("instruction_count_shift", $"must be between 0 and {InstructionClock.MaxShift}");
         if (config.InstructionCountShift is not null && config.Accelerator == AcceleratorChoice.Kvm)
             Add("instruction_count_shift", "needs the software CPU ({accelerator} emulate): KVM runs guests in real time");
+        if (config.Translator is { } translator && !Enum.IsDefined(translator))
+            Add("translator", $"{(int)translator} is not one of off, on, always, verify");
+        if (config.Translator is not null && config.Accelerator == AcceleratorChoice.Kvm)
+            Add("translator", "needs the software CPU ({accelerator} emulate): KVM runs guest code natively");
         if (config.Kernel is { } kernel)
         {
             if (string.IsNullOrEmpty(kernel.Path)) Add("kernel.path", "is empty: name the kernel's file");

@@ -152,7 +152,7 @@ public sealed class MachineBuilder(MachineConfig config)
         {
             // The flash is mapped before the VM exists: the accelerator maps every region when it creates the VM.
             if (firmware is not null) memory.MapFirmware(firmware);
-            vm = accelerator.CreateVirtualMachine(memory, new VirtualMachineOptions(_config.VcpuCount, _config.LegacyTimer, _config.InstructionCountShift));
+            vm = accelerator.CreateVirtualMachine(memory, new VirtualMachineOptions(_config.VcpuCount, _config.LegacyTimer, _config.InstructionCountShift, _config.Translator));
             var state = new MachineRunState();
             var ports = new IoBus("port I/O");
             var mmio = new IoBus("MMIO");

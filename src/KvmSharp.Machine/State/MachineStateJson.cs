@@ -51,6 +51,7 @@ public static class MachineStateJson
     RespectNullableAnnotations = true,
     RespectRequiredConstructorParameters = true,
     AllowDuplicateProperties = false,
-    Converters = [typeof(ConfigEnumConverter<AcceleratorChoice>), typeof(ConfigEnumConverter<ConsoleKind>), typeof(ConfigEnumConverter<DiskFormat>), typeof(ConfigEnumConverter<FirmwareKind>)])]
+    Converters = [typeof(ConfigEnumConverter<AcceleratorChoice>), typeof(ConfigEnumConverter<ConsoleKind>), typeof(ConfigEnumConverter<DiskFormat>), typeof(ConfigEnumConverter<FirmwareKind>),
+        typeof(ConfigEnumConverter<KvmSharp.Accelerators.Emulate.Translate.TranslatorMode>)])]
 [JsonSerializable(typeof(MachineState))]
 internal sealed partial class MachineStateJsonContext : JsonSerializerContext;

@@ -56,7 +56,8 @@ public struct TimeVal
 public static class LibcConstants
 {
     public const int O_RDONLY = 0, O_RDWR = 2, O_NOCTTY = 0x100, O_NONBLOCK = 0x800, O_CLOEXEC = 0x80000;
-    public const int PROT_READ = 1, PROT_WRITE = 2;
+    public const int PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
+    public const uint MFD_CLOEXEC = 1;
     public const int MAP_SHARED = 1, MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20, MAP_NORESERVE = 0x4000;
     public const int MADV_DONTNEED = 4, MADV_MERGEABLE = 12, MADV_HUGEPAGE = 14;
     public const int SIG_BLOCK = 0, SIG_UNBLOCK = 1, SIG_SETMASK = 2;

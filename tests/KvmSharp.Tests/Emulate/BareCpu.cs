@@ -1,6 +1,7 @@
 using Iced.Intel;
 using KvmSharp.Accelerators.Emulate;
 using KvmSharp.Accelerators.Emulate.Cpu;
+using KvmSharp.Accelerators.Emulate.Translate;
 using KvmSharp.Memory;
 using KvmSharp.Native.X86;
 
@@ -16,10 +17,10 @@ public static class BareCpu
     public const ulong Gdt = 0x1000, Stack = 0x9000;
     public const ushort CodeSelector = 0x08, DataSelector = 0x10;
 
-    public static CpuCore Create(PhysicalMemory physical, out CpuState cpu, ulong rip, int vcpuCount = 1)
+    public static CpuCore Create(PhysicalMemory physical, out CpuState cpu, ulong rip, int vcpuCount = 1, TranslatorMode? translator = null)
     {
         cpu = new CpuState();
-        var core = new CpuCore(cpu, physical, new EmulatedCpuModel(0, vcpuCount));
+        var core = new CpuCore(cpu, physical, new EmulatedCpuModel(0, vcpuCount), translator);
         var code = Segment.Flat(CodeSelector, 0xB, code64: false);
         var data = Segment.Flat(DataSelector, 0x3, code64: false);
         physical.Memory.Write(new GuestAddress(Gdt + CodeSelector), code.ToDescriptor());

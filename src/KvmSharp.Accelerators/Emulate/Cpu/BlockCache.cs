@@ -14,12 +14,29 @@ public sealed class DecodedBlock
     public required int Bitness { get; init; }
     /// <summary>The physical pages its bytes came from (two when the last instruction crosses a page).</summary>
     public required ulong[] Pages { get; init; }
-    public bool Valid { get; set; } = true;
+    /// <summary>False once its code was written (or it was replaced): a translation of it is revoked at the same time.</summary>
+    public bool Valid
+    {
+        get => _valid;
+        set
+        {
+            _valid = value;
+            if (!value) Translation?.Revoke();
+        }
+    }
+
+    private bool _valid = true;
 
     // Two links to the blocks that ran after this one (a Jcc's taken target and its fall-through, or a
     // loop's back-edge and exit), so the run loop skips the jump cache, the translation and the
     // dictionary for most transitions. A link is valid only while its key (BlockLink) still matches.
     public BlockLink Link0, Link1;
+
+    /// <summary>How often the interpreter ran it while the translator counts toward its threshold.</summary>
+    public int Executions;
+
+    /// <summary>Its tier-1 translation, when one was made (see <see cref="Translate.Translator"/>).</summary>
+    public Translate.CompiledBlock? Translation;
 }
 
 /// <summary>
@@ -63,8 +80,12 @@ public sealed class BlockCache
         {
             _stalePages.Enqueue(page);
             _hasStalePages = true;
+            StalePagesQueued?.Invoke();
         };
     }
+
+    /// <summary>Called (on the writing thread) when a page's code became stale.</summary>
+    public Action? StalePagesQueued { get; set; }
 
     /// <summary>True when some page's code was overwritten since the last <see cref="ApplyInvalidations"/>.</summary>
     public bool HasStalePages => _hasStalePages;

@@ -1,5 +1,6 @@
 using Iced.Intel;
 using KvmSharp.Accelerators.Emulate.Platform;
+using KvmSharp.Accelerators.Emulate.Translate;
 
 namespace KvmSharp.Accelerators.Emulate.Cpu;
 
@@ -11,7 +12,7 @@ public enum CoreStop : byte { PortIo, MmioRead, MmioWrite, Halt, Shutdown, Kicke
 /// it instruction by instruction, delivers faults through the IDT, and stops for anything the VMM must
 /// handle. Nothing here allocates per instruction.
 /// </summary>
-public sealed class CpuCore : IMmioPort
+public sealed unsafe class CpuCore : IMmioPort
 {
     private readonly CpuState _cpu;
     private readonly PhysicalMemory _physical;
@@ -21,8 +22,13 @@ public sealed class CpuCore : IMmioPort
     private volatile bool _kickRequested;
     private LazyFlags _flagsBefore;
 
-    // The one check of the hot path: attention (a kick, an interrupt, NMI or INIT arrived) or a timer poll due.
-    private volatile bool _attention;
+    // The one check of the hot path: attention (a kick, an interrupt, NMI or INIT arrived, code written by another
+    // vCPU) or a timer poll due. The attention word is in the pinned CpuHotState so translated code checks it too.
+    private bool _attention
+    {
+        get => Volatile.Read(ref _cpu.Hot->Attention) != 0;
+        set => Volatile.Write(ref _cpu.Hot->Attention, value ? 1 : 0);
+    }
     private ulong _nextEventCheck = ulong.MaxValue;
 
     // STI holds interrupts off until the instruction after it retired (SDM vol 2 "STI").
@@ -34,14 +40,43 @@ public sealed class CpuCore : IMmioPort
     private int _mmioReadSize;
     private readonly Queue<(ulong Address, int Size, ulong Value)> _mmioWrites = new();
 
-    public CpuCore(CpuState cpu, PhysicalMemory physical, ICpuPlatform platform)
+    /// <param name="translator">How the block translator is used; null: <see cref="TranslatorModes.Default"/>.</param>
+    public CpuCore(CpuState cpu, PhysicalMemory physical, ICpuPlatform platform, TranslatorMode? translator = null)
     {
         _cpu = cpu;
         _physical = physical;
         Mmu = new Mmu(cpu, physical, this);
         Executor = new Executor(cpu, Mmu, platform);
         _blocks = new BlockCache(physical);
+        // Code written by another vCPU: a translated block looping in place must come out to drop it.
+        _blocks.StalePagesQueued = RaiseAttention;
+        TranslatorMode = translator ?? TranslatorModes.Default;
     }
+
+    /// <summary>How this CPU uses its block translator; set before the first <see cref="Run"/> (the code cache is made then).</summary>
+    public TranslatorMode TranslatorMode
+    {
+        get => _translatorMode;
+        set
+        {
+            if (value == _translatorMode && (value == TranslatorMode.Off) == (_translator is null)) return;
+            _translator?.Dispose();
+            _translator = null;
+            _translatorMode = value;
+            if (value != TranslatorMode.Off) _translator = new Translator(value, _cpu, Mmu, _physical);
+        }
+    }
+
+    private TranslatorMode _translatorMode;
+
+    // A chain slot the last translated block left at (see Translator.Chain), with what it was left in.
+    private nint _chainSlot;
+    private int _chainGeneration, _chainMode;
+    private ulong _chainRip;
+    private Translator? _translator;
+
+    /// <summary>The translator's counters (null with --jit off).</summary>
+    public Translator? Translator => _translator;
 
     public Mmu Mmu { get; }
 
@@ -173,6 +208,7 @@ public sealed class CpuCore : IMmioPort
         {
             if (_attention || _retired >= _nextEventCheck)
             {
+                _chainSlot = 0;
                 if (ServiceEvents() is { } eventStop) return eventStop;
                 previous = null;
             }
@@ -185,10 +221,22 @@ public sealed class CpuCore : IMmioPort
             }
             catch (CpuException fault)
             {
+                _chainSlot = 0;
                 if (!DeliverFault(fault)) return CoreStop.Shutdown;
                 continue;
             }
             previous = block;
+            if (_translator is { } translator && translator.EntryFor(block) is var entry && entry != 0)
+            {
+                // The last translated block left at a same-page direct jump to this one: chain it, so next time it
+                // jumps here itself. Nothing ran in between (events clear the slot), so RIP and mode are the jump's.
+                if (_chainSlot != 0 && block.StartRip == _chainRip && _cpu.ExecutionMode == _chainMode)
+                    translator.Chain(_chainSlot, _chainGeneration, block);
+                _chainSlot = 0;
+                if (RunTranslated(block, entry, translator.Mode == TranslatorMode.Verify) is { } translatedStop) return translatedStop;
+                continue;
+            }
+            _chainSlot = 0;
             if (ExecuteBlock(block) is { } stop) return stop;
         }
     }
@@ -197,17 +245,22 @@ public sealed class CpuCore : IMmioPort
     /// Runs one block until it ends, branches away or something needs the run loop; null means go on
     /// with the block at RIP. One exception handler per block keeps the per-instruction path short.
     /// </summary>
-    private CoreStop? ExecuteBlock(DecodedBlock block)
+    /// <remarks>
+    /// <paramref name="first"/>: the instruction to start at (translated code ran those before it, and counted none of
+    /// them: the count is still the block's start). <paramref name="end"/>: stop before this one (--jit verify).
+    /// </remarks>
+    private CoreStop? ExecuteBlock(DecodedBlock block, int first = 0, int end = int.MaxValue)
     {
         var instructions = block.Instructions;
         var ops = block.Ops;
         ulong start = _retired;
         _running = block;
         _runningStart = start;
-        int n = 0;
+        int n = first;
+        int stopAt = Math.Min(end, ops.Length);
         try
         {
-            for (; n < ops.Length; n++)
+            for (; n < stopAt; n++)
             {
                 ref readonly var op = ref ops[n];
                 if (op.Kind != MicroKind.Generic)
@@ -285,6 +338,84 @@ public sealed class CpuCore : IMmioPort
             if (ops[n].Kind == MicroKind.Generic || ops[n].SavesFlags) _cpu.Flags.CopyFrom(in _flagsBefore);
             return CoreStop.MmioRead;   // RIP still names the instruction: it runs again with the value
         }
+    }
+
+    /// <summary>
+    /// Runs a block's translation: it works on the same state in place and counts its instructions in the hot state;
+    /// at a block boundary the run loop goes on, else the interpreter takes the block over at the instruction the
+    /// code stopped before (a slow path, a possible fault, a form without translation) with the state exactly that
+    /// before it.
+    /// </summary>
+    private CoreStop? RunTranslated(DecodedBlock block, nint entry, bool verify)
+    {
+        var hot = _cpu.Hot;
+        if (verify) return RunVerified(block, entry);
+        hot->Retired = _retired;
+        hot->NextEventCheck = _nextEventCheck;
+        hot->ChainSlot = 0;
+        int exit = Translator.Run(entry);
+        _retired = hot->Retired;
+        if (exit < 0)
+        {
+            if (hot->ChainSlot != 0)
+            {
+                _chainSlot = hot->ChainSlot;
+                _chainGeneration = _translator!.Generation;
+                _chainRip = _cpu.Rip;
+                _chainMode = _cpu.ExecutionMode;
+            }
+            return null;
+        }
+        // Chained code may have left from a later block than the one entered.
+        block = _translator!.BlockOf(hot->ExitBlock);
+        return exit < 0 ? null : ExecuteBlock(block, exit);
+    }
+
+    /// <summary>
+    /// --jit verify: the translation runs first (its translations never store to memory in this mode), then the state
+    /// before it is put back and the interpreter runs the same instructions; registers, RIP and the six flags must
+    /// agree. A mismatch stops the CPU (<see cref="CoreStop.Failed"/>) with the block and the difference named.
+    /// </summary>
+    private CoreStop? RunVerified(DecodedBlock block, nint entry)
+    {
+        var hot = _cpu.Hot;
+        Span<ulong> before = stackalloc ulong[16], translated = stackalloc ulong[16];
+        _cpu.Gpr.CopyTo(before);
+        ulong ripBefore = _cpu.Rip;
+        var flagsBefore = _cpu.Flags;
+        ulong start = _retired;
+        hot->Retired = _retired;
+        hot->NextEventCheck = _nextEventCheck;
+        int exit = Translator.Run(entry);
+        _cpu.Gpr.CopyTo(translated);
+        ulong ripTranslated = _cpu.Rip, flagsTranslated = _cpu.Flags.ToBits();
+        int end = exit < 0 ? block.Ops.Length : exit;
+        ulong retiredTranslated = hot->Retired;
+
+        before.CopyTo(_cpu.Gpr);
+        _cpu.Rip = ripBefore;
+        _cpu.Flags.CopyFrom(in flagsBefore);
+        var stop = ExecuteBlock(block, 0, end);
+        string? difference = null;
+        if (stop is not null || _retired != start + (ulong)end)
+            difference = $"the interpreter stopped ({stop?.ToString() ?? "fault or exit"}) after {_retired - start} of {end} instructions";
+        else if (exit < 0 && retiredTranslated != start + (ulong)end)
+            difference = $"count {retiredTranslated - start}, interpreter {end}";
+        else if (_cpu.Rip != ripTranslated) difference = $"RIP {ripTranslated:X}, interpreter {_cpu.Rip:X}";
+        else if (_cpu.Flags.ToBits() != flagsTranslated) difference = $"flags {flagsTranslated:X}, interpreter {_cpu.Flags.ToBits():X}";
+        else
+        {
+            for (int r = 0; r < 16; r++)
+                if (_cpu.Gpr[r] != translated[r]) { difference = $"register {r} = {translated[r]:X}, interpreter {_cpu.Gpr[r]:X}"; break; }
+        }
+        if (difference is not null)
+        {
+            FailureMessage = $"translator mismatch in the block at RIP {block.StartRip:X} (physical {block.PhysicalStart:X}, {end} instructions: {string.Join("; ", block.Instructions.Take(end))}): {difference}";
+            return CoreStop.Failed;
+        }
+        if (exit < 0) return null;
+        _retired = start;   // the rest of the block from instruction `exit`, counted from the block's start
+        return ExecuteBlock(block, exit);
     }
 
     /// <summary>Leaves a block whose count is already exact.</summary>

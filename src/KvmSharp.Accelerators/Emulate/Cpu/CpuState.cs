@@ -6,13 +6,25 @@ namespace KvmSharp.Accelerators.Emulate.Cpu;
 /// The architectural state of one emulated x86-64 CPU. General registers are an array indexed by the
 /// hardware register number (RAX=0 … R15=15) so instruction handlers index them directly.
 /// </summary>
-public sealed class CpuState
+public sealed unsafe class CpuState
 {
     public const int Rax = 0, Rcx = 1, Rdx = 2, Rbx = 3, Rsp = 4, Rbp = 5, Rsi = 6, Rdi = 7;
 
-    public readonly ulong[] Gpr = new ulong[16];
-    public ulong Rip;
-    public LazyFlags Flags;
+    /// <summary>Pinned (the pinned object heap): the block translator's code addresses the registers directly.</summary>
+    public readonly ulong[] Gpr = GC.AllocateArray<ulong>(16, pinned: true);
+
+    // RIP and the flags live in pinned memory shared with translated code (see CpuHotState); the array keeps it alive.
+    private readonly CpuHotState[] _hot = GC.AllocateArray<CpuHotState>(1, pinned: true);
+
+    /// <summary>The state translated code reads and writes in place (pinned: the address never changes).</summary>
+    public readonly CpuHotState* Hot;
+
+    /// <summary>The address of <see cref="Gpr"/>[0] (pinned).</summary>
+    public readonly ulong* GprPointer;
+
+    public ref ulong Rip => ref Hot->Rip;
+
+    public ref LazyFlags Flags => ref Hot->Flags;
 
     /// <summary>RFLAGS bits other than the six arithmetic ones (IF, DF, TF, IOPL, NT, AC, ID, …; bit 1 always set).</summary>
     public ulong SystemFlags = Registers.FlagsReserved;
@@ -28,6 +40,8 @@ public sealed class CpuState
 
     public CpuState()
     {
+        Hot = (CpuHotState*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref _hot[0]);
+        GprPointer = (ulong*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref Gpr[0]);
         Segments = new SegmentRegisters(this);
         UpdateMode();
     }

@@ -19,14 +19,21 @@ public sealed unsafe partial class Mmu
     private readonly CpuState _cpu;
     private readonly PhysicalMemory _physical;
     private readonly IMmioPort _mmio;
-    private readonly TlbEntry[] _tlb = new TlbEntry[TlbSize];
+    // Pinned: the block translator's code probes it in place (see Translate/SoftTlbProbe).
+    private readonly TlbEntry[] _tlb = GC.AllocateArray<TlbEntry>(TlbSize, pinned: true);
+
+    /// <summary>The TLB's first entry (pinned), for translated code.</summary>
+    internal TlbEntry* TlbPointer => (TlbEntry*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref _tlb[0]);
+
+    internal const int TlbEntries = TlbSize;
 
     // Permissions are folded into tags when the entry is filled: a tag is the linear page | 1 when that access
     // (read, write, fetch) at that privilege (supervisor, user) is allowed, else 0, so a lookup is one compare
     // and no permission check. A write tag stays 0 until the page is dirty (the walk sets D and logs the
     // write). LinearPage is the supervisor read tag (supervisor reads are always allowed). CR0.WP is read at
     // fill time: every CR0 write flushes the TLB.
-    private struct TlbEntry
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
+    internal struct TlbEntry
     {
         public ulong LinearPage;       // page | 1 when valid
         public ulong PhysicalPage;

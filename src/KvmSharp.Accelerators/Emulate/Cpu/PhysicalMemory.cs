@@ -22,8 +22,23 @@ public sealed unsafe class PhysicalMemory
         // The firmware's flash is read-only to the vCPUs, as KVM's read-only slot makes it: a write goes to the MMIO bus.
         _ranges = memory.MappedRegions.Select(r => (r.Start.Value, r.End, r.HostAddress, r != memory.Firmware)).ToArray();
         _highestPage = _ranges.Max(r => r.End) >> 12;
-        _codePageBits = new ulong[(_highestPage + 64) / 64];
+        // Pinned: translated stores test the bit in place before writing.
+        _codePageBits = GC.AllocateArray<ulong>((int)((_highestPage + 64) / 64), pinned: true);
+        _dirtyLogOn = GC.AllocateArray<int>(1, pinned: true);
     }
+
+    /// <summary>The code-page bitmap (pinned), one bit per physical page below <see cref="HighestPage"/>.</summary>
+    internal ulong* CodePageBits => (ulong*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref _codePageBits[0]);
+
+    internal ulong HighestPage => _highestPage;
+
+    /// <summary>Non-zero while a dirty log is on (pinned): translated code with paging off then leaves stores to the interpreter, which logs them.</summary>
+    internal int* DirtyLogOn => (int*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref _dirtyLogOn[0]);
+
+    private readonly int[] _dirtyLogOn;
+
+    /// <summary>The mapped regions (start, end, host address, whether writable: not the flash), lowest first.</summary>
+    internal ReadOnlySpan<(ulong Start, ulong End, nint Host, bool Writable)> Ranges => _ranges;
 
     public GuestMemory Memory { get; }
 
@@ -37,7 +52,11 @@ public sealed unsafe class PhysicalMemory
     public DirtyPageBitmap? DirtyLog
     {
         get => _dirtyLog;
-        set => _dirtyLog = value;
+        set
+        {
+            _dirtyLog = value;
+            Volatile.Write(ref _dirtyLogOn[0], value is null ? 0 : 1);
+        }
     }
 
     /// <summary>Marks [physical, physical+length) in the dirty log, if one is on; addresses outside RAM are ignored.</summary>

@@ -8,9 +8,13 @@ namespace KvmSharp.Accelerators.Emulate.Cpu;
 /// <see cref="CpuState"/> keeps in fields (code size, CPL, stack size): the compiler refuses a write that
 /// would bypass them.
 /// </summary>
-public sealed class SegmentRegisters
+public sealed unsafe class SegmentRegisters
 {
-    private readonly Segment[] _items = new Segment[6];
+    // Pinned: translated code adds a segment's base in place (see Translate/BlockCompiler.Memory).
+    private readonly Segment[] _items = GC.AllocateArray<Segment>(6, pinned: true);
+
+    /// <summary>Where segment <paramref name="index"/>'s base is kept (pinned; written only through the methods below).</summary>
+    internal ulong* BasePointer(int index) => &((Segment*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref _items[0]))[index].Base;
     private readonly CpuState _cpu;
 
     internal SegmentRegisters(CpuState cpu) => _cpu = cpu;
