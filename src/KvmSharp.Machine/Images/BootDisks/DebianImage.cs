@@ -18,7 +18,7 @@ public static class DebianImage
 
     /// <summary>The recipe's revision: raised whenever what <see cref="Build"/> writes changes, so a cache of built
     /// images (the long test's) knows its copy is stale.</summary>
-    public const int Recipe = 3;
+    public const int Recipe = 4;
 
     /// <summary>Packages beyond Debian's "important" set: what boots on our machine and what cloud images have.</summary>
     public static readonly string[] Packages =
@@ -75,6 +75,10 @@ public static class DebianImage
         string systemConf = Path.Combine(root, "etc", "systemd", "system.conf.d");
         Directory.CreateDirectory(systemConf);
         File.WriteAllText(Path.Combine(systemConf, "90-kvmsharp.conf"), "[Manager]\nDefaultTimeoutStartSec=10min\nDefaultDeviceTimeoutSec=10min\n");
+        // login(1) gives up 60 s after the name; checking a yescrypt password under load on the software CPU took longer.
+        string loginDefs = Path.Combine(root, "etc", "login.defs");
+        if (File.Exists(loginDefs))
+            File.WriteAllText(loginDefs, System.Text.RegularExpressions.Regex.Replace(File.ReadAllText(loginDefs), @"(?m)^LOGIN_TIMEOUT\s+\d+", "LOGIN_TIMEOUT\t600"));
         // A login prompt on COM1 whatever systemd's generators decide (without dbus and logind, Debian's getty-static
         // starts only tty1-6): serial-getty@ttyS0 wanted by getty.target, as `systemctl enable` would link it.
         string wants = Path.Combine(root, "etc", "systemd", "system", "getty.target.wants");
