@@ -38,7 +38,7 @@ public class DebianImageTests
             File.WriteAllText(userData, """
                 #cloud-config
                 users:
-                  - name: kvm
+                  - name: guest
                     lock_passwd: false
                     plain_text_passwd: kvmsharp-cloud
                     shell: /bin/bash
@@ -60,12 +60,12 @@ public class DebianImageTests
             bool loggedIn = false;
             if (console.Output.Contains("login:", StringComparison.Ordinal))
             {
-                console.Type("kvm\n");
+                console.Type("guest\n");
                 WaitFor(console, "Password:", TimeSpan.FromMinutes(2));
                 console.Type("kvmsharp-cloud\n");
-                WaitFor(console, "kvm@debian", TimeSpan.FromMinutes(3));
+                WaitFor(console, "guest@debian", TimeSpan.FromMinutes(3));
                 console.Type("echo cloud-$((6*7)) $(id -un)\n");
-                loggedIn = WaitFor(console, "cloud-42 kvm", TimeSpan.FromMinutes(2));
+                loggedIn = WaitFor(console, "cloud-42 guest", TimeSpan.FromMinutes(2));
             }
             machine.Stop();
             string output = console.Output;
