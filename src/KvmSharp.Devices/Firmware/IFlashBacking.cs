@@ -27,13 +27,11 @@ public sealed class FlashFile(SafeFileHandle file, Action<string> onError) : IFl
         {
             RandomAccess.Write(file, data, offset);
         }
-        catch (IOException e) when (!_failed)
+        catch (IOException e)
         {
+            if (_failed) return;
             _failed = true;
             onError($"the firmware's variable store could not be written ({e.Message}); changes from now on are kept only in memory");
-        }
-        catch (IOException)
-        {
         }
     }
 

@@ -47,9 +47,8 @@ internal sealed class PciDevices : IDisposable
         _firmwarePlacesBars = firmwarePlacesBars;
         // Firmware may put 64-bit BARs above 4 GiB (OVMF always does, in an aperture it chooses): a window from the end
         // of RAM to the top of the address space takes whatever it chose, and _CRS tells the OS the same.
-        PciWindow[] windows = firmwarePlacesBars
-            ? [Mmio32, Mmio32High, new PciWindow(MemoryMap.PciMmio64Start(ramSize), MemoryMap.PciMmio64End - MemoryMap.PciMmio64Start(ramSize))]
-            : [Mmio32, Mmio32High];
+        ulong mmio64 = MemoryMap.PciMmio64Start(ramSize);
+        PciWindow[] windows = firmwarePlacesBars ? [Mmio32, Mmio32High, new PciWindow(mmio64, MemoryMap.PciMmio64End - mmio64)] : [Mmio32, Mmio32High];
         _bus = new PciBus(mmio, ports, windows, IoWindow);
         _bus.Attach(0, 0, i440Fx ? PciHostBridge.I440Fx() : PciHostBridge.Generic());
         if (i440Fx)

@@ -30,6 +30,17 @@ public class ModeSwitchTests
         return stream.ToArray();
     }
 
+    /// <summary>Real mode with every segment at 0, at <see cref="Start"/> (a boot sector's entry).</summary>
+    private static void StartInRealModeAt0(IVcpu vcpu)
+    {
+        vcpu.GetSpecialRegisters(out var sregs);
+        sregs.Cs = new Segment { Selector = 0, Base = 0, Limit = 0xFFFF, Type = 0xB, Present = 1, System = 1 };
+        sregs.Ds = sregs.Es = sregs.Ss = new Segment { Selector = 0, Base = 0, Limit = 0xFFFF, Type = 3, Present = 1, System = 1 };
+        sregs.Cr0 = 0x10;
+        vcpu.SetSpecialRegisters(sregs);
+        vcpu.SetRegisters(new Registers { Rip = Start, Rflags = Registers.FlagsReserved, Rsp = 0x7000 });
+    }
+
     private static void WriteGuest(GuestMemory memory)
     {
         // GDT: null, 0x08 flat 32-bit code, 0x10 flat data, 0x18 64-bit code.
@@ -94,12 +105,7 @@ public class ModeSwitchTests
         using var vm = backend.CreateVirtualMachine(memory, new VirtualMachineOptions(1, LegacyTimer: false));
         using var vcpu = vm.CreateVcpu(0);
         using var attachment = vcpu.AttachToCurrentThread();
-        vcpu.GetSpecialRegisters(out var sregs);
-        sregs.Cs = new Segment { Selector = 0, Base = 0, Limit = 0xFFFF, Type = 0xB, Present = 1, System = 1 };
-        sregs.Ds = sregs.Es = sregs.Ss = new Segment { Selector = 0, Base = 0, Limit = 0xFFFF, Type = 3, Present = 1, System = 1 };
-        sregs.Cr0 = 0x10;
-        vcpu.SetSpecialRegisters(sregs);
-        vcpu.SetRegisters(new Registers { Rip = Start, Rflags = Registers.FlagsReserved, Rsp = 0x7000 });
+        StartInRealModeAt0(vcpu);
 
         var output = new StringBuilder();
         for (int exits = 0; exits < 100 && !output.ToString().EndsWith('\n'); exits++)
@@ -134,12 +140,7 @@ public class ModeSwitchTests
         using var vm = backend.CreateVirtualMachine(memory, new VirtualMachineOptions(1, LegacyTimer: false));
         using var vcpu = vm.CreateVcpu(0);
         using var attachment = vcpu.AttachToCurrentThread();
-        vcpu.GetSpecialRegisters(out var sregs);
-        sregs.Cs = new Segment { Selector = 0, Base = 0, Limit = 0xFFFF, Type = 0xB, Present = 1, System = 1 };
-        sregs.Ds = sregs.Es = sregs.Ss = new Segment { Selector = 0, Base = 0, Limit = 0xFFFF, Type = 3, Present = 1, System = 1 };
-        sregs.Cr0 = 0x10;
-        vcpu.SetSpecialRegisters(sregs);
-        vcpu.SetRegisters(new Registers { Rip = Start, Rflags = Registers.FlagsReserved, Rsp = 0x7000 });
+        StartInRealModeAt0(vcpu);
 
         var bases = new List<(ulong Base, ushort Limit)>();
         for (int exits = 0; exits < 20 && bases.Count < 2; exits++)
