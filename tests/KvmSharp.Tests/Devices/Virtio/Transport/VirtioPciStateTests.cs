@@ -44,6 +44,9 @@ public sealed class VirtioPciStateTests : IDisposable
             driver = original.Drivers[0];
             original.Submit(0, AddRequest(original));
             original.WaitUntil(() => driver.UsedIdx == 1, "the first request");
+            // Its message too: a pause between the used idx and the message would hold it as pending, and the
+            // restored transport would rightly send it at restore, making two messages below instead of one.
+            original.WaitUntil(() => original.QueueMessages(0) == 1, "the first request's MSI-X message");
             original.Transport.Pause();
             saved = Save(original);
         }
