@@ -90,12 +90,21 @@ public sealed record DomainDisk(string Target, string Source, DiskFormat Format,
 {
     /// <summary>The PCI slot on bus 0 (&lt;address type='pci' slot=…&gt;); null until normalized.</summary>
     public int? Slot { get; init; }
+
+    /// <summary>&lt;iotune&gt;: the disk's rate limits, or null for none.</summary>
+    public DomainIoTune? IoTune { get; init; }
 }
 
 /// <summary>A virtio-net NIC on an existing tap (&lt;interface type='ethernet'&gt;&lt;target dev=…/&gt;).</summary>
 public sealed record DomainInterface(string Tap, string? Mac = null)
 {
     public int? Slot { get; init; }
+
+    /// <summary>&lt;bandwidth&gt;&lt;inbound&gt;: traffic into the guest (the NIC's receive limiter); null for none.</summary>
+    public DomainBandwidthLimit? Inbound { get; init; }
+
+    /// <summary>&lt;bandwidth&gt;&lt;outbound&gt;: traffic from the guest (the NIC's transmit limiter).</summary>
+    public DomainBandwidthLimit? Outbound { get; init; }
 }
 
 /// <summary>virtio-rng fed by the host's random source.</summary>

@@ -103,12 +103,14 @@ public static class DomainXmlWriter
                 new XElement("target", new XAttribute("dev", disk.Target), new XAttribute("bus", "virtio")),
                 disk.ReadOnly ? new XElement("readonly") : null,
                 disk.Serial is null ? null : new XElement("serial", disk.Serial),
+                DomainRateLimitXml.WriteIoTune(disk.IoTune),
                 Address(disk.Slot)));
         foreach (var nic in d.Interfaces)
             devices.Add(new XElement("interface", new XAttribute("type", "ethernet"),
                 nic.Mac is null ? null : new XElement("mac", new XAttribute("address", nic.Mac)),
                 new XElement("target", new XAttribute("dev", nic.Tap), new XAttribute("managed", "no")),
                 new XElement("model", new XAttribute("type", "virtio")),
+                DomainRateLimitXml.WriteBandwidth(nic.Inbound, nic.Outbound),
                 Address(nic.Slot)));
         if (d.HasSerialConsole)
         {

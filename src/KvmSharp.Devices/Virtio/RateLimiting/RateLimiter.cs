@@ -20,7 +20,7 @@ public sealed class RateLimiter : IStateful<RateLimiterState>
     /// <param name="clockNs">A monotonic clock in ns (tests pass their own); null: the host's monotonic clock.</param>
     public RateLimiter(RateLimiterConfig config, Func<long>? clockNs = null)
     {
-        if (config.Problem() is { } problem) throw new ArgumentException(problem, nameof(config));
+        if (config.Problem() is { } problem) throw new ArgumentException($"{problem.Field}: {problem.Message}", nameof(config));
         _clockNs = clockNs ?? MonotonicNs;
         _lastRefillNs = _clockNs();
         _bandwidth = Make(config.Bandwidth);
@@ -67,7 +67,7 @@ public sealed class RateLimiter : IStateful<RateLimiterState>
     /// </summary>
     public void Update(TokenBucketConfig? bandwidth, TokenBucketConfig? ops)
     {
-        if (new RateLimiterConfig(bandwidth, ops).Problem() is { } problem) throw new ArgumentException(problem);
+        if (new RateLimiterConfig(bandwidth, ops).Problem() is { } problem) throw new ArgumentException($"{problem.Field}: {problem.Message}");
         lock (_lock)
         {
             RefillLocked();

@@ -10,7 +10,7 @@ public sealed record RateLimiterConfig(TokenBucketConfig? Bandwidth = null, Toke
     /// <summary>True when either bucket limits something.</summary>
     public bool Limits => Bandwidth is { Limits: true } || Ops is { Limits: true };
 
-    /// <summary>Null when both buckets are in range, else the first problem ("bandwidth.size: …").</summary>
-    public string? Problem() =>
-        Bandwidth?.Problem() is { } b ? $"bandwidth.{b}" : Ops?.Problem() is { } o ? $"ops.{o}" : null;
+    /// <summary>Null when both buckets are in range, else the first problem, its field as "bandwidth.size".</summary>
+    public (string Field, string Message)? Problem() =>
+        Bandwidth?.Problem() is { } b ? ($"bandwidth.{b.Field}", b.Message) : Ops?.Problem() is { } o ? ($"ops.{o.Field}", o.Message) : null;
 }

@@ -107,7 +107,7 @@ internal sealed class TokenBucket
         StateCheck.NotNull(state, field);
         var config = new TokenBucketConfig(state.Size, state.RefillTime, state.OneTimeBurst);
         StateCheck.That(config.Limits, field, "a saved bucket has a size and a refill time above 0");
-        StateCheck.That(config.Problem() is null, field, config.Problem() ?? "");
+        if (config.Problem() is { } problem) StateCheck.Fail($"{field}.{problem.Field}", problem.Message);
         var bucket = new TokenBucket(config);
         StateCheck.InRange(state.Budget, MinBudget, (long)state.Size, $"{field}.Budget");
         StateCheck.AtMost(state.OneTimeBurstLeft, state.OneTimeBurst, $"{field}.OneTimeBurstLeft");

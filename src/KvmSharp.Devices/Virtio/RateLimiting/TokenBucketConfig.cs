@@ -17,12 +17,12 @@ public sealed record TokenBucketConfig(ulong Size, ulong RefillTime, ulong OneTi
     /// <summary>True when this config limits something (Firecracker ignores a bucket with size or refill_time 0).</summary>
     public bool Limits => Size != 0 && RefillTime != 0;
 
-    /// <summary>Null when every value is in range, else the first problem, naming the field as Firecracker's JSON does.</summary>
-    public string? Problem()
+    /// <summary>Null when every value is in range, else the first problem: the field (as Firecracker's JSON names it) and why.</summary>
+    public (string Field, string Message)? Problem()
     {
-        if (Size > MaxSize) return $"size: {Size} is above {MaxSize}";
-        if (RefillTime > MaxRefillTime) return $"refill_time: {RefillTime} ms is above {MaxRefillTime}";
-        if (OneTimeBurst > MaxSize) return $"one_time_burst: {OneTimeBurst} is above {MaxSize}";
+        if (Size > MaxSize) return ("size", $"{Size} is above {MaxSize}");
+        if (RefillTime > MaxRefillTime) return ("refill_time", $"{RefillTime} ms is above {MaxRefillTime}");
+        if (OneTimeBurst > MaxSize) return ("one_time_burst", $"{OneTimeBurst} is above {MaxSize}");
         return null;
     }
 }
