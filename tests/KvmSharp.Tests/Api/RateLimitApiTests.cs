@@ -47,7 +47,7 @@ public sealed class RateLimitApiTests : IDisposable
         string disk = Disk();
         _api.Ok("PUT", "/drives/data", $$"""
             {"drive_id": "data", "path_on_host": "{{disk}}", "is_root_device": false,
-             "rate_limiter": {"bandwidth": {"size": 1048576, "one_time_burst": 4096, "refill_time": 1000}, "ops": {"size": 100, "refill_time": 1000}}}
+             "rate_limiter": {"bandwidth": {"size": 1048576, "one_time_burst": 4096, "refill_time": 1000}, "ops": {"size": 100, "refill_time": 1000} } }
             """);
         var drive = _api.Get("/vm/config").GetProperty("drives")[0].GetProperty("rate_limiter");
         Assert.Equal(1048576, drive.GetProperty("bandwidth").GetProperty("size").GetInt64());

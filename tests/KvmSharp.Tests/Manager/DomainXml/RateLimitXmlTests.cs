@@ -58,7 +58,7 @@ public class RateLimitXmlTests
     [Theory]
     [InlineData("<inbound average='100' peak='200'/>", "peak", ManagerError.ConfigUnsupported)]
     [InlineData("<outbound average='100' floor='10'/>", "floor", ManagerError.ConfigUnsupported)]
-    [InlineData("<inbound peak='100'/>", "average", ManagerError.XmlError)]
+    [InlineData("<inbound burst='100'/>", "average", ManagerError.XmlError)]
     [InlineData("<inbound average='fast'/>", "average", ManagerError.XmlError)]
     [InlineData("<inbound average='18014398509481984'/>", "average", ManagerError.XmlError)]
     [InlineData("<sideways average='1'/>", "sideways", ManagerError.ConfigUnsupported)]
