@@ -23,7 +23,8 @@ head -c "$((mib << 20))" /dev/urandom >"$tmp/disk/big.bin"
 cp "$tmp/disk/big.bin" "$tmp/share/big.bin"
 sum="$(md5sum <"$tmp/share/big.bin" | cut -c1-32)"
 # Room for the copy and ext4's metadata.
-mkfs.ext4 -q -F -d "$tmp/disk" "$tmp/disk.img" "$((mib * 3 + 32))M" || die "mkfs.ext4 failed"
+truncate -s "$((mib * 3 + 32))M" "$tmp/disk.img"
+mkfs.ext4 -q -F -d "$tmp/disk" "$tmp/disk.img" >/dev/null || die "mkfs.ext4 failed"
 
 # The guest's steps, kept in the share (the kernel command line is short). Each prints "NAME SECONDS".
 cat >"$tmp/share/run.sh" <<'GUEST'
