@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using KvmSharp.Tests.Api;
 using KvmSharp.Tests.Boot;
 using KvmSharp.Tests.Cli;
 
@@ -8,7 +9,8 @@ namespace KvmSharp.Tests.Integration;
 /// virtio-fs in the default guest (Debian's kernel, its virtiofs module) on the software CPU, in one boot through
 /// <c>kvmsharp run --fs</c>: mount by tag, read a host file, copy a 4 MiB file both ways, write, rename, chmod,
 /// mkdir/rmdir and readdir seen on the host, a read-only share refusing a write, and escapes through symlinks the
-/// host or the guest made leading nowhere. The host checks with its own file APIs, not our code.
+/// host or the guest made leading nowhere; and, in a second test, a snapshot restored into a new process with the
+/// share mounted. The host checks with its own file APIs, not our code.
 /// </summary>
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class VirtioFsGuestTests(DebianKernelFixture guest) : IClassFixture<DebianKernelFixture>, IDisposable
@@ -68,5 +70,37 @@ public sealed class VirtioFsGuestTests(DebianKernelFixture guest) : IClassFixtur
         Assert.Equal(secret, new FileInfo(Path.Combine(share, "mine")).LinkTarget);   // only text on the host
         Assert.Equal("MARKER-outside-the-share\n", File.ReadAllText(secret));
         Assert.Equal(new[] { "ro.txt" }, Directory.GetFileSystemEntries(readOnly).Select(Path.GetFileName));
+    }
+
+    /// <summary>
+    /// A snapshot of a guest holding a share: a file open for writing and a folder it looked up. The process is
+    /// killed, the host adds a file in that folder, and a new process restores the snapshot: the guest writes
+    /// through its old descriptor and finds the new file (the node table came back from its saved paths).
+    /// </summary>
+    [Fact]
+    public void AnOpenFileAndALookedUpFolderSurviveASnapshotIntoANewProcess()
+    {
+        Assert.NotNull(guest.Guest);
+        string share = Path.Combine(_dir, "share"), socket = Path.Combine(_dir, "a.sock");
+        string state = Path.Combine(_dir, "vm.state"), memory = Path.Combine(_dir, "vm.mem");
+        Directory.CreateDirectory(Path.Combine(share, "sub"));
+        string script = "mkdir -p /m; mount -t virtiofs share /m; exec 4>/m/w.txt; echo one >&4; ls /m/sub > /dev/null;"
+            + " echo ready > /m/before.txt; while [ ! -e /m/go ]; do sleep 1; done;"
+            + " echo two >&4; cat /m/sub/new.txt > /m/after.txt; umount /m; poweroff -f";
+        using (var first = new VmmProcess("run", "--accel", "emulate", "--api-sock", socket, "--fs", $"tag=share,path={share}", "--exec", script))
+        {
+            first.WaitUntil(() => File.Exists(Path.Combine(share, "before.txt")), "the guest did not mount the share");
+            using var api = new ApiClient(socket);
+            api.Ok("PATCH", "/vm", """{"state": "Paused"}""");
+            api.Ok("PUT", "/snapshot/create", $$"""{"snapshot_type": "Full", "snapshot_path": "{{state}}", "mem_file_path": "{{memory}}"}""");
+            first.Kill();
+        }
+        File.WriteAllText(Path.Combine(share, "sub", "new.txt"), "made while it was down\n");
+        File.WriteAllText(Path.Combine(share, "go"), "");
+        using var second = new VmmProcess("run", "--restore", state, "--restore-mem", memory, "--console", "none");
+        Assert.True(second.WaitForExit(TimeSpan.FromSeconds(300)), "the restored guest did not power off");
+        Assert.True(second.ExitCode == 0, $"exit status {second.ExitCode}: {second.Stderr}");
+        Assert.Equal("one\ntwo\n", File.ReadAllText(Path.Combine(share, "w.txt")));
+        Assert.Equal("made while it was down\n", File.ReadAllText(Path.Combine(share, "after.txt")));
     }
 }
