@@ -68,6 +68,7 @@ internal static class RunCommand
         jit.AcceptOnlyFromAmong("off", "on", "always", "verify");
         var net = NetOption.Create();
         var disks = DiskOption.Create();
+        var filesystems = FsOption.Create();
         var configFile = new Option<FileInfo?>("--config")
         {
             HelpName = "PATH",
@@ -88,9 +89,9 @@ internal static class RunCommand
         var restoreMemory = new Option<FileInfo?>("--restore-mem") { HelpName = "MEMFILE", Description = "The snapshot's memory file (mapped copy-on-write: the file never changes)" };
         var paused = new Option<bool>("--paused") { Description = "Start (or restore) the machine paused: no guest instruction runs until PATCH /vm {\"state\": \"Resumed\"} (libvirt's start --paused)" };
         var printConfig = new Option<bool>("--print-config") { Description = "Print the machine the other flags describe as a JSON config (every device's id and slot filled in) and exit without running it" };
-        Option[] machineFlags = [kernel, initrd, cmdline, exec, firmware, firmwareVars, cloudInit, memory, cpus, accel, debugExit, noPit, icount, jit, vsock, disks, net, rng, balloon, virtioConsole];
+        Option[] machineFlags = [kernel, initrd, cmdline, exec, firmware, firmwareVars, cloudInit, memory, cpus, accel, debugExit, noPit, icount, jit, vsock, disks, net, rng, balloon, virtioConsole, filesystems];
         var command = new Command("run", "Run a virtual machine");
-        foreach (var option in (Option[])[kernel, initrd, cmdline, exec, firmware, firmwareVars, cloudInit, memory, cpus, accel, debugExit, console, noPit, icount, jit, vsock, disks, net, rng, balloon, virtioConsole, noReboot, configFile, printConfig, apiSocket, instanceId, restore, restoreMemory, incoming, paused])
+        foreach (var option in (Option[])[kernel, initrd, cmdline, exec, firmware, firmwareVars, cloudInit, memory, cpus, accel, debugExit, console, noPit, icount, jit, vsock, disks, net, rng, balloon, virtioConsole, filesystems, noReboot, configFile, printConfig, apiSocket, instanceId, restore, restoreMemory, incoming, paused])
             command.Options.Add(option);
         command.SetAction(result => UserErrors.Guard(() =>
         {
@@ -198,6 +199,7 @@ internal static class RunCommand
                 Rng = result.GetValue(rng) ? new RngConfig() : null,
                 Balloon = result.GetValue(balloon) ? new BalloonConfig() : null,
                 VirtioConsole = result.GetValue(virtioConsole) is { } hvc ? new VirtioConsoleConfig(hvc.Kind, hvc.SocketPath) : null,
+                Filesystems = [.. result.GetValue(filesystems) ?? []],
             };
         }
     }

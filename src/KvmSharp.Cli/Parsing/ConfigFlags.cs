@@ -34,6 +34,7 @@ public static class ConfigFlags
             "balloon" => "--balloon",
             "vsock" => "--vsock",
             "virtio_console" => "--virtio-console",
+            "filesystems" => "--fs",
             "firmware" => "--firmware",
             _ => field,
         },

@@ -9,4 +9,5 @@ public enum VirtioDeviceType : ushort
     Entropy = 4,
     Balloon = 5,
     Vsock = 19,
+    FileSystem = 26,
 }

@@ -24,7 +24,12 @@ public sealed partial record MachineConfig
         var balloon = Balloon is null ? null : Balloon with { Id = ids[next], Slot = slots[next++] };
         var vsock = Vsock is null ? null : Vsock with { Id = ids[next], Slot = slots[next++] };
         var console = VirtioConsole is null ? null : VirtioConsole with { Id = ids[next], Slot = slots[next++] };
-        return this with { Disks = [.. disks], Nets = [.. nets], Rng = rng, Balloon = balloon, Vsock = vsock, VirtioConsole = console };
+        var filesystems = new FsConfig[Filesystems.Count];
+        for (int i = 0; i < filesystems.Length; i++, next++) filesystems[i] = Filesystems[i] with { Id = ids[next], Slot = slots[next] };
+        return this with
+        {
+            Disks = [.. disks], Nets = [.. nets], Rng = rng, Balloon = balloon, Vsock = vsock, VirtioConsole = console, Filesystems = [.. filesystems],
+        };
     }
 
     /// <summary>The NIC's address as aa:bb:cc:dd:ee:ff; without one, the stable address made from its tap's name (as always).</summary>

@@ -94,6 +94,8 @@ public sealed partial record MachineConfig
     public VsockConfig? Vsock { get; init; }
     /// <summary>A virtio-console (the guest's hvc0) and where it goes; null: none.</summary>
     public VirtioConsoleConfig? VirtioConsole { get; init; }
+    /// <summary>Host folders shared with virtio-fs, each mounted in the guest by its tag.</summary>
+    public ValueList<FsConfig> Filesystems { get; init; } = [];
 
     /// <summary>The largest machine we build: 1 TiB of RAM, 255 vCPUs (8-bit xAPIC ids).</summary>
     public const ulong MaxMemorySize = 1UL << 40;

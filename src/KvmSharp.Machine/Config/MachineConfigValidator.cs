@@ -1,5 +1,6 @@
 using KvmSharp.Accelerators.Emulate.Platform;
 using KvmSharp.Devices.Virtio.Block;
+using KvmSharp.Devices.Virtio.Fs;
 using KvmSharp.Devices.Virtio.Net;
 using KvmSharp.Memory;
 using KvmSharp.Native.Net;
@@ -67,6 +68,7 @@ internal static class MachineConfigValidator
                 && !string.IsNullOrEmpty(hvc.SocketPath))
                 Add("virtio_console.socket_path", $"cannot share the socket {E(hvc.SocketPath)} with {{console}}");
         }
+        CheckFilesystems(config.Filesystems, Add);
         CheckIdsAndSlots(PciDeviceLayout.Entries(config), PciDeviceLayout.ChipsetSlots(config), Add);
         return problems;
     }
@@ -108,6 +110,22 @@ internal static class MachineConfigValidator
             if (net.Mac is null) continue;
             if (!MacAddress.TryParse(net.Mac, out var mac, out string error)) add($"nets[{i}].mac", E(error));
             else if (!macs.Add(MacAddress.Format(mac))) add($"nets[{i}].mac", $"{E(net.Mac)} is also another NIC's address");
+        }
+    }
+
+    /// <summary>virtio-fs: a tag of 1 to 36 bytes (virtio 1.2 §5.11.4), unique; an absolute folder path.</summary>
+    private static void CheckFilesystems(ValueList<FsConfig> filesystems, Action<string, string> add)
+    {
+        var tags = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < filesystems.Count; i++)
+        {
+            var fs = filesystems[i];
+            if (!VirtioFsDevice.IsValidTag(fs.Tag))
+                add($"filesystems[{i}].tag", $"'{E(fs.Tag)}' must be 1 to 36 bytes without NUL (the guest mounts by it)");
+            else if (!tags.Add(fs.Tag))
+                add($"filesystems[{i}].tag", $"'{E(fs.Tag)}' is given twice (the guest could mount only one of them)");
+            if (string.IsNullOrEmpty(fs.Path) || !System.IO.Path.IsPathFullyQualified(fs.Path))
+                add($"filesystems[{i}].path", $"'{E(fs.Path ?? "")}' is not an absolute path: name the host folder to share");
         }
     }
 

@@ -2,7 +2,7 @@ namespace KvmSharp.Machine.Config;
 
 /// <summary>
 /// Where a config's virtio devices go on PCI bus 0 and what they are called when the config does not say.
-/// Devices are listed in the order slots were always given out (disks, NICs, entropy, balloon, vsock, console),
+/// Devices are listed in the order slots were always given out (disks, NICs, entropy, balloon, vsock, console, then virtio-fs shares),
 /// so a config without slots puts each device where earlier versions did and the guest sees the same machine.
 /// A device with a slot keeps it; each other takes the lowest slot still free, so adding a device never moves one
 /// that has its slot.
@@ -24,6 +24,7 @@ internal static class PciDeviceLayout
         if (config.Balloon is { } balloon) entries.Add(new("balloon", "balloon", balloon));
         if (config.Vsock is { } vsock) entries.Add(new("vsock", "vsock", vsock));
         if (config.VirtioConsole is { } console) entries.Add(new("virtio_console", "hvc", console));
+        for (int i = 0; i < config.Filesystems.Count; i++) entries.Add(new($"filesystems[{i}]", "fs", config.Filesystems[i]));
         return entries;
     }
 

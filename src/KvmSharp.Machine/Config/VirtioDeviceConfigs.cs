@@ -88,3 +88,13 @@ public sealed record VirtioConsoleConfig(ConsoleKind Kind, string? SocketPath = 
     /// <summary>The host end alone, as <see cref="Console.ConsoleBackends"/> opens it.</summary>
     public ConsoleConfig HostEnd() => new(Kind, SocketPath);
 }
+
+/// <summary>
+/// A virtio-fs share: the host folder <paramref name="Path"/> (absolute) that the guest mounts by
+/// <paramref name="Tag"/> (<c>mount -t virtiofs TAG DIR</c>); served by the VMM itself, jailed to that folder.
+/// </summary>
+public sealed record FsConfig(string Tag, string Path, bool ReadOnly = false) : IPciDeviceConfig
+{
+    [JsonPropertyOrder(-2)] public string? Id { get; init; }
+    [JsonPropertyOrder(-1)] public int? Slot { get; init; }
+}

@@ -25,11 +25,11 @@ public static class DefaultGuestImage
     public static readonly IReadOnlyList<string> GuestModules =
     [
         "virtio", "virtio_ring", "virtio_pci", "virtio_blk", "virtio_net", "virtio_console",
-        "virtio_rng", "virtio_balloon", "vmw_vsock_virtio_transport", "button", "evdev",
+        "virtio_rng", "virtio_balloon", "vmw_vsock_virtio_transport", "button", "evdev", "fuse", "virtiofs",
     ];
 
     /// <summary>Bumped when what a cached guest holds changes (its /init, its modules): an older cache is built again.</summary>
-    public const int ImageFormat = 2;
+    public const int ImageFormat = 3;
 
     private const string KernelFile = "vmlinuz", InitrdFile = "initrd.img", ReleaseFile = "release", FormatFile = "format";
 

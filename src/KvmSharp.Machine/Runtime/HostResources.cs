@@ -39,6 +39,9 @@ internal static class HostResources
                 problems.Add(new($"disks[{i}].path", $"'{E(config.Disks[i].Path)}' does not exist"));
         if (config.Vsock is { } vsock && !Directory.Exists(Path.GetDirectoryName(Path.GetFullPath(vsock.UdsPath))))
             problems.Add(new("vsock.uds_path", $"the directory of uds '{E(vsock.UdsPath)}' does not exist"));
+        for (int i = 0; i < config.Filesystems.Count; i++)
+            if (!Directory.Exists(config.Filesystems[i].Path))
+                problems.Add(new($"filesystems[{i}].path", $"'{E(config.Filesystems[i].Path)}' is not a folder on this host"));
         return problems;
     }
 

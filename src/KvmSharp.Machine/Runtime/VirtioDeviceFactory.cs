@@ -3,6 +3,7 @@ using KvmSharp.Devices.Virtio.Balloon;
 using KvmSharp.Devices.Virtio.Block;
 using KvmSharp.Devices.Virtio.Console;
 using KvmSharp.Devices.Virtio.Entropy;
+using KvmSharp.Devices.Virtio.Fs;
 using KvmSharp.Devices.Virtio.Net;
 using KvmSharp.Devices.Virtio.Vsock;
 using KvmSharp.Machine.Config;
@@ -60,6 +61,11 @@ internal static class VirtioDeviceFactory
                 consoleBackend.Connect(device);
                 return device;
             }));
+        foreach (var fs in config.Filesystems)
+        {
+            string name = $"virtio-fs {fs.Id}";
+            devices.Add((name, SlotOf(fs.Slot), () => new VirtioFsDevice(fs.Tag, fs.Path, fs.ReadOnly, notice, name)));
+        }
         return devices.OrderBy(d => d.Item2);
     }
 

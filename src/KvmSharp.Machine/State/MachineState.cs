@@ -9,6 +9,7 @@ using KvmSharp.Devices.Virtio.Console;
 using KvmSharp.Devices.Virtio.Net;
 using KvmSharp.Devices.Virtio.Transport;
 using KvmSharp.Devices.Virtio.Vsock;
+using KvmSharp.Devices.Virtio.Fs;
 using KvmSharp.Machine.Config;
 
 namespace KvmSharp.Machine.State;
@@ -72,4 +73,5 @@ public sealed record VirtioSlotState
     public VirtioBalloonState? Balloon { get; init; }
     public VirtioConsoleState? Console { get; init; }
     public VirtioVsockState? Vsock { get; init; }
+    public VirtioFsState? Fs { get; init; }
 }

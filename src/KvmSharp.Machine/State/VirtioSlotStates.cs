@@ -2,6 +2,7 @@ using KvmSharp.Devices.Virtio;
 using KvmSharp.Devices.Virtio.Balloon;
 using KvmSharp.Devices.Virtio.Block;
 using KvmSharp.Devices.Virtio.Console;
+using KvmSharp.Devices.Virtio.Fs;
 using KvmSharp.Devices.Virtio.Net;
 using KvmSharp.Devices.Virtio.Transport;
 using KvmSharp.Devices.Virtio.Vsock;
@@ -24,6 +25,7 @@ internal static class VirtioSlotStates
             Balloon = SaveOf<VirtioBalloonState>(device),
             Console = SaveOf<VirtioConsoleState>(device),
             Vsock = SaveOf<VirtioVsockState>(device),
+            Fs = SaveOf<VirtioFsState>(device),
         };
     }
 
@@ -37,6 +39,7 @@ internal static class VirtioSlotStates
         Matches(saved.Balloon, device, $"{field}.balloon");
         Matches(saved.Console, device, $"{field}.console");
         Matches(saved.Vsock, device, $"{field}.vsock");
+        Matches(saved.Fs, device, $"{field}.fs");
     }
 
     /// <summary>The device's own state first, then the transport's, which restarts a running device (the devices' rule).</summary>
@@ -48,6 +51,7 @@ internal static class VirtioSlotStates
         RestoreOf(saved.Balloon, device);
         RestoreOf(saved.Console, device);
         RestoreOf(saved.Vsock, device);
+        RestoreOf(saved.Fs, device);
         transport.RestoreState(saved.Transport);
     }
 

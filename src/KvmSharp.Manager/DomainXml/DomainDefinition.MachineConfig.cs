@@ -48,6 +48,7 @@ public sealed partial record DomainDefinition
             StatsPollingIntervalS = Balloon.StatsPeriodS,
         },
         Vsock = Vsock is null ? null : new VsockConfig(Vsock.Cid, vsockUdsPath) { Slot = Vsock.Slot },
+        Filesystems = [.. Filesystems.Select(f => new FsConfig(f.Target, f.Source, f.ReadOnly) { Slot = f.Slot })],
     };
 
     /// <summary>memory − currentMemory in whole MiB (the balloon's unit): what the balloon holds at boot.</summary>

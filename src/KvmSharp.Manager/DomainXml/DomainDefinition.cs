@@ -54,6 +54,8 @@ public sealed partial record DomainDefinition
     /// <summary>A virtio memballoon; null for &lt;memballoon model='none'/&gt; or none given.</summary>
     public DomainBalloon? Balloon { get; init; }
     public DomainVsock? Vsock { get; init; }
+    /// <summary>Host folders shared with virtio-fs (&lt;filesystem type='mount'&gt; with &lt;driver type='virtiofs'/&gt;).</summary>
+    public ValueList<DomainFilesystem> Filesystems { get; init; } = [];
 }
 
 /// <summary>
@@ -121,6 +123,15 @@ public sealed record DomainBalloon(bool AutoDeflate = false, uint StatsPeriodS =
 
 /// <summary>virtio-vsock with a fixed guest CID (&lt;cid auto='no' address=…/&gt;).</summary>
 public sealed record DomainVsock(uint Cid)
+{
+    public int? Slot { get; init; }
+}
+
+/// <summary>
+/// A virtio-fs share: &lt;source dir=…/&gt; is the host folder, &lt;target dir=…/&gt; the tag the guest mounts.
+/// Served inside kvmsharp (no virtiofsd), so unlike libvirt with QEMU no shared memory backing is needed.
+/// </summary>
+public sealed record DomainFilesystem(string Source, string Target, bool ReadOnly = false)
 {
     public int? Slot { get; init; }
 }

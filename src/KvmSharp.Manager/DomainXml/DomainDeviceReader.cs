@@ -16,6 +16,7 @@ internal static partial class DomainDeviceReader
         DomainBalloon? balloon = null;
         bool balloonGiven = false;
         DomainVsock? vsock = null;
+        var filesystems = new List<DomainFilesystem>();
         foreach (var child in devices.ChildElements)
         {
             string name = child.Name.Namespace == XNamespace.None ? child.Name.LocalName : "";
@@ -47,11 +48,14 @@ internal static partial class DomainDeviceReader
                     if (vsock is not null) throw Second(child, "a domain has one vsock device");
                     vsock = ReadVsock(devices.Take(child));
                     break;
+                case "filesystem":
+                    filesystems.Add(ReadFilesystem(devices.Take(child)));
+                    break;
                 default:
                     throw DomainXmlError.Unsupported($"{ElementReader.DescribeElement(child)} is not supported");
             }
             // Bounded before anything is built from a long list: bus 0 has 31 slots for devices.
-            if (disks.Count + interfaces.Count > MaxPciDevices)
+            if (disks.Count + interfaces.Count + filesystems.Count > MaxPciDevices)
                 throw DomainXmlError.Xml($"<devices> has more disks and interfaces than the {MaxPciDevices} PCI slots that hold them");
         }
         devices.Finish();
@@ -63,6 +67,7 @@ internal static partial class DomainDeviceReader
             Rng = rng,
             Balloon = balloon,
             Vsock = vsock,
+            Filesystems = [.. filesystems],
         };
     }
 

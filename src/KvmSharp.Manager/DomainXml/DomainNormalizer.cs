@@ -53,6 +53,7 @@ internal static partial class DomainNormalizer
             Rng = normalized.Rng is null ? null : normalized.Rng with { Slot = config.Rng!.Slot },
             Balloon = normalized.Balloon is null ? null : normalized.Balloon with { Slot = config.Balloon!.Slot },
             Vsock = normalized.Vsock is null ? null : normalized.Vsock with { Slot = config.Vsock!.Slot },
+            Filesystems = [.. normalized.Filesystems.Select((fs, i) => fs with { Slot = config.Filesystems[i].Slot })],
         };
     }
 
@@ -101,6 +102,7 @@ internal static partial class DomainNormalizer
             "rng" => "<rng>",
             "balloon" => "<memballoon>",
             "vsock" => "<vsock>",
+            "filesystems" when index < d.Filesystems.Count => $"<filesystem> {DomainXmlError.Quote(d.Filesystems[index].Target)}",
             _ => "",
         };
         return (device, part) switch

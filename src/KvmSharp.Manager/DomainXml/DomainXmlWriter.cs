@@ -105,6 +105,13 @@ public static class DomainXmlWriter
                 disk.Serial is null ? null : new XElement("serial", disk.Serial),
                 DomainRateLimitXml.WriteIoTune(disk.IoTune),
                 Address(disk.Slot)));
+        foreach (var fs in d.Filesystems)
+            devices.Add(new XElement("filesystem", new XAttribute("type", "mount"), new XAttribute("accessmode", "passthrough"),
+                new XElement("driver", new XAttribute("type", "virtiofs")),
+                new XElement("source", new XAttribute("dir", fs.Source)),
+                new XElement("target", new XAttribute("dir", fs.Target)),
+                fs.ReadOnly ? new XElement("readonly") : null,
+                Address(fs.Slot)));
         foreach (var nic in d.Interfaces)
             devices.Add(new XElement("interface", new XAttribute("type", "ethernet"),
                 nic.Mac is null ? null : new XElement("mac", new XAttribute("address", nic.Mac)),

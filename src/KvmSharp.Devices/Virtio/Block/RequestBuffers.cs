@@ -11,12 +11,13 @@ namespace KvmSharp.Devices.Virtio.Block;
 /// (reused, nothing allocated per request); a longer chain is walked to its end and only its last
 /// descriptor kept, so the request can still be answered with an error.
 /// </summary>
-internal sealed class RequestBuffers(GuestMemory memory)
+/// <param name="capacity">Descriptors kept per chain (virtio-fs keeps more: a 1 MiB read is 256 pages).</param>
+internal sealed class RequestBuffers(GuestMemory memory, int capacity = BlockLimits.MaxDescriptors)
 {
     /// <summary>Largest piece handed to the backend at once: keeps every span length an int.</summary>
     public const int MaxPiece = 1 << 20;
 
-    private readonly Descriptor[] _descriptors = new Descriptor[BlockLimits.MaxDescriptors];
+    private readonly Descriptor[] _descriptors = new Descriptor[capacity];
     private int _count;
     private int _firstWritable;
     private Descriptor _last;
