@@ -90,6 +90,9 @@ public sealed record DomainDisk(string Target, string Source, DiskFormat Format,
 {
     /// <summary>The PCI slot on bus 0 (&lt;address type='pci' slot=…&gt;); null until normalized.</summary>
     public int? Slot { get; init; }
+
+    /// <summary>A pool's volume (&lt;disk type='volume'&gt;), whose <see cref="Source"/> is a placeholder until the start resolves it.</summary>
+    public DiskVolume? Volume { get; init; }
 }
 
 /// <summary>A virtio-net NIC on an existing tap (&lt;interface type='ethernet'&gt;&lt;target dev=…/&gt;).</summary>
