@@ -117,8 +117,9 @@ public sealed partial class StorageDriver
             if (request.Format is { } asked && asked != format)
                 throw new ManagerException(ManagerError.ConfigUnsupported,
                     $"unsupported configuration: a clone has its source's format ({VolumeFormats.Name(format)}), not {VolumeFormats.Name(asked)}");
-            if (request.BackingPath is not null)
-                throw new ManagerException(ManagerError.ConfigUnsupported, "unsupported configuration: a clone keeps its source's backing store; <backingStore> is not accepted");
+            // virsh vol-clone sends the source's own XML renamed, backing store included: that one is what the copy keeps anyway.
+            if (request.BackingPath is { } backing && backing != Describe(sourcePool.Name, source.Name, sourcePath, format).BackingPath)
+                throw new ManagerException(ManagerError.ConfigUnsupported, $"unsupported configuration: a clone keeps its source's backing store, not '{backing}'");
             string path = NewVolumePath(pool, request.Name);
             MakeFile(path, () => VolumeFile.SparseCopy(sourcePath, path));
             pool.Added(request.Name, format);
