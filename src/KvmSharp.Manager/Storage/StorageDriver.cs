@@ -104,7 +104,7 @@ public sealed partial class StorageDriver : IVolumeResolver
         }
     }
 
-    /// <summary>pool-build: makes the target directory (with its parents) and sets its mode; an existing one is kept.</summary>
+    /// <summary>pool-build: makes the target directory (with its parents) and gives it the &lt;permissions&gt; (mode, owner, group); an existing one is kept.</summary>
     public void BuildPool(PoolRef poolRef, uint flags)
     {
         lock (_gate)
@@ -119,6 +119,8 @@ public sealed partial class StorageDriver : IVolumeResolver
                     throw new ManagerException(ManagerError.OperationFailed, $"operation failed: '{definition.TargetPath}' exists and is not a directory");
                 Directory.CreateDirectory(definition.TargetPath);
                 VolumeFile.SetMode(definition.TargetPath, mode);
+                if (definition.Owner is >= 0 || definition.Group is >= 0)
+                    KvmSharp.Native.Libc.FileOwner.Change(definition.TargetPath, definition.Owner ?? -1, definition.Group ?? -1);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
