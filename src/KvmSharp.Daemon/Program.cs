@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using KvmSharp.Manager;
 using KvmSharp.Manager.Domains;
 using KvmSharp.Manager.Rpc;
+using KvmSharp.Manager.Storage;
 using Microsoft.Extensions.Logging;
 
 namespace KvmSharp.Daemon;
@@ -50,9 +51,12 @@ public static class Program
         {
             Directory.CreateDirectory(stateDir);
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(socketPath))!);
-            var driver = new DomainDriver(new StateDirectory(stateDir), Path.GetFullPath(vmmProgram), log);
-            readWrite = RpcServer.Start(socketPath, readOnly: false, driver, log);
-            readOnly = RpcServer.Start(socketPath + "-ro", readOnly: true, driver, log);
+            var state = new StateDirectory(stateDir);
+            var storage = new StorageDriver(state, log);
+            storage.StartPools();
+            var driver = new DomainDriver(state, Path.GetFullPath(vmmProgram), log, storage);
+            readWrite = RpcServer.Start(socketPath, readOnly: false, driver, log, storage);
+            readOnly = RpcServer.Start(socketPath + "-ro", readOnly: true, driver, log, storage);
             log.LogInformation("listening on {Socket} and {Socket}-ro; state in {StateDir}", socketPath, socketPath, Path.GetFullPath(stateDir));
             driver.StartAutostartDomains();
         }

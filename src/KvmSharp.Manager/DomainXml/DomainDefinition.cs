@@ -95,6 +95,9 @@ public sealed record DomainDisk(string Target, string Source, DiskFormat Format,
 
     /// <summary>&lt;iotune&gt;: the disk's rate limits, or null for none.</summary>
     public DomainIoTune? IoTune { get; init; }
+
+    /// <summary>A pool's volume (&lt;disk type='volume'&gt;), whose <see cref="Source"/> is a placeholder until the start resolves it.</summary>
+    public DiskVolume? Volume { get; init; }
 }
 
 /// <summary>A virtio-net NIC on an existing tap (&lt;interface type='ethernet'&gt;&lt;target dev=…/&gt;).</summary>

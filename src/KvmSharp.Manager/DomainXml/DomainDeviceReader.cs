@@ -85,19 +85,44 @@ internal static partial class DomainDeviceReader
 
     private static DomainDisk ReadDisk(ElementReader d)
     {
-        XmlValues.Choice(d, "type", "file", "file");
+        bool volume = XmlValues.Choice(d, "type", "file", "file", "volume") == "volume";
         XmlValues.Choice(d, "device", "disk", "disk");
 
-        var driver = d.RequiredChild("driver", "state the image format with <driver name='qemu' type='raw'/> or type='qcow2'");
-        XmlValues.Choice(driver, "name", "qemu", "qemu");
         // The format is never probed: a raw image whose guest wrote a qcow2 header would be opened as qcow2 and
-        // could name any host file as its backing file (the reason libvirt stopped probing).
-        var format = XmlValues.Choice(driver, "type", null, "raw", "qcow2") == "raw" ? DiskFormat.Raw : DiskFormat.Qcow2;
-        driver.Finish();
+        // could name any host file as its backing file (the reason libvirt stopped probing). A volume's format is the
+        // one its pool recorded, so there <driver type> may be left out.
+        var driver = volume ? d.Child("driver") : d.RequiredChild("driver", "state the image format with <driver name='qemu' type='raw'/> or type='qcow2'");
+        var format = DiskFormat.Raw;
+        bool formatGiven = false;
+        if (driver is not null)
+        {
+            XmlValues.Choice(driver, "name", "qemu", "qemu");
+            string? type = volume ? XmlValues.OptionalChoice(driver, "type", "raw", "qcow2") : XmlValues.Choice(driver, "type", null, "raw", "qcow2");
+            formatGiven = type is not null;
+            format = type == "qcow2" ? DiskFormat.Qcow2 : DiskFormat.Raw;
+            driver.Finish();
+        }
 
-        var source = d.RequiredChild("source", "name the image with <source file='…'/>");
-        string file = XmlValues.AbsolutePath(source.RequiredAttribute("file"), "the file of <source> in <disk>");
-        source.Finish();
+        string file;
+        DiskVolume? diskVolume = null;
+        if (volume)
+        {
+            var source = d.RequiredChild("source", "name the volume with <source pool='POOL' volume='NAME'/>");
+            string pool = source.RequiredAttribute("pool");
+            string name = source.RequiredAttribute("volume");
+            source.Finish();
+            foreach (var (what, value) in (ReadOnlySpan<(string, string)>)[("pool", pool), ("volume", name)])
+                if (Storage.StorageNames.Problem(value) is { } problem)
+                    throw DomainXmlError.Xml($"the {what} '{DomainXmlError.Quote(value)}' of <source> in <disk> {problem}");
+            diskVolume = new DiskVolume(pool, name, formatGiven);
+            file = diskVolume.Placeholder;
+        }
+        else
+        {
+            var source = d.RequiredChild("source", "name the image with <source file='…'/>");
+            file = XmlValues.AbsolutePath(source.RequiredAttribute("file"), "the file of <source> in <disk>");
+            source.Finish();
+        }
 
         var target = d.RequiredChild("target", "give it a name with <target dev='vda' bus='virtio'/>");
         string dev = target.RequiredAttribute("dev");
@@ -125,7 +150,7 @@ internal static partial class DomainDeviceReader
         var iotune = DomainRateLimitXml.ReadIoTune(d.Child("iotune"), dev);
         int? slot = ReadAddress(d.Child("address"));
         d.Finish();
-        return new DomainDisk(dev, file, format, readOnly, serial) { Slot = slot, IoTune = iotune };
+        return new DomainDisk(dev, file, format, readOnly, serial) { Slot = slot, IoTune = iotune, Volume = diskVolume };
     }
 
     /// <summary>vd plus 1 to 3 letters: vda … vdzzz, more disks than a PCI bus holds.</summary>

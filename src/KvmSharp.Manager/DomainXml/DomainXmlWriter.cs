@@ -97,9 +97,12 @@ public static class DomainXmlWriter
     {
         var devices = new XElement("devices");
         foreach (var disk in d.Disks)
-            devices.Add(new XElement("disk", new XAttribute("type", "file"), new XAttribute("device", "disk"),
-                new XElement("driver", new XAttribute("name", "qemu"), new XAttribute("type", disk.Format == DiskFormat.Qcow2 ? "qcow2" : "raw")),
-                new XElement("source", new XAttribute("file", disk.Source)),
+            devices.Add(new XElement("disk", new XAttribute("type", disk.Volume is null ? "file" : "volume"), new XAttribute("device", "disk"),
+                new XElement("driver", new XAttribute("name", "qemu"),
+                    disk.Volume is { FormatGiven: false } ? null : new XAttribute("type", disk.Format == DiskFormat.Qcow2 ? "qcow2" : "raw")),
+                disk.Volume is { } v
+                    ? new XElement("source", new XAttribute("pool", v.Pool), new XAttribute("volume", v.Volume))
+                    : new XElement("source", new XAttribute("file", disk.Source)),
                 new XElement("target", new XAttribute("dev", disk.Target), new XAttribute("bus", "virtio")),
                 disk.ReadOnly ? new XElement("readonly") : null,
                 disk.Serial is null ? null : new XElement("serial", disk.Serial),

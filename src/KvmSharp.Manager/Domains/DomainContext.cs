@@ -13,6 +13,9 @@ internal sealed class DomainContext(StateDirectory state, string vmmProgram, Lif
     public LifecycleHub Events { get; } = events;
     public ILogger Logger { get; } = logger;
 
+    /// <summary>The storage pools a &lt;disk type='volume'&gt; is taken from; null: the daemon serves none.</summary>
+    public Storage.IVolumeResolver? Volumes { get; init; }
+
     public int NextId() => Interlocked.Increment(ref _lastId);
 
     /// <summary>After a restart: ids go on above those of the domains found running.</summary>

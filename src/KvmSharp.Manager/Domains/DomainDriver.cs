@@ -15,9 +15,10 @@ public sealed class DomainDriver : IDomainDriver
     private readonly DomainContext _context;
     private readonly LifecycleHub _events = new();
 
-    public DomainDriver(StateDirectory state, string vmmProgram, ILogger logger)
+    /// <param name="volumes">Where &lt;disk type='volume'&gt; finds its files (the daemon's <see cref="Storage.StorageDriver"/>).</param>
+    public DomainDriver(StateDirectory state, string vmmProgram, ILogger logger, Storage.IVolumeResolver? volumes = null)
     {
-        _context = new DomainContext(state, vmmProgram, _events, logger);
+        _context = new DomainContext(state, vmmProgram, _events, logger) { Volumes = volumes };
         Directory.CreateDirectory(state.DomainsRoot);
         foreach (var directory in Directory.EnumerateDirectories(state.DomainsRoot).Order(StringComparer.Ordinal))
         {

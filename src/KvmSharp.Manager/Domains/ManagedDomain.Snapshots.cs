@@ -22,6 +22,9 @@ internal sealed partial class ManagedDomain
         lock (_operation)
         {
             RequireDefined();
+            if (_definition.Disks.FirstOrDefault(d => d.Volume is not null) is { } volumeDisk)
+                throw new ManagerException(ManagerError.ConfigUnsupported,
+                    $"unsupported configuration: snapshots of a domain with a storage volume disk ({volumeDisk.Target}) are not supported yet");
             string final = Paths.Snapshot(name);
             if (Directory.Exists(final))
                 throw new ManagerException(ManagerError.InvalidArg, $"invalid argument: snapshot '{name}' already exists");

@@ -137,6 +137,7 @@ internal sealed partial class ManagedDomain
         catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException) { return null; }
     }
 
+    /// <summary>The machine for a boot: volume disks resolved to their files now, so a missing pool or volume refuses the start.</summary>
     private MachineConfig MachineConfigForRun() =>
-        _definition.ToMachineConfig(Paths.ConsoleSocket, Paths.VsockSocket);
+        DiskVolume.Resolve(_definition, _context.Volumes).ToMachineConfig(Paths.ConsoleSocket, Paths.VsockSocket);
 }

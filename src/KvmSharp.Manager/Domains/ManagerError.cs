@@ -14,10 +14,13 @@ public enum ManagerError
     DomainExists = 28,
     OperationDenied = 29,
     NoDomain = 42,
+    NoStoragePool = 49,
+    NoStorageVol = 50,
     OperationInvalid = 55,
     ConfigUnsupported = 67,
     NoDomainSnapshot = 72,
     OperationUnsupported = 84,
+    StorageVolExist = 90,
 }
 
 /// <summary>A manager call refused or failed; the message is one line for the user (virsh prints it verbatim).</summary>

@@ -11,7 +11,7 @@ namespace KvmSharp.Manager.Rpc;
 /// End of the console (the domain stopped) is an empty CONTINUE, never an unsolicited STREAM/OK, which makes the
 /// 9.0 client drop the connection ("Got unexpected async stream finish confirmation"); a failure is STREAM/ERROR.
 /// </summary>
-internal sealed class ConsoleStream(RemoteSession session, RpcHeader call) : IConsoleSink
+internal sealed class ConsoleStream(RemoteSession session, RpcHeader call) : IConsoleSink, IRemoteStream
 {
     /// <summary>Output kept while the reply is not out yet; more is dropped (a console is lossy anyway).</summary>
     private const int MaxPendingBytes = 1024 * 1024;
@@ -30,6 +30,8 @@ internal sealed class ConsoleStream(RemoteSession session, RpcHeader call) : ICo
     private IConsoleSession? _console;
 
     public uint Serial => call.Serial;
+
+    public int Procedure => call.Procedure;
 
     public void Attach(IConsoleSession console)
     {

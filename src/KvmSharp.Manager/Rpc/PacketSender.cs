@@ -27,6 +27,12 @@ internal sealed class PacketSender : IDisposable
         _thread.Start();
     }
 
+    /// <summary>Bytes queued and not yet written.</summary>
+    public long QueuedBytes
+    {
+        get { lock (_gate) return _queuedBytes; }
+    }
+
     /// <summary>Queues a whole packet; false when the connection is gone or its queue is full.</summary>
     public bool Send(byte[] packet)
     {

@@ -25,7 +25,7 @@ internal sealed partial class RemoteDispatcher
     private readonly HostInfo _host;
     private readonly ILogger _logger;
 
-    public RemoteDispatcher(IDomainDriver driver, HostInfo host, ILogger logger)
+    public RemoteDispatcher(IDomainDriver driver, HostInfo host, ILogger logger, Storage.StorageDriver? storage = null)
     {
         Driver = driver;
         _host = host;
@@ -36,6 +36,7 @@ internal sealed partial class RemoteDispatcher
         AddSaveProcedures();
         AddSnapshotProcedures();
         AddEventAndConsoleProcedures();
+        if (storage is not null) AddStorageProcedures(storage);
     }
 
     public IDomainDriver Driver { get; }
@@ -151,8 +152,8 @@ internal sealed partial class RemoteDispatcher
 
     private void HandleStream(RemoteSession session, RpcHeader header, byte[] payload)
     {
-        var stream = header.Procedure == (int)RemoteProcedure.DomainOpenConsole ? session.FindStream(header.Serial) : null;
-        if (stream is null)
+        var stream = session.FindStream(header.Serial);
+        if (stream is null || stream.Procedure != header.Procedure)
         {
             // A client may still send data it had queued when a console ended: not an error worth more than a line.
             _logger.LogInformation("{Connection}: stream packet for no open stream (procedure {Procedure}, serial {Serial})",

@@ -19,7 +19,7 @@ internal sealed class RemoteSession : IDisposable
     private readonly PacketSender _sender;
     private readonly IDomainDriver _driver;
     private readonly Dictionary<int, Guid?> _callbacks = [];
-    private readonly Dictionary<uint, ConsoleStream> _streams = [];
+    private readonly Dictionary<uint, IRemoteStream> _streams = [];
     private int _nextCallbackId;
     private bool _legacyLifecycle;
     private IDisposable? _subscription;
@@ -48,6 +48,9 @@ internal sealed class RemoteSession : IDisposable
     public string? Uri { get; private set; }
 
     public bool Send(byte[] packet) => _sender.Send(packet);
+
+    /// <summary>Bytes queued for the client and not yet written: a stream's producer waits while this is high.</summary>
+    public long QueuedBytes => _sender.QueuedBytes;
 
     public void Open(string? uri, bool readOnly)
     {
@@ -107,9 +110,9 @@ internal sealed class RemoteSession : IDisposable
         unused?.Dispose();
     }
 
-    // ---- console streams ----
+    // ---- streams (consoles, volume uploads and downloads) ----
 
-    public void AddStream(uint serial, ConsoleStream stream)
+    public void AddStream(uint serial, IRemoteStream stream)
     {
         lock (_gate)
         {
@@ -126,12 +129,12 @@ internal sealed class RemoteSession : IDisposable
         lock (_gate) return _streams.ContainsKey(serial);
     }
 
-    public ConsoleStream? FindStream(uint serial)
+    public IRemoteStream? FindStream(uint serial)
     {
         lock (_gate) return _streams.GetValueOrDefault(serial);
     }
 
-    public void RemoveStream(uint serial, ConsoleStream stream)
+    public void RemoveStream(uint serial, IRemoteStream stream)
     {
         lock (_gate)
         {
@@ -148,7 +151,7 @@ internal sealed class RemoteSession : IDisposable
     private void EndAll()
     {
         IDisposable? subscription;
-        List<ConsoleStream> streams;
+        List<IRemoteStream> streams;
         lock (_gate)
         {
             subscription = _subscription;

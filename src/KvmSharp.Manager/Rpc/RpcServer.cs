@@ -39,13 +39,13 @@ public sealed class RpcServer : IDisposable
 
     /// <summary>Listens on <paramref name="socketPath"/> and serves every client from now until disposed.</summary>
     /// <exception cref="IOException">The socket cannot be made.</exception>
-    public static RpcServer Start(string socketPath, bool readOnly, IDomainDriver driver, ILogger logger)
+    public static RpcServer Start(string socketPath, bool readOnly, IDomainDriver driver, ILogger logger, Storage.StorageDriver? storage = null)
     {
         ArgumentNullException.ThrowIfNull(driver);
         ArgumentNullException.ThrowIfNull(logger);
         socketPath = Path.GetFullPath(socketPath);
         var listener = readOnly ? UnixListener.Listen(socketPath, Backlog, ReadOnlyMode) : UnixListener.Listen(socketPath, Backlog);
-        var server = new RpcServer(listener, socketPath, readOnly, new RemoteDispatcher(driver, HostInfo.Read(), logger), logger);
+        var server = new RpcServer(listener, socketPath, readOnly, new RemoteDispatcher(driver, HostInfo.Read(), logger, storage), logger);
         server._acceptThread.Start();
         return server;
     }

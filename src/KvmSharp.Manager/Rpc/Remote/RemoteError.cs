@@ -16,6 +16,7 @@ public sealed record RemoteError(int Code, int Domain, string Message)
     public const int FromRpc = 7;
     public const int FromDomain = 20;
     public const int FromDomainSnapshot = 35;
+    public const int FromStorage = 18;
 
     public void Encode(XdrWriter writer)
     {
