@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Runtime.InteropServices;
 using KvmSharp.Manager;
 using KvmSharp.Manager.Domains;
+using KvmSharp.Manager.Networks;
 using KvmSharp.Manager.Rpc;
 using Microsoft.Extensions.Logging;
 
@@ -50,10 +51,13 @@ public static class Program
         {
             Directory.CreateDirectory(stateDir);
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(socketPath))!);
-            var driver = new DomainDriver(new StateDirectory(stateDir), Path.GetFullPath(vmmProgram), log);
-            readWrite = RpcServer.Start(socketPath, readOnly: false, driver, log);
-            readOnly = RpcServer.Start(socketPath + "-ro", readOnly: true, driver, log);
+            // Networks first: a domain found running or autostarted has its taps on their bridges.
+            var networks = new NetworkDriver(stateDir, log);
+            var driver = new DomainDriver(new StateDirectory(stateDir), Path.GetFullPath(vmmProgram), log, networks);
+            readWrite = RpcServer.Start(socketPath, readOnly: false, driver, log, networks);
+            readOnly = RpcServer.Start(socketPath + "-ro", readOnly: true, driver, log, networks);
             log.LogInformation("listening on {Socket} and {Socket}-ro; state in {StateDir}", socketPath, socketPath, Path.GetFullPath(stateDir));
+            networks.StartAutostartNetworks();
             driver.StartAutostartDomains();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ManagerException)

@@ -15,9 +15,9 @@ public sealed class DomainDriver : IDomainDriver
     private readonly DomainContext _context;
     private readonly LifecycleHub _events = new();
 
-    public DomainDriver(StateDirectory state, string vmmProgram, ILogger logger)
+    public DomainDriver(StateDirectory state, string vmmProgram, ILogger logger, INetworkPorts? networks = null)
     {
-        _context = new DomainContext(state, vmmProgram, _events, logger);
+        _context = new DomainContext(state, vmmProgram, _events, logger, networks);
         Directory.CreateDirectory(state.DomainsRoot);
         foreach (var directory in Directory.EnumerateDirectories(state.DomainsRoot).Order(StringComparer.Ordinal))
         {

@@ -62,7 +62,13 @@ internal sealed partial class ManagedDomain
         }
     }
 
-    public string Xml(bool inactive) => DomainXmlWriter.Format(_definition, inactive ? null : _run?.Id);
+    public string Xml(bool inactive)
+    {
+        // The live XML names each network NIC's tap (<target dev='vnetN'/>), as libvirt's does (virsh domiflist).
+        var taps = inactive ? [] : RunningTaps();
+        var definition = taps.Count == _definition.NetworkInterfaces.Count() && taps.Count > 0 ? _definition.WithNetworkTaps(i => taps[i]) : _definition;
+        return DomainXmlWriter.Format(definition, inactive ? null : _run?.Id);
+    }
 
     public void SetAutostart(bool on)
     {
@@ -137,6 +143,6 @@ internal sealed partial class ManagedDomain
         catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException) { return null; }
     }
 
-    private MachineConfig MachineConfigForRun() =>
-        _definition.ToMachineConfig(Paths.ConsoleSocket, Paths.VsockSocket);
+    private MachineConfig MachineConfigForRun(IReadOnlyList<string> networkTaps) =>
+        _definition.WithNetworkTaps(i => networkTaps[i]).ToMachineConfig(Paths.ConsoleSocket, Paths.VsockSocket);
 }

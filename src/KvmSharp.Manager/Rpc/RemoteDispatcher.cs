@@ -25,7 +25,7 @@ internal sealed partial class RemoteDispatcher
     private readonly HostInfo _host;
     private readonly ILogger _logger;
 
-    public RemoteDispatcher(IDomainDriver driver, HostInfo host, ILogger logger)
+    public RemoteDispatcher(IDomainDriver driver, HostInfo host, ILogger logger, Networks.INetworkDriver? networks = null)
     {
         Driver = driver;
         _host = host;
@@ -36,6 +36,7 @@ internal sealed partial class RemoteDispatcher
         AddSaveProcedures();
         AddSnapshotProcedures();
         AddEventAndConsoleProcedures();
+        if (networks is not null) AddNetworkProcedures(networks);
     }
 
     public IDomainDriver Driver { get; }
