@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Xml.Linq;
+using KvmSharp.Manager.DomainXml;
 
 namespace KvmSharp.Manager.Networks;
 
@@ -18,7 +19,7 @@ public static class NetworkXmlWriter
                 new XAttribute("delay", d.Delay.ToString(CultureInfo.InvariantCulture))),
             d.Mac is null ? null : new XElement("mac", new XAttribute("address", d.Mac)),
             d.Ip is { } ip ? Ip(ip) : null);
-        return network.ToString() + "\n";
+        return DomainXmlWriter.Write(network);
     }
 
     private static XElement Ip(NetworkIp ip)
