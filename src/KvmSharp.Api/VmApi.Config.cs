@@ -49,7 +49,7 @@ public sealed partial class VmApi
         if (request.PartUuid is not null) throw new ApiFault("partuuid: root by partition UUID is not supported; the root device is /dev/vda");
         if (request.IoEngine is not (null or "Sync" or "Async")) throw new ApiFault($"io_engine: '{request.IoEngine}' is not one of Sync, Async");
         if (request.CacheType is not (null or "Unsafe" or "Writeback")) throw new ApiFault($"cache_type: '{request.CacheType}' is not one of Unsafe, Writeback");
-        RefuseRateLimiter(request.RateLimiter, "rate_limiter");
+        var limiter = RateLimits.ToConfig(request.RateLimiter, "rate_limiter");
         string path = request.PathOnHost ?? throw new ApiFault("path_on_host: a drive needs a host file");
         RequireFile(path, "path_on_host");
         lock (_lock)
@@ -57,7 +57,7 @@ public sealed partial class VmApi
             if (request.IsRootDevice && _rootDriveId is { } root && root != id)
                 throw new ApiFault($"drive '{root}' is already the root device");
             // Firecracker's drives are raw images; a format is never probed from a guest-writable file.
-            Change(c => c.WithDisk(new DiskConfig(Path.GetFullPath(path), DiskFormat.Raw, request.IsReadOnly ?? false) { Id = id }));
+            Change(c => c.WithDisk(new DiskConfig(Path.GetFullPath(path), DiskFormat.Raw, request.IsReadOnly ?? false) { Id = id, RateLimiter = limiter }));
             if (request.IsRootDevice) _rootDriveId = id;
             else if (_rootDriveId == id) _rootDriveId = null;
         }
@@ -68,9 +68,9 @@ public sealed partial class VmApi
     {
         var request = await RequestBody.ReadAsync(context.Request, Json.NetworkInterface);
         if (request.IfaceId != id) throw new ApiFault($"iface_id '{request.IfaceId}' in the body differs from '{id}' in the path");
-        RefuseRateLimiter(request.RxRateLimiter, "rx_rate_limiter");
-        RefuseRateLimiter(request.TxRateLimiter, "tx_rate_limiter");
-        Change(c => c.WithNet(new NetConfig(request.HostDevName, request.GuestMac) { Id = id }));
+        var rx = RateLimits.ToConfig(request.RxRateLimiter, "rx_rate_limiter");
+        var tx = RateLimits.ToConfig(request.TxRateLimiter, "tx_rate_limiter");
+        Change(c => c.WithNet(new NetConfig(request.HostDevName, request.GuestMac) { Id = id, RxRateLimiter = rx, TxRateLimiter = tx }));
         await NoContent(context);
     }
 
@@ -120,7 +120,7 @@ public sealed partial class VmApi
 
     private static void RefuseRateLimiter(RateLimiter? limiter, string field)
     {
-        if (limiter is { Bandwidth: not null } or { Ops: not null }) throw new ApiFault($"{field}: rate limiting is not supported yet");
+        if (limiter is { Bandwidth: not null } or { Ops: not null }) throw new ApiFault($"{field}: the entropy device has no rate limiter here");
     }
 
     private Task GetVmConfig(HttpExchange context)
@@ -132,9 +132,10 @@ public sealed partial class VmApi
         var full = new FullVmConfiguration
         {
             BootSource = bootSource && config.Kernel is { } k ? new BootSource { KernelImagePath = k.Path, InitrdPath = k.InitrdPath, BootArgs = k.CommandLine } : null,
-            Drives = [.. config.Disks.Select(d => new Drive { DriveId = d.Id!, PathOnHost = d.Path, IsRootDevice = d.Id == root, IsReadOnly = d.ReadOnly })],
+            Drives = [.. config.Disks.Select(d => new Drive { DriveId = d.Id!, PathOnHost = d.Path, IsRootDevice = d.Id == root, IsReadOnly = d.ReadOnly, RateLimiter = RateLimits.FromConfig(d.RateLimiter) })],
             MachineConfig = ToMachineConfiguration(config),
-            NetworkInterfaces = [.. config.Nets.Select(n => new NetworkInterface { IfaceId = n.Id!, HostDevName = n.Tap, GuestMac = n.Mac })],
+            NetworkInterfaces = [.. config.Nets.Select(n => new NetworkInterface { IfaceId = n.Id!, HostDevName = n.Tap, GuestMac = n.Mac,
+                RxRateLimiter = RateLimits.FromConfig(n.RxRateLimiter), TxRateLimiter = RateLimits.FromConfig(n.TxRateLimiter) })],
             Vsock = config.Vsock is { } v ? new Vsock { GuestCid = v.GuestCid, UdsPath = v.UdsPath, VsockId = v.Id } : null,
             Balloon = config.Balloon is { } b ? new Balloon { AmountMib = b.AmountMib, DeflateOnOom = b.DeflateOnOom, StatsPollingIntervalS = b.StatsPollingIntervalS } : null,
             Entropy = config.Rng is null ? null : new EntropyDevice(),

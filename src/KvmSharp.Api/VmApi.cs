@@ -36,6 +36,8 @@ public sealed partial class VmApi
             .Map("PUT", "/boot-source", (c, _) => PutBootSource(c))
             .Map("PUT", "/drives/{id}", PutDrive)
             .Map("PUT", "/network-interfaces/{id}", PutNetworkInterface)
+            .Map("PATCH", "/drives/{id}", PatchDrive)
+            .Map("PATCH", "/network-interfaces/{id}", PatchNetworkInterface)
             .Map("PUT", "/vsock", (c, _) => PutVsock(c))
             .Map("PUT", "/entropy", (c, _) => PutEntropy(c))
             .Map("PUT", "/balloon", (c, _) => PutBalloon(c))

@@ -17,6 +17,8 @@ namespace KvmSharp.Api.Firecracker;
 [JsonSerializable(typeof(BootSource))]
 [JsonSerializable(typeof(Drive))]
 [JsonSerializable(typeof(NetworkInterface))]
+[JsonSerializable(typeof(PartialDrive))]
+[JsonSerializable(typeof(PartialNetworkInterface))]
 [JsonSerializable(typeof(Vsock))]
 [JsonSerializable(typeof(EntropyDevice))]
 [JsonSerializable(typeof(Balloon))]

@@ -46,18 +46,35 @@ public sealed record Drive
     [JsonPropertyName("socket")] public string? Socket { get; init; }
 }
 
-/// <summary>Firecracker's token buckets; we have no rate limiting yet, so only an empty one is accepted.</summary>
+/// <summary>Firecracker's RateLimiter: a bytes bucket and an operations bucket, each optional.</summary>
 public sealed record RateLimiter
 {
     [JsonPropertyName("bandwidth")] public TokenBucket? Bandwidth { get; init; }
     [JsonPropertyName("ops")] public TokenBucket? Ops { get; init; }
 }
 
+/// <summary>Firecracker's TokenBucket: size tokens refilled over refill_time ms, plus a one-time burst; size or refill_time 0 limits nothing.</summary>
 public sealed record TokenBucket
 {
-    [JsonPropertyName("size")] public long Size { get; init; }
+    [JsonPropertyName("size")] public required long Size { get; init; }
     [JsonPropertyName("one_time_burst")] public long? OneTimeBurst { get; init; }
-    [JsonPropertyName("refill_time")] public long RefillTime { get; init; }
+    [JsonPropertyName("refill_time")] public required long RefillTime { get; init; }
+}
+
+/// <summary>PATCH /drives/{drive_id} (Firecracker's PartialDrive): a new rate limiter for a drive, at run time too.</summary>
+public sealed record PartialDrive
+{
+    [JsonPropertyName("drive_id")] public required string DriveId { get; init; }
+    [JsonPropertyName("path_on_host")] public string? PathOnHost { get; init; }
+    [JsonPropertyName("rate_limiter")] public RateLimiter? RateLimiter { get; init; }
+}
+
+/// <summary>PATCH /network-interfaces/{iface_id} (Firecracker's PartialNetworkInterface): new rate limiters for a NIC.</summary>
+public sealed record PartialNetworkInterface
+{
+    [JsonPropertyName("iface_id")] public required string IfaceId { get; init; }
+    [JsonPropertyName("rx_rate_limiter")] public RateLimiter? RxRateLimiter { get; init; }
+    [JsonPropertyName("tx_rate_limiter")] public RateLimiter? TxRateLimiter { get; init; }
 }
 
 /// <summary>PUT /network-interfaces/{iface_id}.</summary>

@@ -4,15 +4,16 @@ using KvmSharp.Machine.Config;
 
 namespace KvmSharp.Cli.Parsing;
 
-/// <summary><c>--disk PATH[,format=raw|qcow2][,readonly=on][,serial=ID]</c>, repeatable: the first is the guest's /dev/vda.</summary>
+/// <summary><c>--disk PATH[,format=raw|qcow2][,readonly=on][,serial=ID][,iops=N][,bps=N]</c>, repeatable: the first is the guest's /dev/vda.</summary>
 public static class DiskOption
 {
-    private static readonly string[] Keys = ["format", "readonly", "serial"];
+    private static readonly string[] Keys = ["format", "readonly", "serial", RateOption.Ops, RateOption.Bytes];
 
     public static Option<DiskConfig[]> Create() => new("--disk")
     {
-        HelpName = "PATH[,format=raw|qcow2][,readonly=on][,serial=ID]",
-        Description = "A virtio-blk disk (repeatable; the first is /dev/vda). Format: probed when not given; serial: up to 20 ASCII characters",
+        HelpName = "PATH[,format=raw|qcow2][,readonly=on][,serial=ID][,iops=N][,bps=N]",
+        Description = "A virtio-blk disk (repeatable; the first is /dev/vda). Format: probed when not given; serial: up to 20 ASCII characters; " +
+                      "iops/bps: requests or bytes per second (K/M/G suffixes)",
         Arity = ArgumentArity.ZeroOrMore,
         CustomParser = result =>
         {
@@ -50,7 +51,8 @@ public static class DiskOption
             error = $"serial={serial}: at most 20 printable ASCII characters";
             return false;
         }
-        disk = new DiskConfig(Path.GetFullPath(path), format, readOnly, serial);
+        if (!RateOption.TryParse(options, allowOps: true, out var limiter, out error)) return false;
+        disk = new DiskConfig(Path.GetFullPath(path), format, readOnly, serial) { RateLimiter = limiter };
         return true;
     }
 

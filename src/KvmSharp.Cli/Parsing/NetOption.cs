@@ -8,13 +8,14 @@ namespace KvmSharp.Cli.Parsing;
 /// <summary><c>--net tap=NAME[,mac=MAC]</c>, repeatable: one virtio-net NIC per occurrence, on a host tap device.</summary>
 public static class NetOption
 {
-    private static readonly string[] Keys = ["tap", "mac"];
+    private static readonly string[] Keys = ["tap", "mac", RateOption.Bytes];
 
     internal static Option<List<NetConfig>> Create() => new("--net")
     {
         Description = "A virtio-net NIC on host tap device NAME (opened, or created when we have CAP_NET_ADMIN); repeatable. " +
-                      "mac=52:54:00:12:34:56 sets its address (default: a stable one made from NAME)",
-        HelpName = "tap=NAME[,mac=MAC]",
+                      "mac=52:54:00:12:34:56 sets its address (default: a stable one made from NAME); " +
+                      "bps=N limits each direction to N bytes per second (K/M/G suffixes)",
+        HelpName = "tap=NAME[,mac=MAC][,bps=N]",
         CustomParser = result =>
         {
             var nets = new List<NetConfig>();
@@ -40,7 +41,8 @@ public static class NetOption
             if (!MacAddress.TryParse(macText, out var bytes, out error)) return false;
             mac = MacAddress.Format(bytes);
         }
-        net = new NetConfig(tap, mac);
+        if (!RateOption.TryParse(options, allowOps: false, out var limiter, out error)) return false;
+        net = new NetConfig(tap, mac) { RxRateLimiter = limiter, TxRateLimiter = limiter };
         return true;
     }
 }

@@ -16,7 +16,7 @@ namespace KvmSharp.Devices.Virtio;
 /// socket, a posted action) is handled then: eventfds and sockets stay readable, posted actions stay queued.
 /// </para>
 /// </summary>
-public sealed class DeviceEventLoop : IDisposable
+public sealed partial class DeviceEventLoop : IDisposable
 {
     private sealed class Watcher(SafeHandle handle, short events, Action<short> onReady)
     {
@@ -173,7 +173,7 @@ public sealed class DeviceEventLoop : IDisposable
             if (_dirty) Rebuild();
             int ready;
             fixed (PollFd* fds = _pollFds)
-                ready = LibcImports.Poll(fds, (nuint)_pollFds.Length, -1);
+                ready = LibcImports.Poll(fds, (nuint)_pollFds.Length, PollTimeoutMs());
             if (ready < 0)
             {
                 int errno = Marshal.GetLastPInvokeError();
@@ -194,6 +194,7 @@ public sealed class DeviceEventLoop : IDisposable
                 try { watcher.OnReady(revents); }
                 catch (Exception e) { _onFault(e); }
             }
+            RunDueTimers();
         }
     }
 

@@ -89,6 +89,7 @@ internal static class MachineConfigValidator
         if (disk.Format is { } format && !Enum.IsDefined(format)) add($"{field}.format", $"{(int)format} is not one of raw, qcow2");
         if (disk.Serial is { } serial && !VirtioBlockDevice.IsValidSerial(serial))
             add($"{field}.serial", $"serial '{E(serial)}' must be at most 20 printable ASCII characters");
+        if (disk.RateLimiter?.Problem() is { } limit) add($"{field}.rate_limiter.{limit.Field}", limit.Message);
     }
 
     private static void CheckNets(ValueList<NetConfig> nets, Action<string, string> add)
@@ -102,6 +103,8 @@ internal static class MachineConfigValidator
                 add($"nets[{i}].tap", $"'{E(net.Tap)}' is not a network interface name ({TapDevice.NameRule})");
             else if (!taps.Add(net.Tap))
                 add($"nets[{i}].tap", $"tap {E(net.Tap)} is given twice (one tap carries one NIC)");
+            if (net.RxRateLimiter?.Problem() is { } rx) add($"nets[{i}].rx_rate_limiter.{rx.Field}", rx.Message);
+            if (net.TxRateLimiter?.Problem() is { } tx) add($"nets[{i}].tx_rate_limiter.{tx.Field}", tx.Message);
             if (net.Mac is null) continue;
             if (!MacAddress.TryParse(net.Mac, out var mac, out string error)) add($"nets[{i}].mac", E(error));
             else if (!macs.Add(MacAddress.Format(mac))) add($"nets[{i}].mac", $"{E(net.Mac)} is also another NIC's address");

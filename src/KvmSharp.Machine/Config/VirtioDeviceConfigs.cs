@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using KvmSharp.Devices.Virtio.RateLimiting;
 
 namespace KvmSharp.Machine.Config;
 
@@ -24,6 +25,9 @@ public sealed record DiskConfig(string Path, DiskFormat? Format = null, bool Rea
 {
     [JsonPropertyOrder(-2)] public string? Id { get; init; }
     [JsonPropertyOrder(-1)] public int? Slot { get; init; }
+
+    /// <summary>Firecracker's drive rate_limiter: ops = requests, bandwidth = data bytes; null: unlimited.</summary>
+    public RateLimiterConfig? RateLimiter { get; init; }
 }
 
 /// <summary>
@@ -34,6 +38,12 @@ public sealed record NetConfig(string Tap, string? Mac = null) : IPciDeviceConfi
 {
     [JsonPropertyOrder(-2)] public string? Id { get; init; }
     [JsonPropertyOrder(-1)] public int? Slot { get; init; }
+
+    /// <summary>Firecracker's rx_rate_limiter: frames from the host to the guest (ops = frames, bandwidth = bytes); null: unlimited.</summary>
+    public RateLimiterConfig? RxRateLimiter { get; init; }
+
+    /// <summary>Firecracker's tx_rate_limiter: frames from the guest to the host.</summary>
+    public RateLimiterConfig? TxRateLimiter { get; init; }
 }
 
 /// <summary>A virtio-rng device fed by the host's getrandom(2).</summary>

@@ -51,6 +51,10 @@ public sealed partial class RunningMachine : IDisposable
     /// <summary>The balloon device, when the machine has one.</summary>
     public Devices.Virtio.Balloon.VirtioBalloonDevice? Balloon => Pci.Devices<Devices.Virtio.Balloon.VirtioBalloonDevice>().FirstOrDefault();
 
+    /// <summary>The virtio device in PCI slot <paramref name="slot"/> of bus 0, or null when that slot has none.</summary>
+    public Devices.Virtio.IVirtioDevice? VirtioDeviceInSlot(int slot) =>
+        Pci.VirtioSlots.FirstOrDefault(s => s.Slot == slot).Transport?.Device;
+
     /// <summary>"kvm" or "emulate".</summary>
     public string AcceleratorName { get; }
 

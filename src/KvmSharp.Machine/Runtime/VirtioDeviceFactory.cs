@@ -25,12 +25,22 @@ internal static class VirtioDeviceFactory
         foreach (var disk in config.Disks)
         {
             string name = $"virtio-blk {disk.Id}";
-            devices.Add((name, SlotOf(disk.Slot), () => VirtioBlockDevice.Open(disk.Path, disk.Format?.ToString().ToLowerInvariant(), disk.ReadOnly, disk.Serial, notice, name)));
+            devices.Add((name, SlotOf(disk.Slot), () =>
+            {
+                var device = VirtioBlockDevice.Open(disk.Path, disk.Format?.ToString().ToLowerInvariant(), disk.ReadOnly, disk.Serial, notice, name);
+                if (disk.RateLimiter is { } limit) device.LimitRate(limit);
+                return device;
+            }));
         }
         foreach (var net in config.Nets)
         {
             byte[] mac = MacAddress.TryParse(net.Mac ?? "", out var parsed, out _) ? parsed : throw new MachineConfigException($"NIC {net.Id} has no valid MAC");
-            devices.Add(($"virtio-net {net.Id}", SlotOf(net.Slot), () => VirtioNetDevice.OpenTap(net.Tap, mac, notice)));
+            devices.Add(($"virtio-net {net.Id}", SlotOf(net.Slot), () =>
+            {
+                var device = VirtioNetDevice.OpenTap(net.Tap, mac, notice);
+                device.LimitRate(net.RxRateLimiter, net.TxRateLimiter);
+                return device;
+            }));
         }
         if (config.Rng is { } rng)
             devices.Add(($"virtio-rng {rng.Id}", SlotOf(rng.Slot), () => new VirtioEntropyDevice(notice)));

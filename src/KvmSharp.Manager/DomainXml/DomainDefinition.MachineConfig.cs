@@ -32,8 +32,13 @@ public sealed partial record DomainDefinition
             : new FirmwareConfig(FirmwareKind.Bios, Os.Loader),
         Accelerator = Type == DomainType.Qemu ? AcceleratorChoice.Emulate : AcceleratorChoice.Auto,
         Console = HasSerialConsole ? new ConsoleConfig(ConsoleKind.Socket, consoleSocketPath) : new ConsoleConfig(ConsoleKind.None),
-        Disks = [.. Disks.Select(d => new DiskConfig(d.Source, d.Format, d.ReadOnly, d.Serial) { Id = d.Target, Slot = d.Slot })],
-        Nets = [.. Interfaces.Select(i => new NetConfig(i.Tap, i.Mac) { Slot = i.Slot })],
+        Disks = [.. Disks.Select(d => new DiskConfig(d.Source, d.Format, d.ReadOnly, d.Serial) { Id = d.Target, Slot = d.Slot, RateLimiter = d.IoTune?.ToRateLimiter() })],
+        Nets = [.. Interfaces.Select(i => new NetConfig(i.Tap, i.Mac)
+        {
+            Slot = i.Slot,
+            RxRateLimiter = i.Inbound?.ToRateLimiter(),
+            TxRateLimiter = i.Outbound?.ToRateLimiter(),
+        })],
         Rng = Rng is null ? null : new RngConfig { Slot = Rng.Slot },
         Balloon = Balloon is null ? null : new BalloonConfig
         {

@@ -90,6 +90,9 @@ public sealed record DomainDisk(string Target, string Source, DiskFormat Format,
 {
     /// <summary>The PCI slot on bus 0 (&lt;address type='pci' slot=…&gt;); null until normalized.</summary>
     public int? Slot { get; init; }
+
+    /// <summary>&lt;iotune&gt;: the disk's rate limits, or null for none.</summary>
+    public DomainIoTune? IoTune { get; init; }
 }
 
 /// <summary>
@@ -101,6 +104,12 @@ public sealed record DomainInterface(string Tap, string? Mac = null)
     public int? Slot { get; init; }
     /// <summary>&lt;source network=…/&gt;: the virtual network this NIC is plugged into; null for type='ethernet'.</summary>
     public string? Network { get; init; }
+
+    /// <summary>&lt;bandwidth&gt;&lt;inbound&gt;: traffic into the guest (the NIC's receive limiter); null for none.</summary>
+    public DomainBandwidthLimit? Inbound { get; init; }
+
+    /// <summary>&lt;bandwidth&gt;&lt;outbound&gt;: traffic from the guest (the NIC's transmit limiter).</summary>
+    public DomainBandwidthLimit? Outbound { get; init; }
 }
 
 /// <summary>virtio-rng fed by the host's random source.</summary>

@@ -32,8 +32,9 @@ internal static partial class DomainDeviceReader
             XmlValues.Choice(model, "type", null, "virtio");
             model.Finish();
         }
+        var (inbound, outbound) = DomainRateLimitXml.ReadBandwidth(i.Child("bandwidth"));
         int? slot = ReadAddress(i.Child("address"));
         i.Finish();
-        return new DomainInterface("", mac) { Slot = slot, Network = network };
+        return new DomainInterface("", mac) { Slot = slot, Network = network, Inbound = inbound, Outbound = outbound };
     }
 }

@@ -117,9 +117,10 @@ internal static partial class DomainDeviceReader
             if (serial.Length == 0 || !serial.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '.' or '+' or '-' or ' '))
                 throw DomainXmlError.Xml($"<serial> '{DomainXmlError.Quote(serial)}' of disk {dev} must be letters, digits, spaces and _ . + - (at least one)");
         }
+        var iotune = DomainRateLimitXml.ReadIoTune(d.Child("iotune"), dev);
         int? slot = ReadAddress(d.Child("address"));
         d.Finish();
-        return new DomainDisk(dev, file, format, readOnly, serial) { Slot = slot };
+        return new DomainDisk(dev, file, format, readOnly, serial) { Slot = slot, IoTune = iotune };
     }
 
     /// <summary>vd plus 1 to 3 letters: vda … vdzzz, more disks than a PCI bus holds.</summary>
@@ -149,9 +150,10 @@ internal static partial class DomainDeviceReader
             XmlValues.Choice(model, "type", null, "virtio");
             model.Finish();
         }
+        var (inbound, outbound) = DomainRateLimitXml.ReadBandwidth(i.Child("bandwidth"));
         int? slot = ReadAddress(i.Child("address"));
         i.Finish();
-        return new DomainInterface(tap, mac) { Slot = slot };
+        return new DomainInterface(tap, mac) { Slot = slot, Inbound = inbound, Outbound = outbound };
     }
 
     private static void ReadSerial(ElementReader s)

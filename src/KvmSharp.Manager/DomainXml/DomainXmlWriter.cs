@@ -103,6 +103,7 @@ public static class DomainXmlWriter
                 new XElement("target", new XAttribute("dev", disk.Target), new XAttribute("bus", "virtio")),
                 disk.ReadOnly ? new XElement("readonly") : null,
                 disk.Serial is null ? null : new XElement("serial", disk.Serial),
+                DomainRateLimitXml.WriteIoTune(disk.IoTune),
                 Address(disk.Slot)));
         foreach (var nic in d.Interfaces)
             devices.Add(nic.Network is { } network ? new XElement("interface", new XAttribute("type", "network"),
@@ -110,10 +111,12 @@ public static class DomainXmlWriter
                 new XElement("source", new XAttribute("network", network)),
                 nic.Tap.Length == 0 ? null : new XElement("target", new XAttribute("dev", nic.Tap)),
                 new XElement("model", new XAttribute("type", "virtio")),
+                DomainRateLimitXml.WriteBandwidth(nic.Inbound, nic.Outbound),
                 Address(nic.Slot)) : new XElement("interface", new XAttribute("type", "ethernet"),
                 nic.Mac is null ? null : new XElement("mac", new XAttribute("address", nic.Mac)),
                 new XElement("target", new XAttribute("dev", nic.Tap), new XAttribute("managed", "no")),
                 new XElement("model", new XAttribute("type", "virtio")),
+                DomainRateLimitXml.WriteBandwidth(nic.Inbound, nic.Outbound),
                 Address(nic.Slot)));
         if (d.HasSerialConsole)
         {

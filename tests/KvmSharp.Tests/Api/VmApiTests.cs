@@ -117,7 +117,7 @@ public sealed class VmApiTests : IDisposable
     [InlineData("PUT", "/machine-config", null, "needs a JSON body")]
     [InlineData("PUT", "/boot-source", "{\"kernel_image_path\": \"/nonexistent/vmlinux\"}", "does not exist")]
     [InlineData("PUT", "/drives/a", "{\"drive_id\": \"b\", \"path_on_host\": \"/dev/null\", \"is_root_device\": false}", "differs")]
-    [InlineData("PUT", "/drives/a", "{\"drive_id\": \"a\", \"path_on_host\": \"/dev/null\", \"is_root_device\": false, \"rate_limiter\": {\"ops\": {\"size\": 1, \"refill_time\": 1}}}", "rate_limiter")]
+    [InlineData("PUT", "/drives/a", "{\"drive_id\": \"a\", \"path_on_host\": \"/dev/null\", \"is_root_device\": false, \"rate_limiter\": {\"ops\": {\"size\": -1, \"refill_time\": 1}}}", "rate_limiter.ops.size")]
     [InlineData("PUT", "/network-interfaces/eth0", "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", \"guest_mac\": \"not-a-mac\"}", "mac")]
     [InlineData("PUT", "/vsock", "{\"guest_cid\": 2, \"uds_path\": \"/tmp/v.sock\"}", "guest_cid")]
     [InlineData("PUT", "/actions", "{\"action_type\": \"InstanceStart\"}", "boot source")]

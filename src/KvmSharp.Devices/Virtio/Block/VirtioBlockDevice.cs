@@ -1,3 +1,4 @@
+using KvmSharp.Devices.Virtio.RateLimiting;
 using KvmSharp.State;
 using KvmSharp.Storage;
 
@@ -10,6 +11,8 @@ namespace KvmSharp.Devices.Virtio.Block;
 /// RO on read-only ones; not SIZE_MAX (no per-segment limit), GEOMETRY, TOPOLOGY, CONFIG_WCE or MQ.
 /// The device owns the backend and disposes it. A pause parks the device thread between requests: every request
 /// taken has completed (data, status byte, used entry) and the rest wait in the ring for the resume.
+/// A <see cref="RateLimiter"/> (Firecracker's: ops = requests, bandwidth = data bytes) holds requests in the ring
+/// while it has no tokens: the device stops popping and a loop timer serves the queue again when they are there.
 /// </summary>
 public sealed class VirtioBlockDevice : QueueServingDevice, IStateful<VirtioBlockState>
 {
@@ -17,6 +20,7 @@ public sealed class VirtioBlockDevice : QueueServingDevice, IStateful<VirtioBloc
     private readonly BlockRequestHandler _handler;
     private readonly byte[] _config;
     private RequestBuffers? _buffers;
+    private DeviceTimer? _throttleTimer;
     private int _hostErrorReported;
 
     /// <param name="backend">The disk; the device disposes it.</param>
@@ -73,10 +77,17 @@ public sealed class VirtioBlockDevice : QueueServingDevice, IStateful<VirtioBloc
     /// <summary>Every field is read-only without CONFIG_WCE (§5.2.4): writes are ignored.</summary>
     public override void WriteConfig(int offset, ReadOnlySpan<byte> data) { }
 
+    /// <summary>The disk's rate limiter (unlimited unless configured); the API may change its buckets at run time.</summary>
+    public RateLimiter RateLimiter { get; private set; } = new(new RateLimiterConfig());
+
+    /// <summary>Limits the disk with <paramref name="config"/> (before the guest runs).</summary>
+    public void LimitRate(RateLimiterConfig config) => RateLimiter = new RateLimiter(config);
+
     public VirtioBlockState SaveState() => new()
     {
         CapacitySectors = (ulong)_backend.Size >> BlockLimits.SectorShift,
         DeviceFeatures = DeviceFeatures,
+        RateLimiter = RateLimiter.SaveState(),
     };
 
     /// <summary>Refuses a state saved with a disk of another size, or read-only where this one is writable (or the reverse).</summary>
@@ -88,11 +99,20 @@ public sealed class VirtioBlockDevice : QueueServingDevice, IStateful<VirtioBloc
             $"the guest saw a disk of {state.CapacitySectors} sectors, this one has {mine.CapacitySectors}");
         StateCheck.That(state.DeviceFeatures == mine.DeviceFeatures, "block.DeviceFeatures",
             $"the guest saw features 0x{state.DeviceFeatures:x}, this disk offers 0x{mine.DeviceFeatures:x} (read-only where it was writable, or the reverse?)");
+        if (state.RateLimiter is { } limiter) RateLimiter.RestoreState(limiter);   // checked whole before it is used
     }
 
-    protected override void OnActivate(DeviceEventLoop loop) => _buffers = new RequestBuffers(Activation!.Memory);
+    protected override void OnActivate(DeviceEventLoop loop)
+    {
+        _buffers = new RequestBuffers(Activation!.Memory);
+        _throttleTimer = loop.CreateTimer(() => Serve(0));
+    }
 
-    protected override void OnReset() => _buffers = null;
+    protected override void OnReset()
+    {
+        _buffers = null;
+        _throttleTimer = null;
+    }
 
     protected override void ReleaseResources() => _backend.Dispose();
 
@@ -118,6 +138,13 @@ public sealed class VirtioBlockDevice : QueueServingDevice, IStateful<VirtioBloc
             {
                 ushort head = chain.Head;
                 buffers.Load(ref chain);
+                if (!RateLimiter.TryConsume(DataBytes(buffers), out long waitNs))
+                {
+                    // Out of tokens: the request goes back to the ring untouched and the timer serves it when it fits.
+                    queue.UndoPop(1);
+                    _throttleTimer!.Arm(waitNs);
+                    break;
+                }
                 if (_handler.Handle(buffers) is not { } written)
                 {
                     Fail("a request has no writable status byte to answer in");
@@ -133,6 +160,11 @@ public sealed class VirtioBlockDevice : QueueServingDevice, IStateful<VirtioBloc
             if (completed && !IsBroken) activation.NotifyUsed(index);
         }
     }
+
+    /// <summary>The request's data bytes for the bandwidth bucket: what follows the header plus what precedes the status byte.</summary>
+    private static ulong DataBytes(RequestBuffers buffers) =>
+        (buffers.ReadableLength > BlockLimits.HeaderSize ? buffers.ReadableLength - BlockLimits.HeaderSize : 0)
+        + (buffers.WritableLength > 1 ? buffers.WritableLength - 1 : 0);
 
     private void OnHostError(string message) =>
         NoticeOnce(ref _hostErrorReported, $"host I/O error, the guest gets I/O errors: {message}");

@@ -9,4 +9,7 @@ public sealed record VirtioBlockState
 {
     public ulong CapacitySectors { get; init; }
     public ulong DeviceFeatures { get; init; }
+
+    /// <summary>The rate limiter's buckets and what is left in them (absent in states saved before limiters existed: kept as configured).</summary>
+    public RateLimiting.RateLimiterState? RateLimiter { get; init; }
 }

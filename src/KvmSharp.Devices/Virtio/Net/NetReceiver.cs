@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using KvmSharp.Devices.Virtio.Queue;
+using KvmSharp.Devices.Virtio.RateLimiting;
 using KvmSharp.Memory;
 
 namespace KvmSharp.Devices.Virtio.Net;
@@ -26,7 +27,12 @@ internal sealed class NetReceiver(NetStatistics statistics)
         NeedBuffers,
         /// <summary>Reading the host failed (<see cref="HostError"/>): stop polling it, it will not get better.</summary>
         HostFailed,
+        /// <summary>The rate limiter has no room for the frame read: it is held until <see cref="WaitNs"/> has passed.</summary>
+        RateLimited,
     }
+
+    /// <summary>After <see cref="Outcome.RateLimited"/>: ns until the held frame would fit.</summary>
+    public long WaitNs { get; private set; }
 
     /// <summary>The errno of the failed read when <see cref="Serve"/> says <see cref="Outcome.HostFailed"/>.</summary>
     public int HostError { get; private set; }
@@ -47,6 +53,7 @@ internal sealed class NetReceiver(NetStatistics statistics)
     private int _chains;
     private int _descriptorCount;
     private int _pending;
+    private bool _pendingCharged;   // the pending frame has been charged to the rate limiter
     private uint _pops;
 
     /// <summary>Forgets the frame and chains held (device reset: the driver takes its buffers back, §2.4).</summary>
@@ -74,7 +81,7 @@ internal sealed class NetReceiver(NetStatistics statistics)
     }
 
     /// <summary>Moves frames from the backend to the driver until one side runs out. <paramref name="used"/>: a chain went back.</summary>
-    public Outcome Serve(VirtQueue queue, GuestMemory memory, INetBackend backend, bool mergeable, out bool used)
+    public Outcome Serve(VirtQueue queue, GuestMemory memory, INetBackend backend, bool mergeable, RateLimiter limiter, out bool used)
     {
         used = false;
         for (int frames = 0; frames < FramesPerCall; frames++)
@@ -92,6 +99,17 @@ internal sealed class NetReceiver(NetStatistics statistics)
                 }
                 if (length < NetFrame.HeaderLength) { statistics.CountRxDropped(); continue; }
                 _pending = length;
+                _pendingCharged = false;
+            }
+            if (!_pendingCharged)
+            {
+                // Charged once, before delivery; a frame that waits keeps its place (Firecracker defers it likewise).
+                if (!limiter.TryConsume((ulong)(_pending - NetFrame.HeaderLength), out long waitNs))
+                {
+                    WaitNs = waitNs;
+                    return Outcome.RateLimited;
+                }
+                _pendingCharged = true;
             }
             if (!TryDeliver(queue, memory, mergeable, ref used)) return Outcome.NeedBuffers;
         }

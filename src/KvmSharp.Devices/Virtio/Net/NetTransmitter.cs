@@ -1,4 +1,5 @@
 using KvmSharp.Devices.Virtio.Queue;
+using KvmSharp.Devices.Virtio.RateLimiting;
 using KvmSharp.Memory;
 
 namespace KvmSharp.Devices.Virtio.Net;
@@ -15,13 +16,23 @@ internal sealed class NetTransmitter(NetStatistics statistics)
     /// <summary>The errno of the last frame the backend refused, 0 if none has been.</summary>
     public int LastSendError { get; private set; }
 
-    /// <summary>Sends every chain the driver made available; true when any went back to the used ring.</summary>
-    public bool Serve(VirtQueue queue, GuestMemory memory, INetBackend backend)
+    /// <summary>
+    /// Sends every chain the driver made available; true when any went back to the used ring. When
+    /// <paramref name="limiter"/> has no room for a frame, the chain goes back to the ring unsent and
+    /// <paramref name="waitNs"/> says when to try again (else 0).
+    /// </summary>
+    public bool Serve(VirtQueue queue, GuestMemory memory, INetBackend backend, RateLimiter limiter, out long waitNs)
     {
         bool used = false;
+        waitNs = 0;
         while (queue.TryPopAvailable(out var chain))
         {
             int length = Gather(ref chain, memory);
+            if (length >= NetFrame.HeaderLength && !limiter.TryConsume((ulong)(length - NetFrame.HeaderLength), out waitNs))
+            {
+                queue.UndoPop(1);   // gathered but unsent: it is read again when the limiter has room
+                break;
+            }
             if (length < NetFrame.HeaderLength) statistics.CountTxDropped();
             else if (backend.Send(_frame.AsSpan(0, length)) is < 0 and var error) { statistics.CountTxError(); LastSendError = -error; }
             else statistics.CountTxFrame();

@@ -12,6 +12,8 @@ public sealed partial class VirtioNetDevice : IStateful<VirtioNetState>, IPausab
     {
         Mac = MacAddress.Format(_config.AsSpan(0, MacAddress.Length)),
         DeviceFeatures = DeviceFeatures,
+        RxRateLimiter = RxRateLimiter.SaveState(),
+        TxRateLimiter = TxRateLimiter.SaveState(),
     };
 
     /// <summary>
@@ -27,6 +29,13 @@ public sealed partial class VirtioNetDevice : IStateful<VirtioNetState>, IPausab
             $"the state's NIC has MAC {state.Mac}, this one {mine}");
         StateCheck.That(state.DeviceFeatures == DeviceFeatures, "net.DeviceFeatures",
             $"the state's NIC offered 0x{state.DeviceFeatures:x}, this one offers 0x{DeviceFeatures:x} (has the tap the same offloads?)");
+        // Both checked before either is used, so a bad tx state leaves the rx limiter as it was.
+        var rx = new RateLimiting.RateLimiter(new RateLimiting.RateLimiterConfig());
+        var tx = new RateLimiting.RateLimiter(new RateLimiting.RateLimiterConfig());
+        if (state.RxRateLimiter is { } r) rx.RestoreState(r);
+        if (state.TxRateLimiter is { } t) tx.RestoreState(t);
+        if (state.RxRateLimiter is not null) RxRateLimiter = rx;
+        if (state.TxRateLimiter is not null) TxRateLimiter = tx;
     }
 
     /// <summary>

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using KvmSharp.Devices.Virtio.Net.Host;
 using KvmSharp.Devices.Virtio.Queue;
+using KvmSharp.Devices.Virtio.RateLimiting;
 using KvmSharp.Native.Libc;
 using KvmSharp.Native.Net;
 
@@ -12,7 +13,8 @@ namespace KvmSharp.Devices.Virtio.Net;
 /// address and a link that is always up. Frames and their virtio_net_hdr_v1 pass between the queues and an
 /// <see cref="INetBackend"/> (a tap) unchanged, so the checksum and TSO offloads are offered exactly when the
 /// tap takes them. The device serves its queues on its own <see cref="DeviceEventLoop"/>, which watches both
-/// queue notifiers and the backend.
+/// queue notifiers and the backend. Receive and transmit have a rate limiter each (Firecracker's rx_rate_limiter and
+/// tx_rate_limiter: ops = frames, bandwidth = frame bytes); a direction out of tokens waits on a loop timer.
 /// </summary>
 public sealed partial class VirtioNetDevice : IVirtioDevice
 {
@@ -31,6 +33,7 @@ public sealed partial class VirtioNetDevice : IVirtioDevice
     private readonly NetTransmitter _transmitter;
     private VirtioActivation? _activation;
     private DeviceEventLoop? _loop;
+    private DeviceTimer? _rxTimer, _txTimer;
     private bool _pollingBackend;
     private bool _broken;
     private bool _toldSendError;
@@ -68,6 +71,19 @@ public sealed partial class VirtioNetDevice : IVirtioDevice
     public int ConfigSize => ConfigLength;
     public NetStatistics Statistics { get; } = new();
 
+    /// <summary>Limits frames from the host to the guest; unlimited unless configured.</summary>
+    public RateLimiter RxRateLimiter { get; private set; } = new(new RateLimiterConfig());
+
+    /// <summary>Limits frames from the guest to the host; unlimited unless configured.</summary>
+    public RateLimiter TxRateLimiter { get; private set; } = new(new RateLimiterConfig());
+
+    /// <summary>Sets the limiters (before the guest runs); null leaves a direction unlimited.</summary>
+    public void LimitRate(RateLimiterConfig? rx, RateLimiterConfig? tx)
+    {
+        RxRateLimiter = new RateLimiter(rx ?? new RateLimiterConfig());
+        TxRateLimiter = new RateLimiter(tx ?? new RateLimiterConfig());
+    }
+
     public void ReadConfig(int offset, Span<byte> data) => _config.AsSpan(offset, data.Length).CopyTo(data);
 
     /// <summary>Every field is read-only for the driver (§5.1.4: the MAC is written only through the control queue, which we lack).</summary>
@@ -90,6 +106,8 @@ public sealed partial class VirtioNetDevice : IVirtioDevice
         loop.Watch(activation.Notifiers[TransmitQueue].Handle, LibcConstants.POLLIN, _ => OnTransmitNotified());
         loop.Watch(_backend.Handle, LibcConstants.POLLIN, OnBackendReady);
         _pollingBackend = true;
+        _rxTimer = loop.CreateTimer(ServeReceive);
+        _txTimer = loop.CreateTimer(ServeTransmit);
         // The driver may have filled and notified queues before DRIVER_OK: look at both once.
         loop.Post(() => { ServeTransmit(); ServeReceive(); });
         if (_paused) loop.Pause();   // restored or started while the machine is paused: park before the first round
@@ -157,13 +175,15 @@ public sealed partial class VirtioNetDevice : IVirtioDevice
         var activation = _activation!;
         if (_broken || _hostFailed) return;
         var outcome = _receiver.Serve(activation.Queues[ReceiveQueue], activation.Memory, _backend,
-            activation.Has(NetFeatures.MergeableRxBuffers), out bool used);
+            activation.Has(NetFeatures.MergeableRxBuffers), RxRateLimiter, out bool used);
         if (used) activation.NotifyUsed(ReceiveQueue);
         if (outcome == NetReceiver.Outcome.HostFailed)
         {
             StopPollingHost(Marshal.GetPInvokeErrorMessage(_receiver.HostError));
             return;
         }
+        // Out of tokens: the frame waits for the timer, and the backend is not polled meanwhile.
+        if (outcome == NetReceiver.Outcome.RateLimited) _rxTimer!.Arm(_receiver.WaitNs);
         // Out of rx buffers: stop polling the backend (it stays readable) until the driver notifies rx.
         bool poll = outcome == NetReceiver.Outcome.HostDrained;
         if (poll != _pollingBackend)
@@ -185,8 +205,9 @@ public sealed partial class VirtioNetDevice : IVirtioDevice
     {
         var activation = _activation!;
         if (_broken) return;
-        if (_transmitter.Serve(activation.Queues[TransmitQueue], activation.Memory, _backend))
+        if (_transmitter.Serve(activation.Queues[TransmitQueue], activation.Memory, _backend, TxRateLimiter, out long waitNs))
             activation.NotifyUsed(TransmitQueue);
+        if (waitNs > 0) _txTimer!.Arm(waitNs);
         if (_transmitter.LastSendError != 0 && !_toldSendError)
         {
             _toldSendError = true;   // once: a tap that is down refuses every frame

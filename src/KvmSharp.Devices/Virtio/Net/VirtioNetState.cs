@@ -13,4 +13,10 @@ public sealed record VirtioNetState
 
     /// <summary>The device features offered: the offload bits depend on the tap, so a tap without them cannot take this state.</summary>
     public ulong DeviceFeatures { get; init; }
+
+    /// <summary>The receive limiter's buckets and budgets (absent in older states: kept as configured).</summary>
+    public RateLimiting.RateLimiterState? RxRateLimiter { get; init; }
+
+    /// <summary>The transmit limiter's buckets and budgets.</summary>
+    public RateLimiting.RateLimiterState? TxRateLimiter { get; init; }
 }
