@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Runtime.InteropServices;
 using KvmSharp.Manager;
 using KvmSharp.Manager.Domains;
+using KvmSharp.Manager.Networks;
 using KvmSharp.Manager.Rpc;
 using KvmSharp.Manager.Storage;
 using Microsoft.Extensions.Logging;
@@ -54,10 +55,13 @@ public static class Program
             var state = new StateDirectory(stateDir);
             var storage = new StorageDriver(state, log);
             storage.StartPools();
-            var driver = new DomainDriver(state, Path.GetFullPath(vmmProgram), log, storage);
-            readWrite = RpcServer.Start(socketPath, readOnly: false, driver, log, storage);
-            readOnly = RpcServer.Start(socketPath + "-ro", readOnly: true, driver, log, storage);
+            // Networks before domains: a domain found running or autostarted has its taps on their bridges.
+            var networks = new NetworkDriver(stateDir, log);
+            var driver = new DomainDriver(state, Path.GetFullPath(vmmProgram), log, storage, networks);
+            readWrite = RpcServer.Start(socketPath, readOnly: false, driver, log, storage, networks);
+            readOnly = RpcServer.Start(socketPath + "-ro", readOnly: true, driver, log, storage, networks);
             log.LogInformation("listening on {Socket} and {Socket}-ro; state in {StateDir}", socketPath, socketPath, Path.GetFullPath(stateDir));
+            networks.StartAutostartNetworks();
             driver.StartAutostartDomains();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ManagerException)

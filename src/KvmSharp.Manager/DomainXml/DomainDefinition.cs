@@ -100,10 +100,15 @@ public sealed record DomainDisk(string Target, string Source, DiskFormat Format,
     public DiskVolume? Volume { get; init; }
 }
 
-/// <summary>A virtio-net NIC on an existing tap (&lt;interface type='ethernet'&gt;&lt;target dev=…/&gt;).</summary>
+/// <summary>
+/// A virtio-net NIC on an existing tap (&lt;interface type='ethernet'&gt;&lt;target dev=…/&gt;), or on a virtual network
+/// (&lt;interface type='network'&gt;, <see cref="Network"/> set, <paramref name="Tap"/> empty: the daemon makes its tap at start).
+/// </summary>
 public sealed record DomainInterface(string Tap, string? Mac = null)
 {
     public int? Slot { get; init; }
+    /// <summary>&lt;source network=…/&gt;: the virtual network this NIC is plugged into; null for type='ethernet'.</summary>
+    public string? Network { get; init; }
 
     /// <summary>&lt;bandwidth&gt;&lt;inbound&gt;: traffic into the guest (the NIC's receive limiter); null for none.</summary>
     public DomainBandwidthLimit? Inbound { get; init; }

@@ -160,6 +160,7 @@ internal static partial class DomainDeviceReader
     private static DomainInterface ReadInterface(ElementReader i)
     {
         string type = i.RequiredAttribute("type");
+        if (type == "network") return ReadNetworkInterface(i);
         if (type != "ethernet")
             throw DomainXmlError.Unsupported(
                 $"<interface type='{DomainXmlError.Quote(type)}'> is not supported yet: use type='ethernet' with <target dev='TAP'/> on an existing tap device");

@@ -38,7 +38,8 @@ internal static partial class DomainNormalizer
             Interfaces = WithMacs(d.Interfaces),
         };
 
-        var config = normalized.BuildMachineConfig("/console", "/vsock").Normalize();
+        // A NIC on a virtual network gets its tap at start; a placeholder stands in for it here.
+        var config = normalized.WithNetworkTaps(_ => "vnet0").BuildMachineConfig("/console", "/vsock").Normalize();
         if (config.Validate() is { Count: > 0 } problems)
         {
             // A handful is enough to act on; the message stays one readable line.
@@ -97,6 +98,7 @@ internal static partial class DomainNormalizer
         string owner = device switch
         {
             "disks" when index < d.Disks.Count => $"<disk> {d.Disks[index].Target}",
+            "nets" when index < d.Interfaces.Count && d.Interfaces[index].Network is { } network => $"<interface> on network {DomainXmlError.Quote(network)}",
             "nets" when index < d.Interfaces.Count => $"<interface> on {DomainXmlError.Quote(d.Interfaces[index].Tap)}",
             "nets" => "<interface>",
             "rng" => "<rng>",

@@ -116,7 +116,13 @@ public static class DomainXmlWriter
                 fs.ReadOnly ? new XElement("readonly") : null,
                 Address(fs.Slot)));
         foreach (var nic in d.Interfaces)
-            devices.Add(new XElement("interface", new XAttribute("type", "ethernet"),
+            devices.Add(nic.Network is { } network ? new XElement("interface", new XAttribute("type", "network"),
+                nic.Mac is null ? null : new XElement("mac", new XAttribute("address", nic.Mac)),
+                new XElement("source", new XAttribute("network", network)),
+                nic.Tap.Length == 0 ? null : new XElement("target", new XAttribute("dev", nic.Tap)),
+                new XElement("model", new XAttribute("type", "virtio")),
+                DomainRateLimitXml.WriteBandwidth(nic.Inbound, nic.Outbound),
+                Address(nic.Slot)) : new XElement("interface", new XAttribute("type", "ethernet"),
                 nic.Mac is null ? null : new XElement("mac", new XAttribute("address", nic.Mac)),
                 new XElement("target", new XAttribute("dev", nic.Tap), new XAttribute("managed", "no")),
                 new XElement("model", new XAttribute("type", "virtio")),

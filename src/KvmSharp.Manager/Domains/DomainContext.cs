@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging;
 namespace KvmSharp.Manager.Domains;
 
 /// <summary>What every domain shares: the state directory, the VMM program, id numbering, events and the log.</summary>
-internal sealed class DomainContext(StateDirectory state, string vmmProgram, LifecycleHub events, ILogger logger)
+internal sealed class DomainContext(StateDirectory state, string vmmProgram, LifecycleHub events, ILogger logger, INetworkPorts? networks = null)
 {
     private int _lastId;
 
@@ -12,6 +12,8 @@ internal sealed class DomainContext(StateDirectory state, string vmmProgram, Lif
     public string VmmProgram { get; } = vmmProgram;
     public LifecycleHub Events { get; } = events;
     public ILogger Logger { get; } = logger;
+    /// <summary>Where NICs on virtual networks get their taps; null: the daemon runs without networks.</summary>
+    public INetworkPorts? Networks { get; } = networks;
 
     /// <summary>The storage pools a &lt;disk type='volume'&gt; is taken from; null: the daemon serves none.</summary>
     public Storage.IVolumeResolver? Volumes { get; init; }

@@ -16,9 +16,10 @@ public sealed class DomainDriver : IDomainDriver
     private readonly LifecycleHub _events = new();
 
     /// <param name="volumes">Where &lt;disk type='volume'&gt; finds its files (the daemon's <see cref="Storage.StorageDriver"/>).</param>
-    public DomainDriver(StateDirectory state, string vmmProgram, ILogger logger, Storage.IVolumeResolver? volumes = null)
+    /// <param name="networks">Where &lt;interface type='network'&gt; gets its taps (the daemon's network driver).</param>
+    public DomainDriver(StateDirectory state, string vmmProgram, ILogger logger, Storage.IVolumeResolver? volumes = null, INetworkPorts? networks = null)
     {
-        _context = new DomainContext(state, vmmProgram, _events, logger) { Volumes = volumes };
+        _context = new DomainContext(state, vmmProgram, _events, logger, networks) { Volumes = volumes };
         Directory.CreateDirectory(state.DomainsRoot);
         foreach (var directory in Directory.EnumerateDirectories(state.DomainsRoot).Order(StringComparer.Ordinal))
         {

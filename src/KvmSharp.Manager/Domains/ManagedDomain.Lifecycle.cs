@@ -27,10 +27,19 @@ internal sealed partial class ManagedDomain
             }
             else
             {
-                var config = MachineConfigForRun();
-                Directory.CreateDirectory(Paths.Directory);
-                AtomicFile.WriteAllBytes(Paths.MachineConfig, System.Text.Encoding.UTF8.GetBytes(MachineConfigJson.Write(config)));
-                Launch(["--config", Paths.MachineConfig], paused, StateReason.RunningBooted, LifecycleEvent.StartedBooted);
+                var taps = PlugNetworkTaps();
+                try
+                {
+                    var config = MachineConfigForRun(taps);
+                    Directory.CreateDirectory(Paths.Directory);
+                    AtomicFile.WriteAllBytes(Paths.MachineConfig, System.Text.Encoding.UTF8.GetBytes(MachineConfigJson.Write(config)));
+                    Launch(["--config", Paths.MachineConfig], paused, StateReason.RunningBooted, LifecycleEvent.StartedBooted);
+                }
+                catch
+                {
+                    UnplugNetworkTaps();
+                    throw;
+                }
             }
             return Ref;
         }
@@ -41,7 +50,13 @@ internal sealed partial class ManagedDomain
     {
         Directory.CreateDirectory(Paths.Directory);
         AtomicFile.WriteAllBytes(Paths.RestoreState, vmmState);
-        Launch(["--restore", Paths.RestoreState, "--restore-mem", memoryPath], paused, runningReason, startedDetail);
+        PlugNetworkTaps(NetworkTapsInState(vmmState));
+        try { Launch(["--restore", Paths.RestoreState, "--restore-mem", memoryPath], paused, runningReason, startedDetail); }
+        catch
+        {
+            UnplugNetworkTaps();
+            throw;
+        }
     }
 
     private void StartFromSaveImage(string path, bool paused, int runningReason, int startedDetail)
@@ -181,10 +196,12 @@ internal sealed partial class ManagedDomain
     {
         try
         {
+            PlugNetworkTaps(NetworkTapsInConfigFile());
             Launch(["--config", Paths.MachineConfig], paused: false, StateReason.RunningBooted, LifecycleEvent.StartedBooted);
         }
         catch (ManagerException e)
         {
+            UnplugNetworkTaps();
             Log.LogError("domain {Name}: restart after {What} failed: {Message}", Name, what, e.Message);
         }
     }
@@ -197,6 +214,7 @@ internal sealed partial class ManagedDomain
         if (_run == run) _run = null;
         _shutoffReason = reason;
         run.Dispose();
+        UnplugNetworkTaps();
         foreach (var file in (string[])[Paths.VmmRecord, Paths.ApiSocket, Paths.ConsoleSocket, Paths.RestoreState])
         {
             try { if (File.Exists(file)) File.Delete(file); }
@@ -305,6 +323,7 @@ internal sealed partial class ManagedDomain
             {
                 Log.LogWarning("domain {Name}: its VMM ended while the daemon was away", Name);
                 File.Delete(Paths.VmmRecord);
+                UnplugNetworkTaps();
                 _shutoffReason = EndedCleanlyByLog() ? StateReason.ShutoffShutdown : StateReason.ShutoffCrashed;
                 return;
             }

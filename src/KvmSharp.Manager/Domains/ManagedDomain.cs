@@ -62,7 +62,13 @@ internal sealed partial class ManagedDomain
         }
     }
 
-    public string Xml(bool inactive) => DomainXmlWriter.Format(_definition, inactive ? null : _run?.Id);
+    public string Xml(bool inactive)
+    {
+        // The live XML names each network NIC's tap (<target dev='vnetN'/>), as libvirt's does (virsh domiflist).
+        var taps = inactive ? [] : RunningTaps();
+        var definition = taps.Count == _definition.NetworkInterfaces.Count() && taps.Count > 0 ? _definition.WithNetworkTaps(i => taps[i]) : _definition;
+        return DomainXmlWriter.Format(definition, inactive ? null : _run?.Id);
+    }
 
     public void SetAutostart(bool on)
     {
@@ -137,7 +143,10 @@ internal sealed partial class ManagedDomain
         catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException) { return null; }
     }
 
-    /// <summary>The machine for a boot: volume disks resolved to their files now, so a missing pool or volume refuses the start.</summary>
-    private MachineConfig MachineConfigForRun() =>
-        DiskVolume.Resolve(_definition, _context.Volumes).ToMachineConfig(Paths.ConsoleSocket, Paths.VsockSocket);
+    /// <summary>
+    /// The machine for a boot: each NIC on a virtual network on its tap, volume disks resolved to their files now
+    /// (a missing pool or volume refuses the start).
+    /// </summary>
+    private MachineConfig MachineConfigForRun(IReadOnlyList<string> networkTaps) =>
+        DiskVolume.Resolve(_definition.WithNetworkTaps(i => networkTaps[i]), _context.Volumes).ToMachineConfig(Paths.ConsoleSocket, Paths.VsockSocket);
 }

@@ -14,6 +14,7 @@ public enum ManagerError
     DomainExists = 28,
     OperationDenied = 29,
     NoDomain = 42,
+    NoNetwork = 43,
     NoStoragePool = 49,
     NoStorageVol = 50,
     OperationInvalid = 55,

@@ -25,7 +25,7 @@ internal sealed partial class RemoteDispatcher
     private readonly HostInfo _host;
     private readonly ILogger _logger;
 
-    public RemoteDispatcher(IDomainDriver driver, HostInfo host, ILogger logger, Storage.StorageDriver? storage = null)
+    public RemoteDispatcher(IDomainDriver driver, HostInfo host, ILogger logger, Storage.StorageDriver? storage = null, Networks.INetworkDriver? networks = null)
     {
         Driver = driver;
         _host = host;
@@ -37,6 +37,7 @@ internal sealed partial class RemoteDispatcher
         AddSnapshotProcedures();
         AddEventAndConsoleProcedures();
         if (storage is not null) AddStorageProcedures(storage);
+        if (networks is not null) AddNetworkProcedures(networks);
     }
 
     public IDomainDriver Driver { get; }

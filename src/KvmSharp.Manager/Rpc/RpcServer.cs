@@ -37,15 +37,16 @@ public sealed class RpcServer : IDisposable
         _acceptThread = new Thread(AcceptLoop) { IsBackground = true, Name = $"rpc accept {Path.GetFileName(socketPath)}" };
     }
 
-    /// <summary>Listens on <paramref name="socketPath"/> and serves every client from now until disposed.</summary>
+    /// <summary>Listens on <paramref name="socketPath"/> and serves every client from now until disposed; without <paramref name="networks"/> the net-* procedures are unsupported.</summary>
     /// <exception cref="IOException">The socket cannot be made.</exception>
-    public static RpcServer Start(string socketPath, bool readOnly, IDomainDriver driver, ILogger logger, Storage.StorageDriver? storage = null)
+    public static RpcServer Start(string socketPath, bool readOnly, IDomainDriver driver, ILogger logger,
+        Storage.StorageDriver? storage = null, Networks.INetworkDriver? networks = null)
     {
         ArgumentNullException.ThrowIfNull(driver);
         ArgumentNullException.ThrowIfNull(logger);
         socketPath = Path.GetFullPath(socketPath);
         var listener = readOnly ? UnixListener.Listen(socketPath, Backlog, ReadOnlyMode) : UnixListener.Listen(socketPath, Backlog);
-        var server = new RpcServer(listener, socketPath, readOnly, new RemoteDispatcher(driver, HostInfo.Read(), logger, storage), logger);
+        var server = new RpcServer(listener, socketPath, readOnly, new RemoteDispatcher(driver, HostInfo.Read(), logger, storage, networks), logger);
         server._acceptThread.Start();
         return server;
     }

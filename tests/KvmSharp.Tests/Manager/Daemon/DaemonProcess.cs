@@ -13,8 +13,12 @@ internal sealed class DaemonProcess : IDisposable
     private readonly StringBuilder _log = new();
     private Process? _process;
 
-    public DaemonProcess(string stateDirectory)
+    private readonly IReadOnlyList<string> _wrapper;
+
+    /// <param name="wrapper">A command the daemon runs under, which execs it (say <c>ip netns exec NAME</c>).</param>
+    public DaemonProcess(string stateDirectory, IReadOnlyList<string>? wrapper = null)
     {
+        _wrapper = wrapper ?? [];
         StateDirectory = stateDirectory;
         Socket = Path.Combine(stateDirectory, "libvirt-sock");
         Start();
@@ -36,12 +40,14 @@ internal sealed class DaemonProcess : IDisposable
         // A daemon killed with -9 leaves its sockets: wait for the new one's, not those.
         foreach (var stale in (string[])[Socket, Socket + "-ro"])
             if (File.Exists(stale)) File.Delete(stale);
-        var start = new ProcessStartInfo(Path.Combine(CliProcess.RepositoryRoot, "kvmsharp"))
+        string launcher = Path.Combine(CliProcess.RepositoryRoot, "kvmsharp");
+        var start = new ProcessStartInfo(_wrapper.Count > 0 ? _wrapper[0] : launcher)
         {
             RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true,
             WorkingDirectory = CliProcess.RepositoryRoot,
         };
-        foreach (var a in (string[])["daemon", "--state-dir", StateDirectory, "--socket", Socket]) start.ArgumentList.Add(a);
+        string[] command = ["daemon", "--state-dir", StateDirectory, "--socket", Socket];
+        foreach (var a in _wrapper.Count > 0 ? [.. _wrapper.Skip(1), launcher, .. command] : command) start.ArgumentList.Add(a);
         var process = Process.Start(start)!;
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_log) _log.Append(e.Data).Append('\n'); };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_log) _log.Append(e.Data).Append('\n'); };
