@@ -259,6 +259,7 @@ public sealed partial class Qcow2Image : IBlockBackend
         if (ReadOnly) return;
         using var _ = Exclusive();
         FlushMetadata();
+        _file.Sync();   // the references FlushMetadata dropped last, too: the next owner reads the file as it is
         HostFile.Unlock(_file.Handle);
     }
 
