@@ -7,6 +7,7 @@ namespace KvmSharp.Tests.Storage;
 /// refcount blocks), discards, zeroing and flushes runs against an image whose file records every write and
 /// fdatasync; then the file is rebuilt as a crash after every single write would leave it (process crash: a prefix of
 /// the writes; host crash: everything before an fdatasync plus one write of the next batch, or all of it but one).
+/// An internal snapshot a quarter of the way in makes later writes copy shared L2 tables and clusters.
 /// Each state must have no refcount corruption (leaks allowed; our check everywhere, qemu-img check on a sample) and
 /// hold every write that a completed FLUSH covered.
 /// </summary>
@@ -88,7 +89,13 @@ public sealed class Qcow2CrashTests : IDisposable
             for (int op = 0; op < operations; op++)
             {
                 int pick = random.Next(10);
-                if (pick < 6)
+                if (op == operations / 4)
+                {
+                    // An internal snapshot: from here on, writes copy shared L2 tables and clusters first.
+                    disk.CreateSnapshot("early");
+                    run._flushes.Add((op, recorder!.Log.Count));
+                }
+                else if (pick < 6)
                 {
                     int first = random.Next(sectors - 8), count = 1 + random.Next(6);
                     var data = new byte[count * Sector];
