@@ -26,10 +26,10 @@ public sealed class Qcow2CrashTests : IDisposable
         File.WriteAllBytes(base_, StorageScratch.Pattern(size, 7));
         string image = _scratch.PathOf("disk.qcow2");
         Qcow2Creator.Create(image, size, clusterBits: 10, backingFile: "base.raw");
+        var initial = new List<byte>(File.ReadAllBytes(image));   // the file before the first recorded write
         var run = Workload.Run(image, File.ReadAllBytes(base_), seed: 13, operations: 48, clusterSize: 1024);
         Assert.True(run.Recorder.Log.Count(e => e is null) >= 10, "the workload should flush several times");
 
-        var initial = new List<byte>(File.ReadAllBytes(image));
         var state = new List<byte>(initial);
         int qemuEvery = Math.Max(1, run.Recorder.Log.Count / 20);
         for (int n = 0; n <= run.Recorder.Log.Count; n++)
@@ -67,6 +67,7 @@ public sealed class Qcow2CrashTests : IDisposable
         private readonly byte[] _initial;
         private readonly List<(int Op, int LogEnd)> _flushes = [];
         private readonly string _dir;
+        private (int Start, int End) _snapshotWindow;
 
         private Workload(byte[] initial, RecordingImageFile recorder, string dir)
         {
@@ -92,8 +93,10 @@ public sealed class Qcow2CrashTests : IDisposable
                 if (op == operations / 4)
                 {
                     // An internal snapshot: from here on, writes copy shared L2 tables and clusters first.
+                    int start = recorder!.Log.Count;
                     disk.CreateSnapshot("early");
-                    run._flushes.Add((op, recorder!.Log.Count));
+                    run._flushes.Add((op, recorder.Log.Count));
+                    run._snapshotWindow = (start, recorder.Log.Count);
                 }
                 else if (pick < 6)
                 {
@@ -130,7 +133,12 @@ public sealed class Qcow2CrashTests : IDisposable
             if (qemuCheck)
             {
                 var (code, stdout, stderr) = scratch.QemuImg("check", "-f", "qcow2", crashed);
-                Assert.True(code is 0 or 3, $"{what}: qemu-img check exited {code}: {stdout} {stderr}");   // 3: leaks only
+                // A crash inside the snapshot operation, between raising the refcounts and clearing COPIED on the
+                // entries, leaves COPIED on clusters counted twice: qemu-img check calls that an error (and -r all
+                // clears it), though no data is at risk (the extra counts are leaks). Only that error is allowed there.
+                bool insideSnapshot = durableUpTo > _snapshotWindow.Start && durableUpTo < _snapshotWindow.End;
+                bool onlyCopiedFlags = code == 2 && stdout.Split('\n').Where(l => l.StartsWith("ERROR", StringComparison.Ordinal)).All(l => l.Contains("OFLAG_COPIED", StringComparison.Ordinal));
+                Assert.True(code is 0 or 3 || insideSnapshot && onlyCopiedFlags, $"{what}: qemu-img check exited {code}: {stdout} {stderr}");   // 3: leaks only
             }
             int flushedOp = -1;
             foreach (var (op, logEnd) in _flushes)
