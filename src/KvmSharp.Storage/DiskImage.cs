@@ -17,6 +17,20 @@ public static class DiskImage
             var other => throw new ImageFormatException($"'{path}': image format '{other}' is not supported (raw or qcow2)"),
         };
 
+    /// <summary>
+    /// Opens the backing file <paramref name="path"/> of <paramref name="overlay"/>. Without a declared format
+    /// (qcow2's backing-format extension) the file is probed, and a probe may only find raw: a file that merely
+    /// looks like qcow2 could be a raw disk a guest wrote a header into, naming a host file as its own backing
+    /// file; qemu-img likewise refuses to create an overlay without -F. Raw can name nothing, so it is safe.
+    /// </summary>
+    internal static IBlockBackend OpenBacking(string overlay, string path, string? format, int depth)
+    {
+        if (format is null && Probe(path) != "raw")
+            throw new ImageFormatException($"'{overlay}': its backing file '{path}' looks like qcow2 but the image does not declare the backing format; "
+                + $"declare it with 'qemu-img rebase -u -F qcow2 -b {path} {overlay}'");
+        return Open(path, format ?? "raw", readOnly: true, depth);
+    }
+
     /// <summary>"qcow2" when the file starts with the qcow2 magic, otherwise "raw".</summary>
     public static string Probe(string path)
     {

@@ -25,17 +25,38 @@ public static class Qcow2Check
     private const ulong CompressedFlag = 1UL << 62;
     private const ulong ZeroFlag = 1UL;
 
-    public static Qcow2CheckResult Run(string path)
+    public static Qcow2CheckResult Run(string path) => Run(path, repairLeaks: false).Result;
+
+    /// <summary>
+    /// Checks the image and lowers every leaked cluster's refcount to the references counted (qemu-img check -r leaks):
+    /// the image is opened for writing, so not while a VM uses it. Corruptions are reported, not repaired (raising a
+    /// count to cover a reference could keep a cluster another table reuses). Returns the check after the repair and
+    /// how many refcounts were rewritten.
+    /// </summary>
+    public static (Qcow2CheckResult After, long Repaired) RepairLeaks(string path)
     {
-        using SafeFileHandle file = DiskImage.OpenHandle(path, readOnly: true);
-        long fileLength = RandomAccess.GetLength(file);
-        var header = Qcow2Header.Read(file, fileLength, path);
-        var snapshots = Qcow2SnapshotTable.Read(file, header, fileLength, path, Qcow2Header.MaxL1Bytes / 8);
-        return new Walk(file, header, fileLength, snapshots).Run();
+        var (_, repaired) = Run(path, repairLeaks: true);
+        return (Run(path), repaired);
     }
 
-    private sealed class Walk(SafeFileHandle file, Qcow2Header header, long fileLength, IReadOnlyList<Qcow2Snapshot> snapshots)
+    private static (Qcow2CheckResult Result, long Repaired) Run(string path, bool repairLeaks)
     {
+        using SafeFileHandle file = DiskImage.OpenHandle(path, readOnly: !repairLeaks);
+        long fileLength = RandomAccess.GetLength(file);
+        var header = Qcow2Header.Read(file, fileLength, path);
+        if (repairLeaks && header.RefcountOrder < 3)
+            throw Qcow2Header.Bad(path, $"refcount width {1 << header.RefcountOrder} bits is not supported for repair");
+        var snapshots = Qcow2SnapshotTable.Read(file, header, fileLength, path, Qcow2Header.MaxL1Bytes / 8);
+        var walk = new Walk(file, header, fileLength, snapshots, repairLeaks);
+        var result = walk.Run();
+        if (walk.Repaired > 0) HostFile.DataSync(file);
+        return (result, walk.Repaired);
+    }
+
+    private sealed class Walk(SafeFileHandle file, Qcow2Header header, long fileLength, IReadOnlyList<Qcow2Snapshot> snapshots, bool repairLeaks)
+    {
+        public long Repaired { get; private set; }
+
         private readonly long _clusterSize = header.ClusterSize;
         private readonly uint[] _references = new uint[(fileLength + header.ClusterSize - 1) >> header.ClusterBits];
         private readonly List<string> _problems = [];
@@ -136,10 +157,23 @@ public static class Qcow2Check
                 }
                 if (stored == _references[c]) continue;
                 if (stored > _references[c])
+                {
                     Problem(ref _leaks, $"leaked cluster {c}: refcount {stored}, references {_references[c]}");
+                    if (repairLeaks) RewriteRefcount(blocks[blockIndex], c % perBlock, order, _references[c]);
+                }
                 else
                     Problem(ref _corruptions, $"cluster {c}: refcount {stored}, references {_references[c]}");
             }
+        }
+
+        /// <summary>Stores a refcount (2^order bits, order 3 or more, big-endian) in the file's refcount block.</summary>
+        private void RewriteRefcount(long block, long index, int order, ulong value)
+        {
+            int width = (1 << order) / 8;
+            Span<byte> bytes = stackalloc byte[8];
+            for (int i = 0; i < width; i++) bytes[i] = (byte)(value >> (8 * (width - 1 - i)));
+            RandomAccess.Write(file, bytes[..width], block + index * width);
+            Repaired++;
         }
 
         /// <summary>Entry <paramref name="index"/> of a refcount block with 2^order-bit big-endian entries (qcow2.txt).</summary>

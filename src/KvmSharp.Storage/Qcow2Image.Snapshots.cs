@@ -15,7 +15,7 @@ public sealed partial class Qcow2Image
     private List<Qcow2Snapshot> _snapshots;
 
     /// <summary>The image's internal snapshots, oldest first.</summary>
-    public IReadOnlyList<Qcow2Snapshot> Snapshots { get { lock (_gate) return [.. _snapshots]; } }
+    public IReadOnlyList<Qcow2Snapshot> Snapshots { get { using (Exclusive()) return [.. _snapshots]; } }
 
     /// <summary>
     /// Takes an internal snapshot of the disk as it is now, named <paramref name="name"/> (which must be new). Call with
@@ -25,11 +25,11 @@ public sealed partial class Qcow2Image
     {
         BlockRange.CheckWritable(ReadOnly);
         CheckNewName(name);
-        lock (_gate)
+        using (BeginTableChange())
         {
             if (Find(name) is not null) throw new DiskSnapshotException($"'{_path}' already has a snapshot named '{name}'");
             // Data first, then the references: until the table names the snapshot, the raised counts are leaks.
-            HostFile.DataSync(_file);
+            _file.Sync();
             AddReferences(_l1, +1);
             RefreshCopiedFlags();
             long l1Copy = AllocateRegion(_l1.Length * 8L);
@@ -51,7 +51,7 @@ public sealed partial class Qcow2Image
     public void RevertToSnapshot(string name)
     {
         BlockRange.CheckWritable(ReadOnly);
-        lock (_gate)
+        using (BeginTableChange())
         {
             var snapshot = Find(name) ?? throw NotFound(name);
             if (snapshot.DiskSize != Size || snapshot.L1Size > _l1.Length)
@@ -60,16 +60,16 @@ public sealed partial class Qcow2Image
             ulong[] old = [.. _l1];
             // The snapshot's clusters gain the active image's reference before the L1 switches to them; the clusters
             // left behind lose theirs after. In between a crash only leaks.
-            HostFile.DataSync(_file);
+            _file.Sync();
             AddReferences(target, +1);
-            HostFile.DataSync(_file);
+            _file.Sync();
             Array.Clear(_l1);
             target.CopyTo(_l1, 0);
             WriteFile(_header.L1TableOffset, TableBytes(_l1, _l1.Length));
-            HostFile.DataSync(_file);
+            _file.Sync();
             AddReferences(old, -1);
             RefreshCopiedFlags();
-            HostFile.DataSync(_file);
+            _file.Sync();
             _decompressedEntry = 0;
         }
     }
@@ -78,7 +78,7 @@ public sealed partial class Qcow2Image
     public void DeleteSnapshot(string name)
     {
         BlockRange.CheckWritable(ReadOnly);
-        lock (_gate)
+        using (BeginTableChange())
         {
             var snapshot = Find(name) ?? throw NotFound(name);
             ulong[] table = ReadTable(snapshot.L1TableOffset, snapshot.L1Size);
@@ -87,7 +87,36 @@ public sealed partial class Qcow2Image
             AddReferences(table, -1);
             for (long at = 0; at < snapshot.L1Size * 8L; at += _clusterSize) DropReference(snapshot.L1TableOffset + at);
             RefreshCopiedFlags();
-            HostFile.DataSync(_file);
+            _file.Sync();
+        }
+    }
+
+    /// <summary>
+    /// The exclusive lock for a snapshot operation, which reads and writes L1 and L2 tables in the file directly: the
+    /// cached metadata is written back first, and the L2 cache forgotten before and after.
+    /// </summary>
+    private TableChangeScope BeginTableChange()
+    {
+        var scope = Exclusive();
+        try
+        {
+            FlushMetadata();
+            _l2Cache.Clear();
+            return new TableChangeScope(scope, _l2Cache);
+        }
+        catch
+        {
+            scope.Dispose();
+            throw;
+        }
+    }
+
+    private readonly struct TableChangeScope(ExclusiveScope exclusive, Qcow2L2Cache cache) : IDisposable
+    {
+        public void Dispose()
+        {
+            cache.Clear();
+            exclusive.Dispose();
         }
     }
 
@@ -112,7 +141,7 @@ public sealed partial class Qcow2Image
             long table = (long)(l1Entry & Qcow2Header.OffsetMask);
             if (table == 0) continue;
             CheckMetadataCluster(table, "L2 table");
-            HostFile.ReadFully(_file, table, l2);
+            _file.Read(table, l2);
             for (int i = 0; i < l2.Length; i += 8)
             {
                 ulong entry = BinaryPrimitives.ReadUInt64BigEndian(l2.AsSpan(i));
@@ -155,7 +184,7 @@ public sealed partial class Qcow2Image
             long table = (long)(_l1[i] & Qcow2Header.OffsetMask);
             if (table == 0) continue;
             CheckMetadataCluster(table, "L2 table");
-            HostFile.ReadFully(_file, table, l2);
+            _file.Read(table, l2);
             bool changed = false;
             for (int j = 0; j < l2.Length; j += 8)
             {
@@ -189,12 +218,12 @@ public sealed partial class Qcow2Image
             offset = AllocateRegion(bytes.Length);
             WriteFile(offset, bytes);
         }
-        HostFile.DataSync(_file);
+        _file.Sync();
         Span<byte> fields = stackalloc byte[12];
         BinaryPrimitives.WriteUInt32BigEndian(fields, (uint)snapshots.Count);
         BinaryPrimitives.WriteUInt64BigEndian(fields[4..], (ulong)offset);
         WriteFile(Qcow2Header.Offset_SnapshotCount, fields);
-        HostFile.DataSync(_file);
+        _file.Sync();
         _header.SnapshotCount = snapshots.Count;
         _header.SnapshotsOffset = offset;
         _snapshots = snapshots;
@@ -215,7 +244,7 @@ public sealed partial class Qcow2Image
     private ulong[] ReadTable(long offset, int entries)
     {
         var raw = new byte[entries * 8L];
-        HostFile.ReadFully(_file, offset, raw);
+        _file.Read(offset, raw);
         var table = new ulong[entries];
         for (int i = 0; i < entries; i++) table[i] = BinaryPrimitives.ReadUInt64BigEndian(raw.AsSpan(i * 8));
         return table;

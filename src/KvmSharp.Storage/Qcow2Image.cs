@@ -19,7 +19,10 @@ public sealed partial class Qcow2Image : IBlockBackend
     private const ulong ZeroFlag = 1UL;
     private const int MaxBackingDepth = 16;
 
-    private readonly SafeFileHandle _file;
+    /// <summary>L2 tables kept decoded in memory: 32 tables of a 64 KiB-cluster image map 16 GiB of guest disk.</summary>
+    private const int L2CacheTables = 32;
+
+    private readonly ImageFile _file;
     private readonly string _path;
     private readonly Qcow2Header _header;
     private readonly int _clusterBits;
@@ -27,7 +30,9 @@ public sealed partial class Qcow2Image : IBlockBackend
     private readonly int _l2Bits;
     private readonly ulong[] _l1;
     private readonly IBlockBackend? _backing;
-    private readonly object _gate = new();
+    private readonly Qcow2L2Cache _l2Cache;
+    private readonly ReaderWriterLockSlim _lock = new(LockRecursionPolicy.NoRecursion);
+    private readonly object _decompressGate = new();
     private readonly byte[] _clusterBuffer;
     private readonly byte[] _decompressed;
     private byte[]? _compressedInput;
@@ -36,7 +41,7 @@ public sealed partial class Qcow2Image : IBlockBackend
 
     private enum ClusterKind { Unallocated, Zero, Compressed, Normal }
 
-    private Qcow2Image(SafeFileHandle file, string path, Qcow2Header header, bool readOnly, long fileLength, IBlockBackend? backing)
+    private Qcow2Image(ImageFile file, string path, Qcow2Header header, bool readOnly, long fileLength, IBlockBackend? backing)
     {
         _file = file;
         _path = path;
@@ -50,11 +55,10 @@ public sealed partial class Qcow2Image : IBlockBackend
         ReadOnly = readOnly;
         _clusterBuffer = new byte[_clusterSize];
         _decompressed = new byte[_clusterSize];
-        _l1 = new ulong[header.L1Size];
-        var raw = new byte[header.L1Size * 8];
-        HostFile.ReadFully(file, header.L1TableOffset, raw);
-        for (int i = 0; i < _l1.Length; i++) _l1[i] = BinaryPrimitives.ReadUInt64BigEndian(raw.AsSpan(i * 8));
-        _snapshots = Qcow2SnapshotTable.Read(file, header, fileLength, path, Qcow2Header.MaxL1Bytes / 8);
+        _l1 = ReadTable(header.L1TableOffset, header.L1Size);
+        _refcountTable = ReadTable(header.RefcountTableOffset, (int)(header.RefcountTableClusters * _clusterSize / 8));
+        _l2Cache = new Qcow2L2Cache(L2CacheTables, (int)(_clusterSize / 8), (offset, into) => _file.Read(offset, into));
+        _snapshots = Qcow2SnapshotTable.Read(file.Handle, header, fileLength, path, Qcow2Header.MaxL1Bytes / 8);
     }
 
     public long Size => _header.Size;
@@ -66,18 +70,21 @@ public sealed partial class Qcow2Image : IBlockBackend
     /// <summary>Opens a qcow2 image; its backing chain (if any) is opened read-only.</summary>
     public static Qcow2Image Open(string path, bool readOnly) => Open(path, readOnly, 0);
 
-    internal static Qcow2Image Open(string path, bool readOnly, int depth)
+    internal static Qcow2Image Open(string path, bool readOnly, int depth) => Open(path, readOnly, depth, handle => new ImageFile(handle));
+
+    /// <summary>Opens with the host file wrapped by <paramref name="wrap"/> (the crash tests record writes and syncs so).</summary>
+    internal static Qcow2Image Open(string path, bool readOnly, int depth, Func<SafeFileHandle, ImageFile> wrap)
     {
         if (depth > MaxBackingDepth) throw Qcow2Header.Bad(path, $"backing chain is deeper than {MaxBackingDepth} (a loop?)");
-        SafeFileHandle file = DiskImage.OpenHandle(path, readOnly);
+        ImageFile file = wrap(DiskImage.OpenHandle(path, readOnly));
         IBlockBackend? backing = null;
         try
         {
-            long length = RandomAccess.GetLength(file);
-            var header = Qcow2Header.Read(file, length, path);
+            long length = file.Length;
+            var header = Qcow2Header.Read(file.Handle, length, path);
             if (!readOnly) CheckWritable(header, path);
             if (header.BackingFile is { } name)
-                backing = DiskImage.Open(DiskImage.ResolveBacking(path, name), header.BackingFormat, readOnly: true, depth + 1);
+                backing = DiskImage.OpenBacking(path, DiskImage.ResolveBacking(path, name), header.BackingFormat, depth + 1);
             var image = new Qcow2Image(file, path, header, readOnly, length, backing);
             if (!readOnly && header.AutoclearFeatures != 0) image.ClearAutoclear();
             return image;
@@ -99,12 +106,18 @@ public sealed partial class Qcow2Image : IBlockBackend
     }
 
     /// <summary>qcow2.txt: a writer that does not know an autoclear bit must clear it before modifying the image.</summary>
-    private void ClearAutoclear() => WriteU64(Qcow2Header.Offset_AutoclearFeatures, 0);
+    private void ClearAutoclear()
+    {
+        WriteU64(Qcow2Header.Offset_AutoclearFeatures, 0);
+        _file.Sync();
+    }
 
     public void Read(long offset, Span<byte> destination)
     {
         BlockRange.Check(offset, destination.Length, Size);
-        lock (_gate)
+        // Reads share the lock: they change no metadata, so any number run at once (allocation waits for them).
+        _lock.EnterReadLock();
+        try
         {
             while (!destination.IsEmpty)
             {
@@ -114,18 +127,24 @@ public sealed partial class Qcow2Image : IBlockBackend
                 destination = destination[n..];
             }
         }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
     }
 
     private void ReadPiece(long guestOffset, Span<byte> destination)
     {
-        ulong entry = LookupL2Entry(guestOffset, out _);
+        ulong entry = LookupL2Entry(guestOffset);
         int inCluster = (int)(guestOffset & (_clusterSize - 1));
         switch (Classify(entry))
         {
             case ClusterKind.Unallocated: ReadBacking(guestOffset, destination); break;
             case ClusterKind.Zero: destination.Clear(); break;
-            case ClusterKind.Compressed: Decompress(entry).AsSpan(inCluster, destination.Length).CopyTo(destination); break;
-            default: HostFile.ReadFully(_file, DataOffset(entry) + inCluster, destination); break;
+            case ClusterKind.Compressed:
+                lock (_decompressGate) Decompress(entry).AsSpan(inCluster, destination.Length).CopyTo(destination);
+                break;
+            default: _file.Read(DataOffset(entry) + inCluster, destination); break;
         }
     }
 
@@ -144,8 +163,10 @@ public sealed partial class Qcow2Image : IBlockBackend
         {
             case ClusterKind.Unallocated: ReadBacking(clusterStart, _clusterBuffer); break;
             case ClusterKind.Zero: Array.Clear(_clusterBuffer); break;
-            case ClusterKind.Compressed: Decompress(entry).CopyTo(_clusterBuffer, 0); break;
-            default: HostFile.ReadFully(_file, DataOffset(entry), _clusterBuffer); break;
+            case ClusterKind.Compressed:
+                lock (_decompressGate) Decompress(entry).CopyTo(_clusterBuffer, 0);
+                break;
+            default: _file.Read(DataOffset(entry), _clusterBuffer); break;
         }
     }
 
@@ -156,14 +177,11 @@ public sealed partial class Qcow2Image : IBlockBackend
         return (entry & Qcow2Header.OffsetMask) == 0 ? ClusterKind.Unallocated : ClusterKind.Normal;
     }
 
-    /// <summary>The L2 entry for a guest offset, 0 when its L2 table is unallocated; <paramref name="entryOffset"/> is where it lives (0 if nowhere).</summary>
-    private ulong LookupL2Entry(long guestOffset, out long entryOffset)
+    /// <summary>The L2 entry for a guest offset (through the L2 cache), 0 when its L2 table is unallocated.</summary>
+    private ulong LookupL2Entry(long guestOffset)
     {
-        entryOffset = 0;
         long l2Table = L2TableOffset(L1Index(guestOffset));
-        if (l2Table == 0) return 0;
-        entryOffset = l2Table + L2Index(guestOffset) * 8;
-        return ReadU64(entryOffset);
+        return l2Table == 0 ? 0 : _l2Cache.Get(l2Table, L2Index(guestOffset));
     }
 
     private int L1Index(long guestOffset) => (int)(guestOffset >> (_clusterBits + _l2Bits));
@@ -210,7 +228,7 @@ public sealed partial class Qcow2Image : IBlockBackend
         if (offset >= _fileLength) throw Qcow2Header.Bad(_path, $"compressed cluster at 0x{offset:x} is past the end of the file");
         length = Math.Min(length, _fileLength - offset);
         _compressedInput ??= new byte[_clusterSize * 2 + 512];
-        HostFile.ReadFully(_file, offset, _compressedInput.AsSpan(0, (int)length));
+        _file.Read(offset, _compressedInput.AsSpan(0, (int)length));
         int got = 0;
         try
         {
@@ -239,26 +257,37 @@ public sealed partial class Qcow2Image : IBlockBackend
     public void ReleaseLock()
     {
         if (ReadOnly) return;
-        lock (_gate)
-        {
-            HostFile.DataSync(_file);
-            HostFile.Unlock(_file);
-        }
+        using var _ = Exclusive();
+        FlushMetadata();
+        _file.Sync();   // the references FlushMetadata dropped last, too: the next owner reads the file as it is
+        HostFile.Unlock(_file.Handle);
     }
 
     public void ReacquireLock()
     {
         if (ReadOnly) return;
-        lock (_gate)
-        {
-            if (!HostFile.TryLockExclusive(_file)) throw new IOException($"the image {_path} is in use by another process; it cannot be taken back");
-        }
+        using var _ = Exclusive();
+        if (!HostFile.TryLockExclusive(_file.Handle)) throw new IOException($"the image {_path} is in use by another process; it cannot be taken back");
     }
 
+    /// <summary>virtio-blk FLUSH: every completed write durable, with the metadata that maps it (see <see cref="FlushMetadata"/>).</summary>
     public void Flush()
     {
         if (ReadOnly) return;
-        lock (_gate) HostFile.DataSync(_file);
+        using var _ = Exclusive();
+        FlushMetadata();
+    }
+
+    /// <summary>The exclusive side of the image lock: metadata changes, flushes, snapshots.</summary>
+    private ExclusiveScope Exclusive()
+    {
+        _lock.EnterWriteLock();
+        return new ExclusiveScope(_lock);
+    }
+
+    private readonly struct ExclusiveScope(ReaderWriterLockSlim rw) : IDisposable
+    {
+        public void Dispose() => rw.ExitWriteLock();
     }
 
     private int PieceLength(long offset, long remaining) =>
@@ -269,7 +298,7 @@ public sealed partial class Qcow2Image : IBlockBackend
     private ulong ReadU64(long offset)
     {
         Span<byte> b = stackalloc byte[8];
-        HostFile.ReadFully(_file, offset, b);
+        _file.Read(offset, b);
         return BinaryPrimitives.ReadUInt64BigEndian(b);
     }
 
@@ -282,16 +311,28 @@ public sealed partial class Qcow2Image : IBlockBackend
 
     private void WriteFile(long offset, ReadOnlySpan<byte> data)
     {
-        RandomAccess.Write(_file, data, offset);
+        _file.Write(offset, data);
         _fileLength = Math.Max(_fileLength, offset + data.Length);
     }
 
+    /// <summary>Writes back what the cache holds (an image closed without a FLUSH keeps its writes), then closes.</summary>
     public void Dispose()
     {
-        lock (_gate)
+        if (_disposed) return;
+        _lock.EnterWriteLock();
+        try
         {
+            if (!ReadOnly && !_file.Handle.IsClosed) FlushMetadata();
+        }
+        finally
+        {
+            _disposed = true;
             _file.Dispose();
             _backing?.Dispose();
+            _lock.ExitWriteLock();
+            _lock.Dispose();
         }
     }
+
+    private bool _disposed;
 }

@@ -28,7 +28,26 @@ public sealed class RawImage : IBlockBackend
     {
         BlockRange.CheckWritable(ReadOnly);
         BlockRange.Check(offset, source.Length, Size);
+        if (offset < ImageSignatures.ProbeBytes && !source.IsEmpty) CheckSector0(offset, source);
         RandomAccess.Write(_file, source, offset);
+    }
+
+    /// <summary>
+    /// Refuses a write that would make the disk start like another image format. Why every writable raw disk and not
+    /// only a probed one (QEMU guards only probed raw images): a raw file that starts with a qcow2 header is refused
+    /// as raw by <c>VirtioBlockDevice.Open</c> and read as qcow2 by anything that probes it, whose header may name
+    /// any host file as its backing file; refusing the write keeps the disk raw for good. The cost: a guest cannot
+    /// store an image file at sector 0 of its raw disk (a partition table or a file system there is plain data).
+    /// </summary>
+    private void CheckSector0(long offset, ReadOnlySpan<byte> source)
+    {
+        Span<byte> sector0 = stackalloc byte[ImageSignatures.ProbeBytes];
+        int span = (int)Math.Min(sector0.Length, Size);
+        HostFile.ReadFully(_file, 0, sector0[..span]);
+        int n = (int)Math.Min(source.Length, sector0.Length - offset);
+        source[..n].CopyTo(sector0[(int)offset..]);
+        if (ImageSignatures.Recognize(sector0) is { } format)
+            throw new BlockRequestException($"refused: the write would make the raw disk's first sector a {format} header");
     }
 
     public void ReleaseLock()

@@ -87,7 +87,8 @@ internal static class ImageDiskCommands
     private static Command CheckCommand()
     {
         var path = new Argument<string>("path") { Description = "A qcow2 image" };
-        var command = new Command("check", $"Check a qcow2 image's refcounts (exit {ExitCorrupt} on corruption; leaks only warn)") { path };
+        var repair = new Option<bool>("--repair") { Description = "Give leaked clusters back (refcounts recomputed from the tables); not while a VM uses the image" };
+        var command = new Command("check", $"Check a qcow2 image's refcounts (exit {ExitCorrupt} on corruption; leaks only warn)") { path, repair };
         command.SetAction(result => UserErrors.Guard(() =>
         {
             string file = result.GetValue(path)!;
@@ -95,6 +96,12 @@ internal static class ImageDiskCommands
                 throw new MachineConfigException($"'{file}' is not a qcow2 image (raw images have no metadata to check)");
             var check = Qcow2Check.Run(file);
             foreach (var line in check.Problems) Console.WriteLine(line);
+            if (result.GetValue(repair) && check.Leaks > 0)
+            {
+                (check, long repaired) = Qcow2Check.RepairLeaks(file);
+                Console.WriteLine($"Repaired {repaired} leaked clusters (their refcounts lowered to the references found).");
+                foreach (var line in check.Problems) Console.WriteLine(line);
+            }
             if (check.Corruptions + check.Leaks == 0) Console.WriteLine("No errors were found on the image.");
             else Console.WriteLine($"{check.Corruptions} corruptions and {check.Leaks} leaked clusters were found on the image.");
             return check.Corruptions > 0 ? ExitCorrupt : 0;
