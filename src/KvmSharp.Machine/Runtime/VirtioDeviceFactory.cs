@@ -4,6 +4,7 @@ using KvmSharp.Devices.Virtio.Block;
 using KvmSharp.Devices.Virtio.Console;
 using KvmSharp.Devices.Virtio.Entropy;
 using KvmSharp.Devices.Virtio.Net;
+using KvmSharp.Devices.Virtio.Net.Host;
 using KvmSharp.Devices.Virtio.Vsock;
 using KvmSharp.Machine.Config;
 using KvmSharp.Machine.Console;
@@ -30,7 +31,13 @@ internal static class VirtioDeviceFactory
         foreach (var net in config.Nets)
         {
             byte[] mac = MacAddress.TryParse(net.Mac ?? "", out var parsed, out _) ? parsed : throw new MachineConfigException($"NIC {net.Id} has no valid MAC");
-            devices.Add(($"virtio-net {net.Id}", SlotOf(net.Slot), () => VirtioNetDevice.OpenTap(net.Tap, mac, notice)));
+            if (net.Backend == NetBackendKind.User)
+            {
+                var forwards = (net.HostForwards ?? []).Select(f => new PasstPortForward(f.Protocol == ForwardProtocol.Udp, f.HostAddress, f.HostPort, f.GuestPort)).ToArray();
+                devices.Add(($"virtio-net {net.Id}", SlotOf(net.Slot), () => VirtioNetDevice.OpenUser(forwards, mac, $"user-{net.Id}", notice)));
+            }
+            else
+                devices.Add(($"virtio-net {net.Id}", SlotOf(net.Slot), () => VirtioNetDevice.OpenTap(net.Tap, mac, notice)));
         }
         if (config.Rng is { } rng)
             devices.Add(($"virtio-rng {rng.Id}", SlotOf(rng.Slot), () => new VirtioEntropyDevice(notice)));
