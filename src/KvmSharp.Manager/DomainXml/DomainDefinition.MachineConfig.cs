@@ -33,7 +33,7 @@ public sealed partial record DomainDefinition
         Accelerator = Type == DomainType.Qemu ? AcceleratorChoice.Emulate : AcceleratorChoice.Auto,
         Console = HasSerialConsole ? new ConsoleConfig(ConsoleKind.Socket, consoleSocketPath) : new ConsoleConfig(ConsoleKind.None),
         Disks = [.. Disks.Select(d => new DiskConfig(d.Source, d.Format, d.ReadOnly, d.Serial) { Id = d.Target, Slot = d.Slot })],
-        Nets = [.. Interfaces.Select(i => new NetConfig(i.Tap, i.Mac) { Slot = i.Slot })],
+        Nets = [.. Interfaces.Select(i => new NetConfig(i.Tap, i.Mac) { Slot = i.Slot, Backend = i.Backend, HostForwards = i.PortForwards })],
         Rng = Rng is null ? null : new RngConfig { Slot = Rng.Slot },
         Balloon = Balloon is null ? null : new BalloonConfig
         {

@@ -92,10 +92,18 @@ public sealed record DomainDisk(string Target, string Source, DiskFormat Format,
     public int? Slot { get; init; }
 }
 
-/// <summary>A virtio-net NIC on an existing tap (&lt;interface type='ethernet'&gt;&lt;target dev=…/&gt;).</summary>
+/// <summary>
+/// A virtio-net NIC on an existing tap (&lt;interface type='ethernet'&gt;&lt;target dev=…/&gt;), or on user networking
+/// through passt (&lt;interface type='user'&gt;, <see cref="Backend"/> user, <see cref="Tap"/> empty).
+/// </summary>
 public sealed record DomainInterface(string Tap, string? Mac = null)
 {
     public int? Slot { get; init; }
+
+    public NetBackendKind Backend { get; init; }
+
+    /// <summary>&lt;portForward&gt;s of a user interface, one port each; null: none.</summary>
+    public ValueList<PortForward>? PortForwards { get; init; }
 }
 
 /// <summary>virtio-rng fed by the host's random source.</summary>

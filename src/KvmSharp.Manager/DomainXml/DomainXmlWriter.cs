@@ -105,9 +105,11 @@ public static class DomainXmlWriter
                 disk.Serial is null ? null : new XElement("serial", disk.Serial),
                 Address(disk.Slot)));
         foreach (var nic in d.Interfaces)
-            devices.Add(new XElement("interface", new XAttribute("type", "ethernet"),
+            devices.Add(new XElement("interface", new XAttribute("type", nic.Backend == NetBackendKind.User ? UserInterfaceXml.Type : "ethernet"),
                 nic.Mac is null ? null : new XElement("mac", new XAttribute("address", nic.Mac)),
-                new XElement("target", new XAttribute("dev", nic.Tap), new XAttribute("managed", "no")),
+                nic.Backend == NetBackendKind.User
+                    ? (object)UserInterfaceXml.WriteForwards(nic.PortForwards)
+                    : new XElement("target", new XAttribute("dev", nic.Tap), new XAttribute("managed", "no")),
                 new XElement("model", new XAttribute("type", "virtio")),
                 Address(nic.Slot)));
         if (d.HasSerialConsole)

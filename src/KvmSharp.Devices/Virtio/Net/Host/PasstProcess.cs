@@ -50,9 +50,10 @@ public sealed class PasstProcess : IDisposable
 
     /// <summary>Starts passt with <paramref name="forwards"/>, waits for its socket and returns it connected, with the process that owns it.</summary>
     /// <exception cref="PasstException">No passt, or it would not start or serve, in one line.</exception>
-    public static (PasstProcess Process, Socket Socket) Start(IReadOnlyList<PasstPortForward> forwards)
+    /// <param name="searchPath">Where to look for passt, as $PATH is written; null: $PATH itself.</param>
+    public static (PasstProcess Process, Socket Socket) Start(IReadOnlyList<PasstPortForward> forwards, string? searchPath = null)
     {
-        string program = FindProgram() ?? throw new PasstException(
+        string program = FindProgram(searchPath ?? Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin") ?? throw new PasstException(
             $"user networking needs passt, which is not installed (Debian and Ubuntu: apt-get install {DebianPackage})");
         string directory = Directory.CreateTempSubdirectory("kvmsharp-passt-").FullName;   // 0700 (.NET makes temporary folders owner-only)
         bool root = FileOwner.EffectiveUserId == 0;
@@ -163,15 +164,13 @@ public sealed class PasstProcess : IDisposable
             return _lastLines.LastOrDefault(l => !l.StartsWith("Don't run as root", StringComparison.Ordinal) && !l.Contains("qemu", StringComparison.OrdinalIgnoreCase) && !l.Contains("qrap", StringComparison.Ordinal)) ?? "";
     }
 
-    private static string? FindProgram()
+    private static string? FindProgram(string searchPath)
     {
-        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "/usr/local/bin:/usr/bin:/bin").Split(':', StringSplitOptions.RemoveEmptyEntries))
+        foreach (var dir in searchPath.Split(':', StringSplitOptions.RemoveEmptyEntries))
         {
             string candidate = Path.Combine(dir, "passt");
             if (File.Exists(candidate)) return candidate;
         }
-        foreach (var dir in (string[])["/usr/sbin", "/usr/bin", "/sbin", "/bin"])
-            if (File.Exists(Path.Combine(dir, "passt"))) return Path.Combine(dir, "passt");
         return null;
     }
 
