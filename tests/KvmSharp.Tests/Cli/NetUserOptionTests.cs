@@ -9,7 +9,7 @@ public class NetUserOptionTests
     [Fact]
     public void UserWithForwardsAndMacIsParsed()
     {
-        Assert.True(NetOption.TryParse("user,hostfwd=tcp:127.0.0.1:2222-:22,mac=52:54:00:AA:bb:01,hostfwd=udp::5353-:53,hostfwd=:8080-:80", out var net, out string error), error);
+        Assert.True(NetOption.TryParse("user,hostfwd=tcp:127.0.0.1:2222-:22,mac=52:54:00:AA:bb:01,hostfwd=udp::5353-:53,hostfwd=::8080-:80", out var net, out string error), error);
         Assert.Equal(NetBackendKind.User, net.Backend);
         Assert.Equal("", net.Tap);
         Assert.Equal("52:54:00:aa:bb:01", net.Mac);

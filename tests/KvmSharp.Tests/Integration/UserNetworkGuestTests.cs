@@ -23,7 +23,7 @@ namespace KvmSharp.Tests.Integration;
 public sealed class UserNetworkGuestTests(DebianKernelFixture guest) : IClassFixture<DebianKernelFixture>
 {
     private const string Gateway = "10.0.2.254";
-    private const int FromHostPort = 7001, ToHostPort = 7000, HttpForward = 2222, DoneForward = 2223;
+    private const int FromHostPort = 7001, ToHostPort = 7000, HttpForward = 2222;
 
     [Fact]
     public void DhcpThenTcpBothWaysThroughPasst()
@@ -37,7 +37,7 @@ public sealed class UserNetworkGuestTests(DebianKernelFixture guest) : IClassFix
 
         byte[] download = RandomBytes(1 << 20, 1);
         using var server = network.Listen(FromHostPort);
-        var served = Task.Run(() => ServeOnce(server, download));
+        var served = Task.Run(() => ServeOnce(server, download), TestContext.Current.CancellationToken);
         using var uploads = network.Listen(ToHostPort);
         var uploaded = Task.Run(() =>
         {
@@ -46,24 +46,21 @@ public sealed class UserNetworkGuestTests(DebianKernelFixture guest) : IClassFix
             var buffer = new MemoryStream();
             stream.CopyTo(buffer);
             return Md5(buffer.ToArray());
-        });
+        }, TestContext.Current.CancellationToken);
 
+        // The guest serves its blob through a CGI of busybox httpd that leaves /tmp/fetched behind, and finishes once it is there.
         var run = Task.Run(() => CliProcess.RunUnder(network.CommandPrefix,
-            "run", "--accel", "emulate", "--net", $"user,hostfwd=tcp:127.0.0.1:{HttpForward}-:80,hostfwd=tcp:127.0.0.1:{DoneForward}-:23", "--exec",
-            "nc -l -p 23 >/dev/null & done=$!;"
-            + " mkdir -p /www && head -c 1048576 /dev/urandom > /www/blob && httpd -p 80 -h /www"
+            "run", "--accel", "emulate", "--net", $"user,hostfwd=tcp:127.0.0.1:{HttpForward}-:80", "--exec",
+            "mkdir -p /www/cgi-bin && head -c 1048576 /dev/urandom > /blob && echo '#!/bin/sh' > /www/cgi-bin/blob"
+            + " && echo 'printf \"Content-Type: application/octet-stream\\r\\n\\r\\n\"; cat /blob; touch /tmp/fetched' >> /www/cgi-bin/blob"
+            + " && chmod 755 /www/cgi-bin/blob && httpd -p 80 -h /www"
             + " && ip -4 -o addr show dev eth0 | grep -o 'inet [0-9./]*' && ip route show default | grep -o 'via [0-9.]*'"
             + $" && wget -q -O /tmp/down http://{Gateway}:{FromHostPort}/ && md5sum /tmp/down"
             + $" && head -c 1048576 /dev/urandom > /tmp/up && md5sum /tmp/up && nc {Gateway} {ToHostPort} < /tmp/up"
-            + " && md5sum /www/blob && wait $done && echo done"));
+            + " && md5sum /blob && while [ ! -e /tmp/fetched ]; do sleep 1; done && echo done"), TestContext.Current.CancellationToken);
 
-        // Host → guest through the forward, once the guest's httpd answers; then tell the guest it may stop.
+        // Host → guest through the forward, once the guest's httpd answers.
         string fetched = network.Inside(() => FetchUntilServed(HttpForward, run));
-        while (!run.IsCompleted)
-        {
-            network.Inside(() => Knock(DoneForward));
-            run.Wait(500, TestContext.Current.CancellationToken);
-        }
 
         var (code, stdout, stderr) = run.Result;
         Assert.True(code == 0, $"exit status {code}, stderr: {stderr}, stdout: {stdout}");
@@ -88,6 +85,16 @@ public sealed class UserNetworkGuestTests(DebianKernelFixture guest) : IClassFix
         connection.Send(Encoding.ASCII.GetBytes($"HTTP/1.0 200 OK\r\nContent-Length: {body.Length}\r\nContent-Type: application/octet-stream\r\n\r\n"));
         connection.Send(body);
         connection.Shutdown(SocketShutdown.Send);
+        // Close only after the client has: closing with bytes unread would reset the connection (RFC 1122 §4.2.2.13).
+        connection.ReceiveTimeout = 60_000;
+        try
+        {
+            while (connection.Receive(one) > 0) { }
+        }
+        catch (SocketException)
+        {
+            // The client went without closing: nothing more to wait for.
+        }
     }
 
     /// <summary>GET /blob from 127.0.0.1:<paramref name="port"/> (passt's forward to the guest's httpd) until it comes whole; its MD5.</summary>
@@ -100,7 +107,7 @@ public sealed class UserNetworkGuestTests(DebianKernelFixture guest) : IClassFix
             {
                 using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveTimeout = 60_000 };
                 socket.Connect(new IPEndPoint(IPAddress.Loopback, port));
-                socket.Send("GET /blob HTTP/1.0\r\n\r\n"u8);
+                socket.Send("GET /cgi-bin/blob HTTP/1.0\r\n\r\n"u8);
                 var response = new MemoryStream();
                 var buffer = new byte[65536];
                 int n;
@@ -117,20 +124,6 @@ public sealed class UserNetworkGuestTests(DebianKernelFixture guest) : IClassFix
             Thread.Sleep(500);
         }
         return "(the guest's httpd never answered through the forward)";
-    }
-
-    private static void Knock(int port)
-    {
-        try
-        {
-            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            socket.Connect(new IPEndPoint(IPAddress.Loopback, port));
-            socket.Shutdown(SocketShutdown.Send);
-        }
-        catch (SocketException)
-        {
-            // Nobody there any more: fine.
-        }
     }
 
     private static byte[] RandomBytes(int length, int seed)

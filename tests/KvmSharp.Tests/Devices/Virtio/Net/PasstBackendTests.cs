@@ -8,6 +8,7 @@ namespace KvmSharp.Tests.Devices.Virtio.Net;
 /// The passt backend against a test playing passt on the other end of a Unix stream socket: QEMU's stream framing
 /// both ways, frames that arrive in pieces, lengths no frame has, passt going away, and a missing or failing passt.
 /// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class PasstBackendTests : IDisposable
 {
     private const int VnetHeader = 12;
