@@ -18,8 +18,8 @@ public sealed partial record MachineConfig
         var disks = new DiskConfig[Disks.Count];
         for (int i = 0; i < disks.Length; i++, next++) disks[i] = Disks[i] with { Id = ids[next], Slot = slots[next] };
         var nets = new NetConfig[Nets.Count];
-        for (int i = 0; i < nets.Length; i++, next++)
-            nets[i] = Nets[i] with { Id = ids[next], Slot = slots[next], Mac = CanonicalMac(Nets[i]) };
+        for (int i = 0, user = 0; i < nets.Length; i++, next++)
+            nets[i] = Nets[i] with { Id = ids[next], Slot = slots[next], Mac = CanonicalMac(Nets[i], Nets[i].Backend == NetBackendKind.User ? user++ : 0) };
         var rng = Rng is null ? null : Rng with { Id = ids[next], Slot = slots[next++] };
         var balloon = Balloon is null ? null : Balloon with { Id = ids[next], Slot = slots[next++] };
         var vsock = Vsock is null ? null : Vsock with { Id = ids[next], Slot = slots[next++] };
@@ -32,10 +32,13 @@ public sealed partial record MachineConfig
         };
     }
 
-    /// <summary>The NIC's address as aa:bb:cc:dd:ee:ff; without one, the stable address made from its tap's name (as always).</summary>
-    private static string? CanonicalMac(NetConfig net) => net.Mac switch
+    /// <summary>
+    /// The NIC's address as aa:bb:cc:dd:ee:ff; without one, the stable address made from its tap's name (as always),
+    /// or for user networking from its place among the user NICs (<paramref name="userIndex"/>), so two differ.
+    /// </summary>
+    private static string? CanonicalMac(NetConfig net, int userIndex) => net.Mac switch
     {
-        null => MacAddress.Format(MacAddress.FromName(net.Tap)),
+        null => MacAddress.Format(MacAddress.FromName(net.Backend == NetBackendKind.User ? $"user{userIndex}" : net.Tap)),
         var text when MacAddress.TryParse(text, out var mac, out _) => MacAddress.Format(mac),
         var wrong => wrong,
     };

@@ -15,7 +15,7 @@ namespace KvmSharp.Machine.Config;
     RespectRequiredConstructorParameters = true,
     AllowDuplicateProperties = false,
     WriteIndented = true,
-    Converters = [typeof(ConfigEnumConverter<AcceleratorChoice>), typeof(ConfigEnumConverter<ConsoleKind>), typeof(ConfigEnumConverter<DiskFormat>), typeof(ConfigEnumConverter<FirmwareKind>),
+    Converters = [typeof(ConfigEnumConverter<AcceleratorChoice>), typeof(ConfigEnumConverter<ConsoleKind>), typeof(ConfigEnumConverter<DiskFormat>), typeof(ConfigEnumConverter<NetBackendKind>), typeof(ConfigEnumConverter<ForwardProtocol>), typeof(ConfigEnumConverter<FirmwareKind>),
         typeof(ConfigEnumConverter<KvmSharp.Accelerators.Emulate.Translate.TranslatorMode>)])]
 [JsonSerializable(typeof(MachineConfig))]
 internal sealed partial class MachineConfigJsonContext : JsonSerializerContext;

@@ -101,7 +101,13 @@ internal static class MachineConfigValidator
         for (int i = 0; i < nets.Count; i++)
         {
             var net = nets[i];
-            if (!TapDevice.IsValidName(net.Tap))
+            if (net.Backend == NetBackendKind.User || !Enum.IsDefined(net.Backend))
+            {
+                NetForwardRules.Check(net, $"nets[{i}]", add);
+            }
+            else if (net.HostForwards is { Count: > 0 })
+                add($"nets[{i}].host_forwards", "only user networking forwards ports (backend user); a tap NIC is reached at its own address");
+            else if (!TapDevice.IsValidName(net.Tap))
                 add($"nets[{i}].tap", $"'{E(net.Tap)}' is not a network interface name ({TapDevice.NameRule})");
             else if (!taps.Add(net.Tap))
                 add($"nets[{i}].tap", $"tap {E(net.Tap)} is given twice (one tap carries one NIC)");

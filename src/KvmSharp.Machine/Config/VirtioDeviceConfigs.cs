@@ -31,10 +31,12 @@ public sealed record DiskConfig(string Path, DiskFormat? Format = null, bool Rea
 }
 
 /// <summary>
-/// A virtio-net NIC on a host tap device. <paramref name="Mac"/>: as 52:54:00:12:34:56; null: a stable locally
-/// administered address made from the tap's name (filled in by <see cref="MachineConfig.Normalize"/>).
+/// A virtio-net NIC on a host tap device (<see cref="Backend"/> tap) or on user networking (user: a passt process
+/// of the VMM's own, no privileges needed). <paramref name="Tap"/>: the tap's name, empty for user networking.
+/// <paramref name="Mac"/>: as 52:54:00:12:34:56; null: a stable locally administered address made from the tap's
+/// name, or from the NIC's place among the user NICs (filled in by <see cref="MachineConfig.Normalize"/>).
 /// </summary>
-public sealed record NetConfig(string Tap, string? Mac = null) : IPciDeviceConfig
+public sealed record NetConfig(string Tap = "", string? Mac = null) : IPciDeviceConfig
 {
     [JsonPropertyOrder(-2)] public string? Id { get; init; }
     [JsonPropertyOrder(-1)] public int? Slot { get; init; }
@@ -44,6 +46,40 @@ public sealed record NetConfig(string Tap, string? Mac = null) : IPciDeviceConfi
 
     /// <summary>Firecracker's tx_rate_limiter: frames from the guest to the host.</summary>
     public RateLimiterConfig? TxRateLimiter { get; init; }
+
+    /// <summary>Where the NIC's frames go; tap (the default) is left out of the JSON, as before there was a choice.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public NetBackendKind Backend { get; init; }
+
+    /// <summary>User networking only: host ports passed to the guest (QEMU's hostfwd). Null: none.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public ValueList<PortForward>? HostForwards { get; init; }
+}
+
+/// <summary>What carries a NIC's frames on the host.</summary>
+public enum NetBackendKind
+{
+    /// <summary>A host tap device (needs CAP_NET_ADMIN to make one, or a tap made for us).</summary>
+    Tap,
+    /// <summary>User networking through passt: the guest's connections become the host's own sockets.</summary>
+    User,
+}
+
+/// <summary>The transport a <see cref="PortForward"/> carries.</summary>
+public enum ForwardProtocol
+{
+    Tcp,
+    Udp,
+}
+
+/// <summary>
+/// A host port whose connections (tcp) or datagrams (udp) go to <paramref name="GuestPort"/> of the guest.
+/// <paramref name="HostAddress"/>: the host address to listen on, null for all of them (QEMU's hostfwd leaves it out).
+/// </summary>
+public sealed record PortForward(ForwardProtocol Protocol, int HostPort, int GuestPort, string? HostAddress = null)
+{
+    /// <summary>As QEMU's hostfwd writes it: tcp:127.0.0.1:2222-:22.</summary>
+    public override string ToString() => $"{Protocol.ToString().ToLowerInvariant()}:{HostAddress}:{HostPort}-:{GuestPort}";
 }
 
 /// <summary>A virtio-rng device fed by the host's getrandom(2).</summary>

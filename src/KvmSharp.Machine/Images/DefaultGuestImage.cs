@@ -29,7 +29,7 @@ public static class DefaultGuestImage
     ];
 
     /// <summary>Bumped when what a cached guest holds changes (its /init, its modules): an older cache is built again.</summary>
-    public const int ImageFormat = 3;
+    public const int ImageFormat = 4;
 
     private const string KernelFile = "vmlinuz", InitrdFile = "initrd.img", ReleaseFile = "release", FormatFile = "format";
 

@@ -4,8 +4,8 @@ namespace KvmSharp.Machine.Images;
 
 /// <summary>
 /// Writes the default guest's /init: a busybox shell script that the kernel runs as process 1 from
-/// the initramfs. It mounts /proc, /sys and /dev, loads the virtio modules in dependency order, then
-/// either runs the command passed on the kernel command line (<see cref="DefaultGuestCommandLine"/>)
+/// the initramfs. It mounts /proc, /sys and /dev, loads the virtio modules in dependency order, asks for
+/// a DHCP lease on each NIC (<see cref="DefaultGuestDhcp"/>), then either runs the command passed on the kernel command line (<see cref="DefaultGuestCommandLine"/>)
 /// and powers off, or gives the console a shell.
 /// </summary>
 public static class DefaultGuestInit
@@ -54,6 +54,7 @@ public static class DefaultGuestInit
             mkdir -p /var/log   # acpid's log; without it acpid exits at once
             acpid -c /etc/acpi
 
+            {{DefaultGuestDhcp.InitFragment}}
             if [ -n "$command" ]; then
                 # Closing our own console descriptors leaves the command's as the last ones open on
                 # the console, and the kernel waits at a tty's last close until its output has left the

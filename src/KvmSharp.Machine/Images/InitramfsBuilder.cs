@@ -7,7 +7,7 @@ namespace KvmSharp.Machine.Images;
 
 /// <summary>
 /// Lays out the default guest's initramfs (gzip-compressed newc cpio): busybox and a link for each of
-/// its applets, the wanted kernel modules and their dependencies under lib/modules/RELEASE, /dev/console
+/// its applets, the DHCP hook (<see cref="DefaultGuestDhcp"/>), the wanted kernel modules and their dependencies under lib/modules/RELEASE, /dev/console
 /// (the kernel opens it for init before any /dev is mounted), and /init.
 /// </summary>
 public static class InitramfsBuilder
@@ -39,6 +39,7 @@ public static class InitramfsBuilder
         files["bin/busybox"] = (cpio, path) => cpio.AddFile(path, busybox, 0x1ED);
         foreach (var applet in BusyboxApplets(busyboxPath))
             files.TryAdd(applet, (cpio, path) => cpio.AddSymlink(path, "/bin/busybox"));
+        files[DefaultGuestDhcp.ScriptPath] = (cpio, path) => cpio.AddFile(path, Encoding.UTF8.GetBytes(DefaultGuestDhcp.Script), 0x1ED);
         files["init"] = (cpio, path) => cpio.AddFile(path, Encoding.UTF8.GetBytes(DefaultGuestInit.Build(modulePaths)), 0x1ED);
 
         using var output = new MemoryStream();

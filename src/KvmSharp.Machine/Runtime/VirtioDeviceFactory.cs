@@ -5,6 +5,7 @@ using KvmSharp.Devices.Virtio.Console;
 using KvmSharp.Devices.Virtio.Entropy;
 using KvmSharp.Devices.Virtio.Fs;
 using KvmSharp.Devices.Virtio.Net;
+using KvmSharp.Devices.Virtio.Net.Host;
 using KvmSharp.Devices.Virtio.Vsock;
 using KvmSharp.Machine.Config;
 using KvmSharp.Machine.Console;
@@ -36,12 +37,13 @@ internal static class VirtioDeviceFactory
         foreach (var net in config.Nets)
         {
             byte[] mac = MacAddress.TryParse(net.Mac ?? "", out var parsed, out _) ? parsed : throw new MachineConfigException($"NIC {net.Id} has no valid MAC");
-            devices.Add(($"virtio-net {net.Id}", SlotOf(net.Slot), () =>
+            if (net.Backend == NetBackendKind.User)
             {
-                var device = VirtioNetDevice.OpenTap(net.Tap, mac, notice);
-                device.LimitRate(net.RxRateLimiter, net.TxRateLimiter);
-                return device;
-            }));
+                var forwards = (net.HostForwards ?? []).Select(f => new PasstPortForward(f.Protocol == ForwardProtocol.Udp, f.HostAddress, f.HostPort, f.GuestPort)).ToArray();
+                devices.Add(($"virtio-net {net.Id}", SlotOf(net.Slot), () => Limited(VirtioNetDevice.OpenUser(forwards, mac, $"user-{net.Id}", notice), net)));
+            }
+            else
+                devices.Add(($"virtio-net {net.Id}", SlotOf(net.Slot), () => Limited(VirtioNetDevice.OpenTap(net.Tap, mac, notice), net)));
         }
         if (config.Rng is { } rng)
             devices.Add(($"virtio-rng {rng.Id}", SlotOf(rng.Slot), () => new VirtioEntropyDevice(notice)));
@@ -67,6 +69,13 @@ internal static class VirtioDeviceFactory
             devices.Add((name, SlotOf(fs.Slot), () => new VirtioFsDevice(fs.Tag, fs.Path, fs.ReadOnly, notice, name)));
         }
         return devices.OrderBy(d => d.Item2);
+    }
+
+    /// <summary><paramref name="device"/> with the receive and transmit limits <paramref name="net"/> asks for.</summary>
+    private static VirtioNetDevice Limited(VirtioNetDevice device, NetConfig net)
+    {
+        device.LimitRate(net.RxRateLimiter, net.TxRateLimiter);
+        return device;
     }
 
     private static int SlotOf(int? slot) => slot ?? throw new InvalidOperationException("the config was not normalized: a device has no slot");

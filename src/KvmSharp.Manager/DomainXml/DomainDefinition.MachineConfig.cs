@@ -36,6 +36,8 @@ public sealed partial record DomainDefinition
         Nets = [.. Interfaces.Select(i => new NetConfig(i.Tap, i.Mac)
         {
             Slot = i.Slot,
+            Backend = i.Backend,
+            HostForwards = i.PortForwards,
             RxRateLimiter = i.Inbound?.ToRateLimiter(),
             TxRateLimiter = i.Outbound?.ToRateLimiter(),
         })],

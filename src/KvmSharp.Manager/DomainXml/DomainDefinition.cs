@@ -101,13 +101,14 @@ public sealed record DomainDisk(string Target, string Source, DiskFormat Format,
 }
 
 /// <summary>
-/// A virtio-net NIC on an existing tap (&lt;interface type='ethernet'&gt;&lt;target dev=…/&gt;), or on a virtual network
-/// (&lt;interface type='network'&gt;, <see cref="Network"/> set, <paramref name="Tap"/> empty: the daemon makes its tap at start).
+/// A virtio-net NIC on an existing tap (&lt;interface type='ethernet'&gt;&lt;target dev=…/&gt;), on a virtual network
+/// (&lt;interface type='network'&gt;, <see cref="Network"/> set, <paramref name="Tap"/> empty: the daemon makes its tap at start),
+/// or on user networking through passt (&lt;interface type='user'&gt;, <see cref="Backend"/> user, <see cref="Tap"/> empty).
 /// </summary>
 public sealed record DomainInterface(string Tap, string? Mac = null)
 {
     public int? Slot { get; init; }
-    /// <summary>&lt;source network=…/&gt;: the virtual network this NIC is plugged into; null for type='ethernet'.</summary>
+    /// <summary>&lt;source network=…/&gt;: the virtual network this NIC is plugged into; null for type='ethernet' or 'user'.</summary>
     public string? Network { get; init; }
 
     /// <summary>&lt;bandwidth&gt;&lt;inbound&gt;: traffic into the guest (the NIC's receive limiter); null for none.</summary>
@@ -115,6 +116,11 @@ public sealed record DomainInterface(string Tap, string? Mac = null)
 
     /// <summary>&lt;bandwidth&gt;&lt;outbound&gt;: traffic from the guest (the NIC's transmit limiter).</summary>
     public DomainBandwidthLimit? Outbound { get; init; }
+
+    public NetBackendKind Backend { get; init; }
+
+    /// <summary>&lt;portForward&gt;s of a user interface, one port each; null: none.</summary>
+    public ValueList<PortForward>? PortForwards { get; init; }
 }
 
 /// <summary>virtio-rng fed by the host's random source.</summary>

@@ -161,9 +161,10 @@ internal static partial class DomainDeviceReader
     {
         string type = i.RequiredAttribute("type");
         if (type == "network") return ReadNetworkInterface(i);
+        if (type == UserInterfaceXml.Type) return ReadUserInterface(i);
         if (type != "ethernet")
             throw DomainXmlError.Unsupported(
-                $"<interface type='{DomainXmlError.Quote(type)}'> is not supported yet: use type='ethernet' with <target dev='TAP'/> on an existing tap device");
+                $"<interface type='{DomainXmlError.Quote(type)}'> is not supported yet: use type='ethernet' with <target dev='TAP'/> on an existing tap device, or type='user'");
         string? mac = null;
         if (i.Child("mac") is { } m)
         {
@@ -184,6 +185,26 @@ internal static partial class DomainDeviceReader
         int? slot = ReadAddress(i.Child("address"));
         i.Finish();
         return new DomainInterface(tap, mac) { Slot = slot, Inbound = inbound, Outbound = outbound };
+    }
+
+    /// <summary>&lt;interface type='user'&gt;: user networking through passt (<see cref="UserInterfaceXml"/>).</summary>
+    private static DomainInterface ReadUserInterface(ElementReader i)
+    {
+        string? mac = null;
+        if (i.Child("mac") is { } m)
+        {
+            mac = m.RequiredAttribute("address");
+            m.Finish();
+        }
+        var forwards = UserInterfaceXml.ReadForwards(i);
+        if (i.Child("model") is { } model)
+        {
+            XmlValues.Choice(model, "type", null, "virtio");
+            model.Finish();
+        }
+        int? slot = ReadAddress(i.Child("address"));
+        i.Finish();
+        return new DomainInterface("", mac) { Slot = slot, Backend = NetBackendKind.User, PortForwards = forwards };
     }
 
     private static void ReadSerial(ElementReader s)

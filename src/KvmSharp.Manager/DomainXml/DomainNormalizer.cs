@@ -99,6 +99,7 @@ internal static partial class DomainNormalizer
         {
             "disks" when index < d.Disks.Count => $"<disk> {d.Disks[index].Target}",
             "nets" when index < d.Interfaces.Count && d.Interfaces[index].Network is { } network => $"<interface> on network {DomainXmlError.Quote(network)}",
+            "nets" when index < d.Interfaces.Count && d.Interfaces[index].Backend == NetBackendKind.User => $"<interface type='user'> {index}",
             "nets" when index < d.Interfaces.Count => $"<interface> on {DomainXmlError.Quote(d.Interfaces[index].Tap)}",
             "nets" => "<interface>",
             "rng" => "<rng>",

@@ -122,9 +122,11 @@ public static class DomainXmlWriter
                 nic.Tap.Length == 0 ? null : new XElement("target", new XAttribute("dev", nic.Tap)),
                 new XElement("model", new XAttribute("type", "virtio")),
                 DomainRateLimitXml.WriteBandwidth(nic.Inbound, nic.Outbound),
-                Address(nic.Slot)) : new XElement("interface", new XAttribute("type", "ethernet"),
+                Address(nic.Slot)) : new XElement("interface", new XAttribute("type", nic.Backend == NetBackendKind.User ? UserInterfaceXml.Type : "ethernet"),
                 nic.Mac is null ? null : new XElement("mac", new XAttribute("address", nic.Mac)),
-                new XElement("target", new XAttribute("dev", nic.Tap), new XAttribute("managed", "no")),
+                nic.Backend == NetBackendKind.User
+                    ? (object)UserInterfaceXml.WriteForwards(nic.PortForwards)
+                    : new XElement("target", new XAttribute("dev", nic.Tap), new XAttribute("managed", "no")),
                 new XElement("model", new XAttribute("type", "virtio")),
                 DomainRateLimitXml.WriteBandwidth(nic.Inbound, nic.Outbound),
                 Address(nic.Slot)));

@@ -76,6 +76,33 @@ internal sealed partial class HostNetworkNamespace : IDisposable
         return socket!;
     }
 
+    /// <summary>Runs <paramref name="work"/> on a thread inside the namespace (its sockets are the namespace's, wherever they are used later).</summary>
+    public T Inside<T>(Func<T> work)
+    {
+        T result = default!;
+        Exception? failure = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                using var ns = File.OpenHandle($"/var/run/netns/{Name}");
+                if (SetNs((int)ns.DangerousGetHandle(), CloneNewNet) != 0)
+                    throw new InvalidOperationException($"setns into {Name} failed: errno {Marshal.GetLastPInvokeError()}");
+                result = work();
+            }
+            catch (Exception e)
+            {
+                failure = e;
+            }
+        });
+        thread.Start();
+        thread.Join();
+        if (failure is not null) throw failure;
+        return result;
+    }
+
+    public void Inside(Action work) => Inside(() => { work(); return 0; });
+
     public void Dispose()
     {
         try { HostTool.Run("ip", "netns", "del", Name); }

@@ -4,7 +4,7 @@ namespace KvmSharp.Devices.Virtio.Net;
 
 /// <summary>
 /// The host end of a NIC: frames go in and out whole, each behind the 12-byte virtio_net_hdr_v1 (virtio 1.2
-/// §5.1.6), as a tap with IFF_VNET_HDR carries them. Non-blocking; used from the device's loop thread only.
+/// §5.1.6), as a tap with IFF_VNET_HDR carries them (a passt backend adds and strips it). Non-blocking; used from the device's loop thread only.
 /// </summary>
 public interface INetBackend : IDisposable
 {
@@ -22,4 +22,7 @@ public interface INetBackend : IDisposable
 
     /// <summary>Which offloads (TUN_F_* bits) frames handed to us may use.</summary>
     void SetOffloads(uint tunFlags);
+
+    /// <summary>The device's one notice about a failed host side, in the backend's words (passt says whether it exited); <paramref name="why"/> is the error seen.</summary>
+    string DescribeFailure(string why) => why;
 }

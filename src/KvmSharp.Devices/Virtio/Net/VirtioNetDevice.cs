@@ -24,6 +24,7 @@ public sealed partial class VirtioNetDevice : IVirtioDevice
     private const int ConfigLength = 10;
     /// <summary>VIRTIO_NET_S_LINK_UP (§5.1.4).</summary>
     private const ushort LinkUp = 1;
+    private const int ENOBUFS = 105;
 
     private readonly INetBackend _backend;
     private readonly string _name;
@@ -63,6 +64,16 @@ public sealed partial class VirtioNetDevice : IVirtioDevice
     {
         var tap = TapDevice.Open(tapName);
         return new VirtioNetDevice(new TapBackend(tap), mac ?? MacAddress.FromName(tapName), tapName, notice);
+    }
+
+    /// <summary>
+    /// A NIC on user networking: a passt of its own (<see cref="PasstProcess"/>) with <paramref name="forwards"/>,
+    /// ended with the device. A <see cref="PasstException"/> says in one line why not.
+    /// </summary>
+    public static VirtioNetDevice OpenUser(IReadOnlyList<PasstPortForward> forwards, byte[] mac, string name, Action<string> notice)
+    {
+        var (passt, socket) = PasstProcess.Start(forwards);
+        return new VirtioNetDevice(new PasstBackend(socket, name, passt.WhyGone, passt), mac, name, notice);
     }
 
     public VirtioDeviceType DeviceType => VirtioDeviceType.Net;
@@ -197,7 +208,9 @@ public sealed partial class VirtioNetDevice : IVirtioDevice
     private void StopPollingHost(string why)
     {
         _hostFailed = true;
-        _notice($"kvmsharp: virtio-net {_name}: reading from the host failed ({why}); no more frames will arrive");
+        if (!_toldSendError)   // one notice for a host side that went away, whichever direction saw it first
+            _notice($"kvmsharp: virtio-net {_name}: reading from the host failed ({_backend.DescribeFailure(why)}); no more frames will arrive");
+        _toldSendError = true;
         _loop!.Unwatch(_backend.Handle);
     }
 
@@ -208,10 +221,11 @@ public sealed partial class VirtioNetDevice : IVirtioDevice
         if (_transmitter.Serve(activation.Queues[TransmitQueue], activation.Memory, _backend, TxRateLimiter, out long waitNs))
             activation.NotifyUsed(TransmitQueue);
         if (waitNs > 0) _txTimer!.Arm(waitNs);
-        if (_transmitter.LastSendError != 0 && !_toldSendError)
+        // A full queue (EAGAIN, ENOBUFS) passes by itself and is only counted; anything else is told once.
+        if (_transmitter.LastSendError is not (0 or LibcConstants.EAGAIN or ENOBUFS) && !_toldSendError)
         {
             _toldSendError = true;   // once: a tap that is down refuses every frame
-            _notice($"kvmsharp: virtio-net {_name}: the host refused a frame ({Marshal.GetPInvokeErrorMessage(_transmitter.LastSendError)}); is the tap up?");
+            _notice($"kvmsharp: virtio-net {_name}: the host refused a frame ({_backend.DescribeFailure(Marshal.GetPInvokeErrorMessage(_transmitter.LastSendError))}){(_backend is TapBackend ? "; is the tap up?" : "")}");
         }
     }
 
