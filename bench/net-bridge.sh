@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# TCP over a Linux bridge and a tap per guest, guest <-> host: the path a NIC on a kvmsharpd virtual network takes
+# (<interface type='network'>: a tap on the network's bridge; the host end here is the bridge's own address, so the
+# NAT rules, which only touch traffic leaving the subnet, are not on the path). The default guest under
+# `kvmsharp run --accel emulate --net tap=kbtap0` and under `qemu-system-x86_64 -M pc -accel tcg -netdev tap` with a
+# virtio-net NIC (vhost off: TCG), same kernel, initramfs and command, alternating, in one run, all inside a network
+# namespace this script makes (bridge 10.77.0.1/24; nothing of the host's own networking is touched). Upload: busybox
+# nc sends 64 MiB of zeros to a sink on the bridge's address; download: busybox wget fetches 64 MiB from an HTTP
+# source there. The guest times each with /proc/uptime. Prints the median MiB/s of each side per direction and the ratio.
+# Usage: bench/net-bridge.sh [--runs N] [--mib N]   (root: it makes a namespace, a bridge and taps)
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+runs=3
+mib=64
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --runs) runs="$2"; shift 2 ;;
+    --mib) mib="$2"; shift 2 ;;
+    -h|--help) sed -n 2,10p "$0"; exit 0 ;;
+    *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+die() { echo "BENCHMARK ABORTED: $*" >&2; exit 1; }
+command -v qemu-system-x86_64 >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y qemu-system-x86 >/dev/null; } \
+  || die "cannot install qemu-system-x86"
+[ "$(id -u)" -eq 0 ] || die "run as root: it makes a network namespace, a bridge and taps"
+command -v ip >/dev/null 2>&1 || die "iproute2's ip is needed"
+command -v python3 >/dev/null 2>&1 || die "python3 is needed for the host's sink and source"
+
+paths="$("$root/kvmsharp" image pull)" || die "kvmsharp image pull failed"
+kernel="$(echo "$paths" | awk '/kernel/ {print $NF}')"
+initrd="$(echo "$paths" | awk '/initrd/ {print $NF}')"
+bin="$root/.build/cli/kvmsharp"
+tmp="$(mktemp -d)"
+bytes=$((mib << 20))
+
+ns="kvmsharp-bench-$$"
+ip netns add "$ns"
+inns() { ip netns exec "$ns" "$@"; }
+inns ip link set lo up
+inns ip link add kbbr0 type bridge
+inns ip addr add 10.77.0.1/24 dev kbbr0
+inns ip link set kbbr0 up
+for t in kbtap0 kbtap1; do inns ip tuntap add "$t" mode tap vnet_hdr; inns ip link set "$t" master kbbr0; inns ip link set "$t" up; done
+
+# The host's side on the bridge's address: a sink that reads each connection to its end, and an HTTP source of $bytes zeros.
+ip netns exec "$ns" python3 - "$tmp/ports" "$bytes" <<'PY' &
+import socket, sys, threading
+ports_file, size = sys.argv[1], int(sys.argv[2])
+def listener():
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("10.77.0.1", 0)); s.listen(8); return s
+sink, source = listener(), listener()
+def serve_sink():
+    while True:
+        c, _ = sink.accept()
+        while c.recv(1 << 20): pass
+        c.close()
+def serve_source():
+    chunk = bytes(1 << 20)
+    while True:
+        c, _ = source.accept()
+        head = b""
+        while b"\r\n\r\n" not in head:
+            d = c.recv(4096)
+            if not d: break
+            head += d
+        c.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n" % size)
+        left = size
+        while left > 0:
+            n = min(left, len(chunk)); c.sendall(chunk[:n]); left -= n
+        c.close()
+threading.Thread(target=serve_sink, daemon=True).start()
+threading.Thread(target=serve_source, daemon=True).start()
+with open(ports_file + ".tmp", "w") as f: f.write("%d %d\n" % (sink.getsockname()[1], source.getsockname()[1]))
+import os; os.rename(ports_file + ".tmp", ports_file)
+threading.Event().wait()
+PY
+server=$!
+trap 'kill $server 2>/dev/null; ip netns del "$ns" 2>/dev/null; rm -rf "$tmp"' EXIT
+for _ in $(seq 100); do [ -f "$tmp/ports" ] && break; sleep 0.1; done
+read -r sink_port source_port < "$tmp/ports" || die "the host's sink and source did not start"
+
+# Each line: "R name bytes start end" with the guest's uptime before and after.
+script="ip addr add 10.77.0.2/24 dev eth0; ip link set eth0 up; gw=10.77.0.1
+a=\$(cut -d' ' -f1 /proc/uptime); head -c $bytes /dev/zero | nc \$gw $sink_port; echo R up $bytes \$a \$(cut -d' ' -f1 /proc/uptime)
+a=\$(cut -d' ' -f1 /proc/uptime); wget -q -O /dev/null http://\$gw:$source_port/ && echo R down $bytes \$a \$(cut -d' ' -f1 /proc/uptime)"
+cmdline="console=ttyS0 panic=-1 quiet loglevel=1 kvmsharp.exec=$(printf '%s' "$script" | base64 -w0)"
+
+record() {  # record NAME OUTPUT-FILE: appends each direction's MB/s to NAME.up / NAME.down
+  local pattern='R (up|down) [0-9]+ [0-9.]+ [0-9.]+'
+  [ "$(grep -cE "$pattern" "$2")" -eq 2 ] || die "$1 printed no transfer results: $(tail -5 "$2")"
+  grep -oE "$pattern" "$2" | awk -v out="$tmp/$1" '{ printf "%.1f\n", $3 / 1048576 / ($5 - $4) >> (out "." $2) }'
+}
+median() { sort -g "$1" | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+echo "host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; guest: $(basename "$kernel"), 256 MiB, 1 vCPU; $mib MiB each way"
+for n in $(seq "$runs"); do
+  inns "$bin" run --accel emulate --memory 256 --net tap=kbtap0 --exec "$script" >"$tmp/k.out" 2>&1 || die "kvmsharp failed: $(tail -5 "$tmp/k.out")"
+  record kvmsharp "$tmp/k.out"
+  inns qemu-system-x86_64 -M pc -accel tcg -m 256 -nographic -no-reboot -kernel "$kernel" -initrd "$initrd" -append "$cmdline" \
+    -netdev tap,id=n,ifname=kbtap1,script=no,downscript=no,vhost=off -device virtio-net-pci,netdev=n -serial stdio -serial null -monitor none </dev/null >"$tmp/q.out" 2>&1 \
+    || die "qemu failed: $(tail -5 "$tmp/q.out")"
+  record qemu "$tmp/q.out"
+done
+printf '\n| TCP over a bridge and tap, %d MiB (median of %d) | KvmSharp emulate + tap | QEMU TCG + tap | ratio |\n|---|---|---|---|\n' "$mib" "$runs"
+for d in up down; do
+  k=$(median "$tmp/kvmsharp.$d"); q=$(median "$tmp/qemu.$d")
+  label=$([ "$d" = up ] && echo "guest -> host (nc upload)" || echo "host -> guest (wget download)")
+  printf '| %s | %s MiB/s | %s MiB/s | %.2f |\n' "$label" "$k" "$q" "$(echo "$k / $q" | bc -l)"
+done
