@@ -117,6 +117,25 @@ public sealed class BlockCache
         _hasStalePages = false;
     }
 
+    /// <summary>How many blocks the per-page lists hold: the live ones, each once per page it spans.</summary>
+    public int PageEntryCount => _byPage.Values.Sum(blocks => blocks.Count);
+
+    /// <summary>
+    /// A block replaced at its physical address leaves its pages' lists too. The same physical code is reached at
+    /// another RIP whenever another process runs a shared library (ASLR puts it elsewhere), so without this the lists
+    /// grew with every process until the page was written: 3 GiB of dead blocks by a Debian login prompt.
+    /// </summary>
+    private void Forget(DecodedBlock block)
+    {
+        block.Valid = false;
+        foreach (ulong page in block.Pages)
+        {
+            if (!_byPage.TryGetValue(page, out var onPage)) continue;
+            onPage.Remove(block);
+            if (onPage.Count == 0) _byPage.Remove(page);
+        }
+    }
+
     public DecodedBlock? Find(ulong physical, ulong rip, int bitness)
     {
         // A direct-mapped front for the dictionary: most lookups (returns, indirect jumps) hit it.
@@ -154,7 +173,7 @@ public sealed class BlockCache
         {
             Instructions = instructions, Ops = ops, StartRip = rip, PhysicalStart = physical, Bitness = bitness, Pages = pages,
         };
-        if (_blocks.Remove(physical, out var replaced)) replaced.Valid = false;
+        if (_blocks.Remove(physical, out var replaced)) Forget(replaced);
         _blocks[physical] = block;
         foreach (ulong page in pages)
         {
