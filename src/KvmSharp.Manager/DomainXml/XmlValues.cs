@@ -9,9 +9,16 @@ internal static class XmlValues
     /// A scaled integer (formatdomain "Memory Allocation", basictypes.rng "unit"): the element's text times its unit,
     /// returned in KiB rounded up, as libvirt rounds. <paramref name="e"/>'s 'unit' attribute is read here.
     /// </summary>
-    public static ulong ScaledKib(ElementReader e)
+    public static ulong ScaledKib(ElementReader e) => (ScaledBytes(e, "KiB", upToExbi: false) + 1023) / 1024;
+
+    /// <summary>
+    /// A scaled integer in bytes (basictypes.rng "unit"), the unit <paramref name="defaultUnit"/> when none is given
+    /// (KiB for domain memory, bytes for storage); P and E units only where <paramref name="upToExbi"/> (storage sizes,
+    /// not memory); refused when the product does not fit 64 bits.
+    /// </summary>
+    public static ulong ScaledBytes(ElementReader e, string defaultUnit, bool upToExbi)
     {
-        string unit = e.Attribute("unit") ?? "KiB";
+        string unit = e.Attribute("unit") ?? defaultUnit;
         UInt128 scale = unit switch
         {
             "b" or "bytes" => 1,
@@ -23,13 +30,16 @@ internal static class XmlValues
             "G" or "g" or "GiB" => 1UL << 30,
             "TB" => 1000_000_000_000,
             "T" or "t" or "TiB" => 1UL << 40,
-            _ => throw DomainXmlError.Xml(
-                $"unit '{DomainXmlError.Quote(unit)}' of {e.Describe} is not one of b, bytes, KB, k, KiB, MB, M, MiB, GB, G, GiB, TB, T, TiB"),
+            "PB" when upToExbi => 1000_000_000_000_000,
+            "P" or "p" or "PiB" when upToExbi => 1UL << 50,
+            "EB" when upToExbi => 1000_000_000_000_000_000,
+            "E" or "e" or "EiB" when upToExbi => 1UL << 60,
+            _ => throw DomainXmlError.Xml($"unit '{DomainXmlError.Quote(unit)}' of {e.Describe} is not a size unit (bytes, KiB, MiB, GiB, TiB, …)"),
         };
         ulong value = UnsignedText(e);
         UInt128 bytes = value * scale;
-        if (bytes > ulong.MaxValue) throw DomainXmlError.Xml($"{e.Describe} is too large");
-        return (ulong)((bytes + 1023) / 1024);
+        if (bytes > ulong.MaxValue - 1023) throw DomainXmlError.Xml($"{e.Describe} of {value} {DomainXmlError.Quote(unit)} is too large: it does not fit in 64 bits");
+        return (ulong)bytes;
     }
 
     /// <summary>The element's text as a decimal unsigned number.</summary>

@@ -74,32 +74,12 @@ internal static class VolumeXml
         return VolumeFormats.Parse(type);
     }
 
-    /// <summary>A scaled integer in bytes (formatstorage: the unit defaults to bytes), refused when it does not fit 64 bits.</summary>
+    /// <summary>A scaled integer in bytes (formatstorage: the unit defaults to bytes).</summary>
     private static ulong Bytes(ElementReader e)
     {
-        string unit = e.Attribute("unit") ?? "bytes";
-        UInt128 scale = unit switch
-        {
-            "b" or "bytes" => 1,
-            "KB" => 1000,
-            "k" or "K" or "KiB" => 1024,
-            "MB" => 1000_000,
-            "M" or "m" or "MiB" => 1UL << 20,
-            "GB" => 1000_000_000,
-            "G" or "g" or "GiB" => 1UL << 30,
-            "TB" => 1000_000_000_000,
-            "T" or "t" or "TiB" => 1UL << 40,
-            "PB" => 1000_000_000_000_000,
-            "P" or "p" or "PiB" => 1UL << 50,
-            "EB" => 1000_000_000_000_000_000,
-            "E" or "e" or "EiB" => 1UL << 60,
-            _ => throw DomainXmlError.Xml($"unit '{DomainXmlError.Quote(unit)}' of {e.Describe} is not a size unit (bytes, KiB, MiB, GiB, TiB, …)"),
-        };
-        ulong value = XmlValues.UnsignedText(e);
-        UInt128 bytes = value * scale;
-        if (bytes > ulong.MaxValue) throw DomainXmlError.Xml($"{e.Describe} of {value} {DomainXmlError.Quote(unit)} does not fit in 64 bits");
+        ulong bytes = XmlValues.ScaledBytes(e, "bytes", upToExbi: true);
         e.Finish();
-        return (ulong)bytes;
+        return bytes;
     }
 
     public static string Format(VolumeDescription d)
