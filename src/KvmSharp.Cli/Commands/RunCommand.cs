@@ -39,13 +39,17 @@ internal static class RunCommand
         var firmware = new Option<string?>("--firmware")
         {
             HelpName = "bios|uefi|none",
-            Description = "Start from firmware: bios (SeaBIOS, Debian's seabios package) boots the first disk through its MBR, as a PC; uefi (OVMF, Debian's ovmf package; see --firmware-vars); none (the default) loads the kernel directly",
+            Description = "Start from firmware: bios (SeaBIOS, Debian's seabios package) boots the first disk (or the one given --disk …,boot=1) through its MBR, as a PC; uefi (OVMF, Debian's ovmf package; see --firmware-vars); none (the default) loads the kernel directly",
         };
         firmware.AcceptOnlyFromAmong("bios", "uefi", "none");
         var firmwareVars = new Option<string?>("--firmware-vars")
         {
             HelpName = "FILE",
             Description = "With --firmware uefi: this VM's UEFI variable store (boot entries), created from OVMF_VARS_4M.fd when missing and written as the guest changes it; without it the variables last for this run only",
+        };
+        var bootStrict = new Option<bool>("--boot-strict")
+        {
+            Description = "With --firmware: boot only the disks given boot=N (QEMU's -boot strict=on); when none of them boots the firmware stops instead of trying the others",
         };
         var debugExit = Options.OptionalNumber("--debug-exit", "Add a QEMU isa-debug-exit device at this port: a guest write of v exits with status (v<<1)|1", 0xFFFF);
         var console = Options.Console();
@@ -89,9 +93,9 @@ internal static class RunCommand
         var restoreMemory = new Option<FileInfo?>("--restore-mem") { HelpName = "MEMFILE", Description = "The snapshot's memory file (mapped copy-on-write: the file never changes)" };
         var paused = new Option<bool>("--paused") { Description = "Start (or restore) the machine paused: no guest instruction runs until PATCH /vm {\"state\": \"Resumed\"} (libvirt's start --paused)" };
         var printConfig = new Option<bool>("--print-config") { Description = "Print the machine the other flags describe as a JSON config (every device's id and slot filled in) and exit without running it" };
-        Option[] machineFlags = [kernel, initrd, cmdline, exec, firmware, firmwareVars, cloudInit, memory, cpus, accel, debugExit, noPit, icount, jit, vsock, disks, net, rng, balloon, virtioConsole, filesystems];
+        Option[] machineFlags = [kernel, initrd, cmdline, exec, firmware, firmwareVars, bootStrict, cloudInit, memory, cpus, accel, debugExit, noPit, icount, jit, vsock, disks, net, rng, balloon, virtioConsole, filesystems];
         var command = new Command("run", "Run a virtual machine");
-        foreach (var option in (Option[])[kernel, initrd, cmdline, exec, firmware, firmwareVars, cloudInit, memory, cpus, accel, debugExit, console, noPit, icount, jit, vsock, disks, net, rng, balloon, virtioConsole, filesystems, noReboot, configFile, printConfig, apiSocket, instanceId, restore, restoreMemory, incoming, paused])
+        foreach (var option in (Option[])[kernel, initrd, cmdline, exec, firmware, firmwareVars, bootStrict, cloudInit, memory, cpus, accel, debugExit, console, noPit, icount, jit, vsock, disks, net, rng, balloon, virtioConsole, filesystems, noReboot, configFile, printConfig, apiSocket, instanceId, restore, restoreMemory, incoming, paused])
             command.Options.Add(option);
         command.SetAction(result => UserErrors.Guard(() =>
         {
@@ -166,10 +170,12 @@ internal static class RunCommand
                 throw new MachineConfigException("--initrd needs --kernel PATH (the default guest brings its own)");
             var firmwareConfig = result.GetValue(firmware) switch
             {
-                "bios" => new FirmwareConfig(FirmwareKind.Bios),
-                "uefi" => new FirmwareConfig(FirmwareKind.Uefi, VarsPath: result.GetValue(firmwareVars)),
+                "bios" => new FirmwareConfig(FirmwareKind.Bios) { StrictBoot = result.GetValue(bootStrict) },
+                "uefi" => new FirmwareConfig(FirmwareKind.Uefi, VarsPath: result.GetValue(firmwareVars)) { StrictBoot = result.GetValue(bootStrict) },
                 _ => null,
             };
+            if (result.GetValue(bootStrict) && firmwareConfig is null)
+                throw new MachineConfigException("--boot-strict says which disks the firmware may boot; it needs --firmware bios or uefi");
             if (result.GetValue(firmwareVars) is not null && firmwareConfig?.Kind != FirmwareKind.Uefi)
                 throw new MachineConfigException("--firmware-vars is the UEFI variable store; it needs --firmware uefi");
             if (firmwareConfig is not null && execCommand is not null)

@@ -17,6 +17,7 @@ public static class ConfigFlags
         "kernel.initrd_path" => "--initrd",
         "kernel.command_line" => "--cmdline",
         "firmware.vars_path" => "--firmware-vars",
+        "firmware.strict_boot" => "--boot-strict",
         _ => Root(field) switch
         {
             "memory_size" => "--memory",

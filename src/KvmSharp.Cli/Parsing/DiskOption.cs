@@ -4,16 +4,16 @@ using KvmSharp.Machine.Config;
 
 namespace KvmSharp.Cli.Parsing;
 
-/// <summary><c>--disk PATH[,format=raw|qcow2][,readonly=on][,serial=ID][,iops=N][,bps=N]</c>, repeatable: the first is the guest's /dev/vda.</summary>
+/// <summary><c>--disk PATH[,format=raw|qcow2][,readonly=on][,serial=ID][,iops=N][,bps=N][,boot=N]</c>, repeatable: the first is the guest's /dev/vda.</summary>
 public static class DiskOption
 {
-    private static readonly string[] Keys = ["format", "readonly", "serial", RateOption.Ops, RateOption.Bytes];
+    private static readonly string[] Keys = ["format", "readonly", "serial", RateOption.Ops, RateOption.Bytes, BootIndexOption.Key];
 
     public static Option<DiskConfig[]> Create() => new("--disk")
     {
-        HelpName = "PATH[,format=raw|qcow2][,readonly=on][,serial=ID][,iops=N][,bps=N]",
+        HelpName = "PATH[,format=raw|qcow2][,readonly=on][,serial=ID][,iops=N][,bps=N][,boot=N]",
         Description = "A virtio-blk disk (repeatable; the first is /dev/vda). Format: probed when not given; serial: up to 20 ASCII characters; " +
-                      "iops/bps: requests or bytes per second (K/M/G suffixes)",
+                      "iops/bps: requests or bytes per second (K/M/G suffixes); boot: with --firmware, its place in the boot order (1 first)",
         Arity = ArgumentArity.ZeroOrMore,
         CustomParser = result =>
         {
@@ -52,7 +52,8 @@ public static class DiskOption
             return false;
         }
         if (!RateOption.TryParse(options, allowOps: true, out var limiter, out error)) return false;
-        disk = new DiskConfig(Path.GetFullPath(path), format, readOnly, serial) { RateLimiter = limiter };
+        if (!BootIndexOption.TryParse(options, out int? bootIndex, out error)) return false;
+        disk = new DiskConfig(Path.GetFullPath(path), format, readOnly, serial) { RateLimiter = limiter, BootIndex = bootIndex };
         return true;
     }
 

@@ -12,8 +12,9 @@ namespace KvmSharp.Cli.Parsing;
 /// </summary>
 public static class NetOption
 {
-    private static readonly string[] TapKeys = ["tap", "mac", RateOption.Bytes];
-    private static readonly string[] UserKeys = ["mac", RateOption.Bytes];
+    // boot=N is read so that validation can say why a NIC cannot boot, instead of "unknown key".
+    private static readonly string[] TapKeys = ["tap", "mac", RateOption.Bytes, BootIndexOption.Key];
+    private static readonly string[] UserKeys = ["mac", RateOption.Bytes, BootIndexOption.Key];
     private const string HostForwardKey = "hostfwd=";
 
     internal static Option<List<NetConfig>> Create() => new("--net")
@@ -46,7 +47,8 @@ public static class NetOption
         if (!TapDevice.IsValidName(tap)) { error = $"'{tap}' is not a network interface name ({TapDevice.NameRule})"; return false; }
         if (!TryParseMac(options, out string? mac, out error)) return false;
         if (!RateOption.TryParse(options, allowOps: false, out var limiter, out error)) return false;
-        net = new NetConfig(tap, mac) { RxRateLimiter = limiter, TxRateLimiter = limiter };
+        if (!BootIndexOption.TryParse(options, out int? bootIndex, out error)) return false;
+        net = new NetConfig(tap, mac) { RxRateLimiter = limiter, TxRateLimiter = limiter, BootIndex = bootIndex };
         return true;
     }
 
@@ -70,16 +72,19 @@ public static class NetOption
         }
         string? mac = null;
         RateLimiterConfig? limiter = null;
+        int? bootIndex = null;
         if (rest.Count > 0)
         {
             if (!DeviceOptionList.TryParse(string.Join(',', rest), UserKeys, out var options, out error)) return false;
             if (options.Positional is not null) { error = $"'{options.Positional}' is not key=value"; return false; }
             if (!TryParseMac(options, out mac, out error)) return false;
             if (!RateOption.TryParse(options, allowOps: false, out limiter, out error)) return false;
+            if (!BootIndexOption.TryParse(options, out bootIndex, out error)) return false;
         }
         net = new NetConfig("", mac)
         {
             Backend = NetBackendKind.User, HostForwards = forwards.Count > 0 ? [.. forwards] : null, RxRateLimiter = limiter, TxRateLimiter = limiter,
+            BootIndex = bootIndex,
         };
         return true;
     }

@@ -25,6 +25,13 @@ public sealed record FirmwareConfig(FirmwareKind Kind, string? ImagePath = null,
     public const string DebianOvmfCode = "/usr/share/OVMF/OVMF_CODE_4M.fd";
     public const string DebianOvmfVars = "/usr/share/OVMF/OVMF_VARS_4M.fd";
 
+    /// <summary>
+    /// Only devices with a boot index may boot (QEMU's <c>-boot strict=on</c>, which libvirt always gives): the firmware
+    /// stops after the last of them instead of trying the others. No effect when no device has a boot index.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
+    public bool StrictBoot { get; init; }
+
     /// <summary>The image file this config boots.</summary>
     public string Image => ImagePath ?? (Kind == FirmwareKind.Bios ? DebianSeaBios : DebianOvmfCode);
 

@@ -54,6 +54,7 @@ internal static class MachineConfigValidator
 
         for (int i = 0; i < config.Disks.Count; i++) CheckDisk(config.Disks[i], $"disks[{i}]", Add);
         CheckNets(config.Nets, Add);
+        BootOrderRules.Check(config, Add);
         // CIDs 0-2 are the hypervisor, local and host (virtio 1.2 §5.10.4); 2^32-1 is VMADDR_CID_ANY.
         if (config.Vsock is { } vsock && (vsock.GuestCid < 3 || vsock.GuestCid == uint.MaxValue))
             Add("vsock.guest_cid", $"cid {vsock.GuestCid} is reserved; use 3 to {uint.MaxValue - 1}");

@@ -28,6 +28,13 @@ public sealed record DiskConfig(string Path, DiskFormat? Format = null, bool Rea
 
     /// <summary>Firecracker's drive rate_limiter: ops = requests, bandwidth = data bytes; null: unlimited.</summary>
     public RateLimiterConfig? RateLimiter { get; init; }
+
+    /// <summary>
+    /// Where the firmware tries this disk among the machine's boot devices: 1 first (QEMU's bootindex, libvirt's
+    /// &lt;boot order&gt;); null: after every numbered device, unless <see cref="FirmwareConfig.StrictBoot"/>.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? BootIndex { get; init; }
 }
 
 /// <summary>
@@ -54,6 +61,13 @@ public sealed record NetConfig(string Tap = "", string? Mac = null) : IPciDevice
     /// <summary>User networking only: host ports passed to the guest (QEMU's hostfwd). Null: none.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public ValueList<PortForward>? HostForwards { get; init; }
+
+    /// <summary>
+    /// A boot index as a disk's; always refused by validation (<see cref="BootOrderRules"/>): a NIC cannot boot here.
+    /// Kept as a field so that a config asking for it is told why instead of reading "unknown field".
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? BootIndex { get; init; }
 }
 
 /// <summary>What carries a NIC's frames on the host.</summary>

@@ -98,8 +98,11 @@ public static class FirmwareBoot
         var (smbios, anchor) = SmbiosTables.Build(new SmbiosMachine(config.Uuid, config.VcpuCount, config.MemorySize, ram));
         fwCfg.AddFile(SmbiosTables.TablesFile, smbios);
         fwCfg.AddFile(SmbiosTables.AnchorFile, anchor);
+        bool kernelRom = config.Kernel is not null && config.Firmware?.Kind != FirmwareKind.Uefi;
         if (config.Kernel is { } kernel)
-            AddKernel(fwCfg, kernel, MemoryMap.RamRanges(config.MemorySize)[0].Size, withOptionRom: config.Firmware?.Kind != FirmwareKind.Uefi);
+            AddKernel(fwCfg, kernel, MemoryMap.RamRanges(config.MemorySize)[0].Size, withOptionRom: kernelRom);
+        if (FirmwareBootOrder.File(config, kernelRom ? LinuxBootRomFile : null) is { } bootOrder) fwCfg.AddFile(FirmwareBootOrder.FileName, bootOrder);
+        fwCfg.AddFile(FirmwareBootOrder.BootFailWaitFileName, FirmwareBootOrder.BootFailWait());
         // SeaBIOS writes what it would show on a screen to this UART too (its "sercon"): we have no VGA.
         fwCfg.AddFile("etc/sercon-port", U16(0x3F8));
         ports.Register(FwCfg.PortBase, FwCfg.PortCount, fwCfg);
@@ -108,7 +111,7 @@ public static class FirmwareBoot
 
     /// <summary>
     /// The kernel for the firmware to start (as QEMU's -kernel). SeaBIOS needs an option ROM that does it, first in the
-    /// boot order; OVMF has its own loader for these items (QemuKernelLoaderFsDxe).
+    /// boot order (<see cref="FirmwareBootOrder"/>); OVMF has its own loader for these items (QemuKernelLoaderFsDxe).
     /// </summary>
     private static void AddKernel(FwCfg fwCfg, KernelConfig kernel, ulong lowRamEnd, bool withOptionRom)
     {
@@ -136,9 +139,7 @@ public static class FirmwareBoot
         fwCfg.AddItem(KeyCommandLineAddress, U32(image.CommandLineAddress));
         fwCfg.AddItem(KeyCommandLineSize, U32((uint)image.CommandLine.Length));
         fwCfg.AddItem(KeyCommandLineData, image.CommandLine);
-        if (rom is null) return;
-        fwCfg.AddFile(LinuxBootRomFile, rom);
-        fwCfg.AddFile("bootorder", System.Text.Encoding.ASCII.GetBytes($"/rom@{LinuxBootRomFile}\n"));
+        if (rom is not null) fwCfg.AddFile(LinuxBootRomFile, rom);
     }
 
     /// <summary>

@@ -59,14 +59,14 @@ public sealed partial record DomainDefinition
 }
 
 /// <summary>
-/// What boots: a kernel loaded directly (<paramref name="Kernel"/>), or firmware (<see cref="BootsDisk"/>) booting the
-/// first disk: SeaBIOS or the BIOS image <see cref="Loader"/> names, or with <see cref="Uefi"/> OVMF (or the pflash
+/// What boots: a kernel loaded directly (<paramref name="Kernel"/>), or firmware booting the first disk
+/// (<see cref="BootsDisk"/>) or the disks in their &lt;boot order&gt; (<see cref="DomainBootXml"/>): SeaBIOS or the BIOS image <see cref="Loader"/> names, or with <see cref="Uefi"/> OVMF (or the pflash
 /// code image <see cref="Loader"/> names) with its variables in <see cref="Nvram"/>. <paramref name="Machine"/> as
 /// written (pc, q35, pc-i440fx-…).
 /// </summary>
 public sealed record DomainOs(string? Kernel, string? Initrd = null, string? Cmdline = null, string Machine = "pc")
 {
-    /// <summary>&lt;boot dev='hd'/&gt;: firmware boots the disks (also when there is no kernel).</summary>
+    /// <summary>&lt;boot dev='hd'/&gt;: firmware boots the first disk (also when there is no kernel and no disk has a &lt;boot order&gt;).</summary>
     public bool BootsDisk { get; init; }
     /// <summary>&lt;loader&gt;: the BIOS image, or UEFI's code (type='pflash'); null: Debian's SeaBIOS or OVMF.</summary>
     public string? Loader { get; init; }
@@ -98,6 +98,9 @@ public sealed record DomainDisk(string Target, string Source, DiskFormat Format,
 
     /// <summary>A pool's volume (&lt;disk type='volume'&gt;), whose <see cref="Source"/> is a placeholder until the start resolves it.</summary>
     public DiskVolume? Volume { get; init; }
+
+    /// <summary>&lt;boot order='N'/&gt;: the disk's place in the firmware's boot order, 1 first; null: not a boot device of its own.</summary>
+    public int? BootOrder { get; init; }
 }
 
 /// <summary>

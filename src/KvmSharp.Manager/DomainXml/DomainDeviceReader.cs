@@ -26,6 +26,7 @@ internal static partial class DomainDeviceReader
                     disks.Add(ReadDisk(devices.Take(child)));
                     break;
                 case "interface":
+                    DomainBootXml.RefuseOnInterface(child);
                     interfaces.Add(ReadInterface(devices.Take(child)));
                     break;
                 case "serial":
@@ -148,9 +149,10 @@ internal static partial class DomainDeviceReader
                 throw DomainXmlError.Xml($"<serial> '{DomainXmlError.Quote(serial)}' of disk {dev} must be letters, digits, spaces and _ . + - (at least one)");
         }
         var iotune = DomainRateLimitXml.ReadIoTune(d.Child("iotune"), dev);
+        int? bootOrder = DomainBootXml.ReadOrder(d.Child("boot"), $"<disk> {dev}");
         int? slot = ReadAddress(d.Child("address"));
         d.Finish();
-        return new DomainDisk(dev, file, format, readOnly, serial) { Slot = slot, IoTune = iotune, Volume = diskVolume };
+        return new DomainDisk(dev, file, format, readOnly, serial) { Slot = slot, IoTune = iotune, Volume = diskVolume, BootOrder = bootOrder };
     }
 
     /// <summary>vd plus 1 to 3 letters: vda … vdzzz, more disks than a PCI bus holds.</summary>

@@ -120,6 +120,7 @@ internal static partial class DomainNormalizer
             (_, "tap") => $"<target dev> of {owner}",
             (_, "mac") => $"<mac address> of {owner}",
             (_, "slot") => $"<address slot> of {owner}",
+            (_, "boot_index") => $"<boot order> of {owner}",
             (_, "guest_cid") => $"<cid address> of {owner}",
             _ when owner.Length > 0 => owner,
             _ => field,

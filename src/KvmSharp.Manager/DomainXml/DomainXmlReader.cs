@@ -60,7 +60,22 @@ public static partial class DomainXmlReader
         if (e.Child("clock") is { } clock) ReadClock(clock);
         if (e.Child("devices") is { } devices) definition = DomainDeviceReader.Read(devices, definition);
         e.Finish();
-        return definition;
+        return WithBootChecked(definition);
+    }
+
+    /// <summary>
+    /// The boot rules that need the devices (<see cref="DomainBootXml.Check"/>); what boots when the XML says nothing is
+    /// settled here too: as libvirt adds &lt;boot dev='hd'/&gt; when neither style is used, without a kernel the firmware
+    /// boots the first disk.
+    /// </summary>
+    private static DomainDefinition WithBootChecked(DomainDefinition d)
+    {
+        bool osBootGiven = d.Os.BootsDisk;
+        DomainBootXml.Check(d, osBootGiven);
+        bool deviceOrder = d.Disks.Any(disk => disk.BootOrder is not null);
+        if (d.Os.Kernel is null && !osBootGiven && d.Os.Loader is null && !deviceOrder)
+            throw DomainXmlError.Unsupported("an <os> with neither <kernel> nor <boot dev='hd'/> is not supported: say what boots (or give a disk <boot order='1'/>)");
+        return d with { Os = d.Os with { BootsDisk = osBootGiven || (d.Os.Kernel is null && !deviceOrder) } };
     }
 
     private static Guid ReadUuid(ElementReader e)
@@ -108,7 +123,7 @@ public static partial class DomainXmlReader
         type.Finish();
 
         // <loader> and <boot> mean firmware; <kernel> is loaded directly (libvirt hands it to the firmware, which
-        // loads it the same way). <boot> repeats in order of preference; 'hd' is the only device we boot.
+        // loads it the same way). <boot> repeats in order of preference; 'hd' is the only device we boot (DomainBootXml).
         // firmware='efi' (libvirt's automatic firmware selection) or a pflash <loader> mean UEFI.
         bool uefi = XmlValues.OptionalChoice(os, "firmware", "bios", "efi") == "efi";
         var (loader, pflash) = os.Child("loader") is { } l ? ReadLoader(l) : (null, false);
@@ -116,9 +131,7 @@ public static partial class DomainXmlReader
         bool bootsDisk = false;
         foreach (var child in os.ChildElements.Where(c => c.Name == "boot").ToList())
         {
-            var boot = os.Take(child);
-            XmlValues.Choice(boot, "dev", null, "hd");
-            boot.Finish();
+            DomainBootXml.ReadOsBoot(os.Take(child));
             bootsDisk = true;
         }
         string? nvramPath = null, nvramTemplate = null;
@@ -130,8 +143,6 @@ public static partial class DomainXmlReader
             nvramPath = text.Length == 0 ? null : XmlValues.AbsolutePath(text, "<nvram>");
         }
         var kernel = os.Child("kernel");
-        if (kernel is null && !bootsDisk && loader is null)
-            throw DomainXmlError.Unsupported("an <os> with neither <kernel> nor <boot dev='hd'/> is not supported: say what boots");
         if (kernel is not null && loader is not null)
             throw DomainXmlError.Unsupported("<loader> with a <kernel> is not supported: KvmSharp loads the kernel directly, without firmware");
         if (kernel is not null && uefi)
@@ -142,9 +153,10 @@ public static partial class DomainXmlReader
         if (kernelPath is null && (initrd is not null || cmdline is not null))
             throw DomainXmlError.Unsupported("<initrd> and <cmdline> in <os> need a <kernel>: the firmware boots the disk as it is");
         os.Finish();
+        // BootsDisk says here only whether <boot> was given; WithBootChecked settles it once the devices are read.
         return new DomainOs(kernelPath, initrd, cmdline is "" ? null : cmdline, machine)
         {
-            BootsDisk = bootsDisk || kernelPath is null,
+            BootsDisk = bootsDisk,
             Loader = loader,
             Uefi = uefi,
             Nvram = nvramPath,

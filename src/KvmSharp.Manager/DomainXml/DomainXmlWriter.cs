@@ -107,6 +107,7 @@ public static class DomainXmlWriter
                 disk.ReadOnly ? new XElement("readonly") : null,
                 disk.Serial is null ? null : new XElement("serial", disk.Serial),
                 DomainRateLimitXml.WriteIoTune(disk.IoTune),
+                DomainBootXml.WriteOrder(disk.BootOrder),
                 Address(disk.Slot)));
         foreach (var fs in d.Filesystems)
             devices.Add(new XElement("filesystem", new XAttribute("type", "mount"), new XAttribute("accessmode", "passthrough"),

@@ -183,7 +183,8 @@ public class DomainXmlReaderTests
         var d = DomainXmlReader.Parse(xml);
         var config = d.ToMachineConfig("/run/kvmsharp/small.console", null);
         Assert.Null(config.Kernel);
-        Assert.Equal(new FirmwareConfig(FirmwareKind.Bios), config.Firmware);
+        Assert.Equal(new FirmwareConfig(FirmwareKind.Bios) { StrictBoot = true }, config.Firmware);   // libvirt's -boot strict=on
+        Assert.Equal(1, config.Disks[0].BootIndex);   // libvirt's qemu driver: <boot dev='hd'/> first is bootindex 1 on the first disk
         Assert.Empty(config.Validate());
         string written = DomainXmlWriter.Format(d);
         Assert.Contains("<boot dev=\"hd\" />", written, StringComparison.Ordinal);
@@ -192,7 +193,7 @@ public class DomainXmlReaderTests
 
         // <loader> names the BIOS image to boot instead of Debian's.
         var own = DomainXmlReader.Parse(xml.Replace("<boot dev='hd'/>", "<loader readonly='yes' type='rom'>/opt/bios.bin</loader><boot dev='hd'/>", StringComparison.Ordinal));
-        Assert.Equal(new FirmwareConfig(FirmwareKind.Bios, "/opt/bios.bin"), own.ToMachineConfig("/run/c", null).Firmware);
+        Assert.Equal(new FirmwareConfig(FirmwareKind.Bios, "/opt/bios.bin") { StrictBoot = true }, own.ToMachineConfig("/run/c", null).Firmware);
         Assert.Equal(own, DomainXmlReader.Parse(DomainXmlWriter.Format(own)));
     }
 
@@ -202,7 +203,7 @@ public class DomainXmlReaderTests
         string xml = Minimal(Disk).Replace("<kernel>/boot/vmlinuz</kernel>", "<boot dev='hd'/>", StringComparison.Ordinal);
         var auto = DomainXmlReader.Parse(xml.Replace("<os>", "<os firmware='efi'>", StringComparison.Ordinal));
         Assert.True(auto.Os.Uefi);
-        Assert.Equal(new FirmwareConfig(FirmwareKind.Uefi), auto.ToMachineConfig("/run/c", null).Firmware);
+        Assert.Equal(new FirmwareConfig(FirmwareKind.Uefi) { StrictBoot = true }, auto.ToMachineConfig("/run/c", null).Firmware);
         string written = DomainXmlWriter.Format(auto);
         Assert.Contains("<os firmware=\"efi\">", written, StringComparison.Ordinal);
         Assert.Equal(auto, DomainXmlReader.Parse(written));
@@ -210,7 +211,7 @@ public class DomainXmlReaderTests
         var named = DomainXmlReader.Parse(xml.Replace("<boot dev='hd'/>",
             "<loader readonly='yes' type='pflash'>/opt/CODE.fd</loader><nvram template='/opt/VARS.fd'>/var/lib/vm_VARS.fd</nvram><boot dev='hd'/>", StringComparison.Ordinal));
         var config = named.ToMachineConfig("/run/c", null);
-        Assert.Equal(new FirmwareConfig(FirmwareKind.Uefi, "/opt/CODE.fd", "/var/lib/vm_VARS.fd", "/opt/VARS.fd"), config.Firmware);
+        Assert.Equal(new FirmwareConfig(FirmwareKind.Uefi, "/opt/CODE.fd", "/var/lib/vm_VARS.fd", "/opt/VARS.fd") { StrictBoot = true }, config.Firmware);
         Assert.Empty(config.Validate());
         Assert.Equal(named, DomainXmlReader.Parse(DomainXmlWriter.Format(named)));
     }

@@ -20,7 +20,7 @@ public class DomainXmlRefusalTests
     [InlineData("<disk type='file'><driver name='tap' type='raw'/><source file='/a'/><target dev='vda'/></disk>", "name='tap'")]
     [InlineData("<disk type='file'><driver name='qemu' type='raw'/><source file='/a'/><target dev='sda' bus='sata'/></disk>", "target dev='sda'")]
     [InlineData("<disk type='file'><driver name='qemu' type='raw'/><source file='/a'/><target dev='vda' bus='scsi'/></disk>", "bus='scsi'")]
-    [InlineData("<disk type='file'><driver name='qemu' type='raw'/><source file='/a'/><target dev='vda'/><boot order='1'/></disk>", "<boot> in <disk>")]
+    [InlineData("<disk type='file'><driver name='qemu' type='raw'/><source file='/a'/><target dev='vda'/><boot order='1'/></disk>", "<boot order> of a <disk> needs firmware")]
     [InlineData("<disk type='file'><driver name='qemu' type='raw'/><source file='/a'/><target dev='vda'/><address type='drive' controller='0'/></disk>", "type='drive'")]
     [InlineData("<disk type='file'><driver name='qemu' type='raw'/><source file='/a'/><target dev='vda'/><address type='pci' bus='0x01' slot='0x01'/></disk>", "bus 1")]
     [InlineData("<disk type='file'><driver name='qemu' type='raw'/><source file='/a'/><target dev='vda'/><address type='pci' slot='0x01' function='0x1'/></disk>", "function 1")]

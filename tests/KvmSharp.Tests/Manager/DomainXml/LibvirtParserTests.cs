@@ -38,6 +38,26 @@ public class LibvirtParserTests
         }
     }
 
+    [Fact]
+    public void Libvirt_takes_our_per_device_boot_orders_and_refuses_a_mix_with_os_boot_in_the_words_we_use()
+    {
+        Assert.SkipUnless(File.Exists(Python) && Run("-c", "import libvirt").Code == 0, "python3-libvirt is not installed");
+        string xml = Minimal(DiskOn("vda", "/img/data.img", "<boot order='2'/>") + DiskOn("vdb", "/img/system.img", "<boot order='1'/>"))
+            .Replace("<kernel>/boot/vmlinuz</kernel>", "", StringComparison.Ordinal);
+        var d = DomainXmlReader.Parse(xml);
+        var (code, output) = Run("-c", DefineAndDump, DomainXmlWriter.Format(d));
+        Assert.True(code == 0, output);
+        Assert.DoesNotContain("<boot dev=", output, StringComparison.Ordinal);
+        Assert.Equal(d, DomainXmlReader.Parse(output));
+
+        string mixed = xml.Replace("<type arch='x86_64'>hvm</type>", "<type arch='x86_64'>hvm</type><boot dev='hd'/>", StringComparison.Ordinal);
+        var (refused, message) = Run("-c", DefineAndDump, mixed);
+        Assert.NotEqual(0, refused);
+        Assert.Contains(DomainBootXml.MixedStyles, message, StringComparison.Ordinal);
+        var ours = Assert.Throws<KvmSharp.Manager.Domains.ManagerException>(() => DomainXmlReader.Parse(mixed));
+        Assert.Contains(DomainBootXml.MixedStyles, ours.Message, StringComparison.Ordinal);
+    }
+
     private static (int Code, string Output) Run(string flag, string script, string input = "")
     {
         using var process = Process.Start(new ProcessStartInfo(Python, [flag, script])
