@@ -20,7 +20,7 @@ public class BootOrderFileTests
     [Fact]
     public void A_disk_listed_second_but_booted_first_comes_first_by_its_slot()
     {
-        // Default slots: disks take 2 and 3 after nothing else (slot 1 is free on a BIOS machine: the first disk is 1).
+        // Default slots: on a BIOS machine the disks take slots 1 and 2 in list order.
         var config = Machine(false, new DiskConfig("/data.img") { BootIndex = 2 }, new DiskConfig("/system.img") { BootIndex = 1 });
         Assert.Equal([1, 2], config.Disks.Select(d => d.Slot!.Value));
         Assert.Equal("/pci@i0cf8/scsi@2/disk@0,0\n/pci@i0cf8/scsi@1/disk@0,0\0", Text(config));

@@ -46,6 +46,36 @@ public class GrubBootTests(GrubDiskFixture disk) : IClassFixture<GrubDiskFixture
         Assert.Contains("Command line: BOOT_IMAGE=/boot/vmlinuz", console.Output);
     }
 
+    [Fact]
+    public void SeaBiosBootsTheDiskWithBootIndex1BehindABlankDataDiskListedFirst()
+    {
+        // Without a boot order SeaBIOS would try the blank disk (the first on the bus) and stop: "not a bootable disk".
+        string blank = disk.TemporaryPath("blank.raw");
+        File.WriteAllBytes(blank, new byte[1 << 20]);
+        var config = new MachineConfig
+        {
+            Firmware = new FirmwareConfig(FirmwareKind.Bios) { StrictBoot = true },
+            MemorySize = 256UL << 20,
+            Disks = [new DiskConfig(blank, DiskFormat.Raw), new DiskConfig(disk.DiskPath, DiskFormat.Raw) { BootIndex = 1 }],
+        };
+        var console = new CapturingConsole();
+        var debug = new DebugConsolePort();
+        using var machine = new MachineBuilder(config).WithConsole(console).WithPortDevice(DebugConsolePort.Port, 1, debug)
+            .WithAccelerator(new EmulatorAccelerator(_ => { })).Build();
+        machine.Start();
+        bool started = WaitFor(() => console.Output.Contains("Linux version 6.", StringComparison.Ordinal)
+                                     || console.Output.Contains("No bootable device", StringComparison.Ordinal) || machine.Exit.IsCompleted, TimeSpan.FromMinutes(3));
+        machine.Stop();
+        Assert.True(started && console.Output.Contains("Linux version 6.", StringComparison.Ordinal),
+            $"Linux did not start; the console showed:\n{Tail(console.Output)}\nSeaBIOS log:\n{Tail(debug.Log)}");
+        // SeaBIOS read our file (its log lists each line) and took the second disk, in slot 2, as drive 0x80.
+        Assert.Contains("1: /pci@i0cf8/scsi@2/disk@0,0", debug.Log);
+        Assert.Contains("2: HALT", debug.Log);
+        Assert.Contains("Booting from Hard Disk...", console.Output);
+        Assert.DoesNotContain("not a bootable disk", console.Output);
+        Assert.Contains("Command line: BOOT_IMAGE=/boot/vmlinuz", console.Output);
+    }
+
     private static RunningMachine Boot(string path, DiskFormat format, CapturingConsole console)
     {
         var config = new MachineConfig
