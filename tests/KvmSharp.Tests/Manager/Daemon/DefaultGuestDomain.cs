@@ -26,17 +26,33 @@ internal static class DefaultGuestDomain
         </domain>
         """;
 
-    /// <summary>A domain that SeaBIOS boots from <paramref name="disk"/> (libvirt's ordinary &lt;boot dev='hd'/&gt;).</summary>
-    public static string FirmwareXml(string name, string disk, string format = "raw") => $"""
+    /// <summary>
+    /// A domain that SeaBIOS boots from <paramref name="bootDisk"/>, the second disk (vdb), by its &lt;boot order='1'/&gt;;
+    /// vda is <paramref name="dataDisk"/>, which SeaBIOS would try first without an order.
+    /// </summary>
+    public static string OrderedFirmwareXml(string name, string bootDisk, string dataDisk) => $"""
         <domain type='qemu'>
           <name>{name}</name>
           <memory unit='MiB'>256</memory>
           <vcpu>1</vcpu>
           <os>
             <type arch='x86_64' machine='pc'>hvm</type>
-            <boot dev='hd'/>
           </os>
-          {Devices(disk, format)}
+          <devices>
+            <disk type='file' device='disk'>
+              <driver name='qemu' type='raw'/>
+              <source file='{SecurityElement.Escape(dataDisk)}'/>
+              <target dev='vda' bus='virtio'/>
+            </disk>
+            <disk type='file' device='disk'>
+              <driver name='qemu' type='raw'/>
+              <source file='{SecurityElement.Escape(bootDisk)}'/>
+              <target dev='vdb' bus='virtio'/>
+              <boot order='1'/>
+            </disk>
+            <serial type='pty'><target port='0'/></serial>
+            <console type='pty'><target type='serial' port='0'/></console>
+          </devices>
         </domain>
         """;
 

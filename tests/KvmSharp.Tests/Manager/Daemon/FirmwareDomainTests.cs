@@ -3,19 +3,26 @@ using KvmSharp.Tests.Firmware;
 
 namespace KvmSharp.Tests.Manager.Daemon;
 
-/// <summary>virsh defines and starts a domain whose &lt;os&gt; says &lt;boot dev='hd'/&gt;: SeaBIOS boots GRUB from its disk.</summary>
+/// <summary>
+/// virsh defines and starts domains that firmware boots: SeaBIOS boots GRUB from the disk whose &lt;boot order='1'/&gt;
+/// names it (behind a blank disk), OVMF the disk of &lt;os&gt;&lt;boot dev='hd'/&gt;.
+/// </summary>
 public sealed class FirmwareDomainTests(GrubDiskFixture disk) : IClassFixture<GrubDiskFixture>, IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("kvmsharpd-firmware").FullName;
 
     [Fact]
-    public void VirshStartsADomainThatBootsItsDiskThroughSeaBios()
+    public void VirshStartsADomainThatBootsItsSecondDiskByBootOrderThroughSeaBios()
     {
         using var daemon = new DaemonProcess(Path.Combine(_dir, "state"));
         string xml = Path.Combine(_dir, "bios.xml");
-        File.WriteAllText(xml, DefaultGuestDomain.FirmwareXml("bguest", disk.DiskPath));
+        string blank = Path.Combine(_dir, "blank.raw");
+        File.WriteAllBytes(blank, new byte[1 << 20]);
+        File.WriteAllText(xml, DefaultGuestDomain.OrderedFirmwareXml("bguest", disk.DiskPath, blank));
         daemon.VirshOk("define", xml);
-        Assert.Matches("<boot dev=[\"']hd[\"']", daemon.VirshOk("dumpxml", "bguest"));
+        string dumped = daemon.VirshOk("dumpxml", "bguest");
+        Assert.Matches("<target dev=[\"']vdb[\"'] bus=[\"']virtio[\"'] />\\s*<boot order=[\"']1[\"'] />", dumped);
+        Assert.DoesNotMatch("<boot dev=", dumped);
         daemon.VirshOk("start", "bguest");
         Assert.Matches(@"\d+\s+bguest\s+running", daemon.VirshOk("list"));
         using (var console = new VirshConsole(daemon.Uri, "bguest"))
