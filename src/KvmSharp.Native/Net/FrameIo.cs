@@ -5,7 +5,8 @@ namespace KvmSharp.Native.Net;
 
 /// <summary>
 /// One frame per read or write on a non-blocking descriptor that keeps message boundaries (a tap, or a
-/// SOCK_SEQPACKET socket in tests). Allocation-free.
+/// SOCK_SEQPACKET socket in tests). Allocation-free. Each call holds a reference on the handle (the marshaller adds it):
+/// a reader thread racing the device's Dispose gets ObjectDisposedException, never another file's bytes.
 /// </summary>
 public static unsafe class FrameIo
 {
@@ -17,7 +18,7 @@ public static unsafe class FrameIo
         while (true)
         {
             nint n;
-            fixed (byte* p = buffer) n = LibcImports.Read(fd.Number, p, (nuint)buffer.Length);
+            fixed (byte* p = buffer) n = LibcImports.Read(fd, p, (nuint)buffer.Length);
             if (n >= 0) return (int)n;
             int errno = Marshal.GetLastPInvokeError();
             if (errno == LibcConstants.EINTR) continue;
@@ -31,7 +32,7 @@ public static unsafe class FrameIo
         while (true)
         {
             nint n;
-            fixed (byte* p = frame) n = LibcImports.Write(fd.Number, p, (nuint)frame.Length);
+            fixed (byte* p = frame) n = LibcImports.Write(fd, p, (nuint)frame.Length);
             if (n == frame.Length) return 0;
             if (n >= 0) return -EIO;   // a tap or a seqpacket socket takes a frame whole or not at all
             int errno = Marshal.GetLastPInvokeError();

@@ -6,7 +6,8 @@ namespace KvmSharp.Native.Net;
 /// <summary>
 /// Byte-stream socket I/O that never blocks and never raises SIGPIPE, whatever the descriptor's own mode:
 /// recv(2) with MSG_DONTWAIT, send(2) with MSG_DONTWAIT | MSG_NOSIGNAL, and a poll(2) for writability. One
-/// thread may read while another writes (a socket is full duplex). Allocation-free.
+/// thread may read while another writes (a socket is full duplex). Allocation-free. Each call holds a reference on
+/// the socket's handle (the marshaller adds it), so one closed meanwhile is closed after the call.
 /// </summary>
 public static unsafe partial class StreamIo
 {
@@ -16,11 +17,10 @@ public static unsafe partial class StreamIo
     /// <summary>Reads what is there, up to <paramref name="buffer"/>'s length: the count, 0 when nothing is waiting, -ECONNRESET at end of stream, or -errno.</summary>
     public static int Receive(SafeHandle socket, Span<byte> buffer)
     {
-        int fd = (int)socket.DangerousGetHandle();
         while (true)
         {
             nint n;
-            fixed (byte* p = buffer) n = Recv(fd, p, (nuint)buffer.Length, MsgDontWait);
+            fixed (byte* p = buffer) n = Recv(socket, p, (nuint)buffer.Length, MsgDontWait);
             if (n > 0) return (int)n;
             if (n == 0) return buffer.Length == 0 ? 0 : -ECONNRESET;   // the peer closed its end
             int errno = Marshal.GetLastPInvokeError();
@@ -32,11 +32,10 @@ public static unsafe partial class StreamIo
     /// <summary>Writes what fits now: the count (0 when the socket is full), or -errno.</summary>
     public static int Send(SafeHandle socket, ReadOnlySpan<byte> data)
     {
-        int fd = (int)socket.DangerousGetHandle();
         while (true)
         {
             nint n;
-            fixed (byte* p = data) n = SendNative(fd, p, (nuint)data.Length, MsgDontWait | MsgNoSignal);
+            fixed (byte* p = data) n = SendNative(socket, p, (nuint)data.Length, MsgDontWait | MsgNoSignal);
             if (n >= 0) return (int)n;
             int errno = Marshal.GetLastPInvokeError();
             if (errno == LibcConstants.EINTR) continue;
@@ -47,14 +46,12 @@ public static unsafe partial class StreamIo
     /// <summary>Waits up to <paramref name="timeoutMs"/> for room to write (or an error or hang-up, which the next send reports): true when there is.</summary>
     public static bool WaitWritable(SafeHandle socket, int timeoutMs)
     {
-        var poll = new PollFd { Fd = (int)socket.DangerousGetHandle(), Events = LibcConstants.POLLOUT };
-        int n = LibcImports.Poll(&poll, 1, timeoutMs);
-        return n > 0;
+        return HandlePoll.Wait(socket, LibcConstants.POLLOUT, timeoutMs) > 0;
     }
 
     [LibraryImport("libc", EntryPoint = "recv", SetLastError = true)]
-    private static partial nint Recv(int fd, byte* buffer, nuint length, int flags);
+    private static partial nint Recv(SafeHandle fd, byte* buffer, nuint length, int flags);
 
     [LibraryImport("libc", EntryPoint = "send", SetLastError = true)]
-    private static partial nint SendNative(int fd, byte* buffer, nuint length, int flags);
+    private static partial nint SendNative(SafeHandle fd, byte* buffer, nuint length, int flags);
 }
