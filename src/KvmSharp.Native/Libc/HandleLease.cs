@@ -5,8 +5,8 @@ namespace KvmSharp.Native.Libc;
 /// <summary>
 /// A reference on a <see cref="SafeHandle"/> held for a scope (<c>using var lease = new HandleLease(h)</c>), for the
 /// few calls that need the descriptor's number inside a struct or a path (poll's pollfd, KVM_IRQFD, /proc/self/fd/N):
-/// a Dispose of the handle meanwhile only marks it closed, and the descriptor is closed when the lease ends, so
-/// <see cref="Number"/> cannot come to mean another file while the lease lives.
+/// a Dispose of the handle meanwhile only marks it disposed, and the descriptor is closed when the last reference
+/// goes (this lease's end, say), so <see cref="Number"/> cannot come to mean another file while the lease lives.
 /// </summary>
 public ref struct HandleLease
 {
@@ -24,7 +24,7 @@ public ref struct HandleLease
     /// <summary>The descriptor's number, valid until <see cref="Dispose"/>; -1 for a lease that holds nothing.</summary>
     public int Number { get; private set; } = -1;
 
-    /// <summary>A lease on <paramref name="handle"/>, or false (and an empty lease) when it has been disposed.</summary>
+    /// <summary>A lease on <paramref name="handle"/>, or false (and an empty lease) once it is closed (disposed, with no reference left).</summary>
     public static bool TryTake(SafeHandle handle, out HandleLease lease)
     {
         lease = default;

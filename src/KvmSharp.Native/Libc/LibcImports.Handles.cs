@@ -4,7 +4,7 @@ namespace KvmSharp.Native.Libc;
 
 // The libc calls on descriptors we own, taking the SafeHandle itself: the LibraryImport marshaller adds a reference
 // for the call's duration (DangerousAddRef/DangerousRelease), so a Dispose racing the call closes the descriptor only
-// after it returns, and a call after Dispose throws ObjectDisposedException instead of reaching whatever file reused
+// after it returns, and a call once it is closed throws ObjectDisposedException instead of reaching whatever file reused
 // the number. The handle goes over as a register-wide value whose low half a C int parameter reads (x86-64 SysV ABI).
 // The int overloads in LibcImports.cs remain for descriptors no handle owns (stdin/stdout) and the KVM_RUN hot path.
 public static unsafe partial class LibcImports

@@ -65,11 +65,12 @@ public sealed unsafe class FileDescriptorTests
         int number = TestDescriptors.NumberOf(a);
         var lease = new HandleLease(a);
         a.Dispose();
-        Assert.True(a.IsClosed);
+        Assert.False(a.IsClosed);   // disposed, but closed only when the last reference goes
         Assert.True(TestDescriptors.IsOpen(number), "the descriptor closed under a lease");
         using (var other = File.OpenHandle(Path.GetTempFileName(), FileMode.Open, FileAccess.ReadWrite, FileShare.None, FileOptions.DeleteOnClose))
             Assert.NotEqual(number, (int)other.DangerousGetHandle());
         lease.Dispose();
+        Assert.True(a.IsClosed);
         Assert.False(TestDescriptors.IsOpen(number), "the descriptor stayed open after its last lease");
         Assert.False(HandleLease.TryTake(a, out var late));
         Assert.Equal(-1, late.Number);
