@@ -111,6 +111,28 @@ public sealed unsafe class FileDescriptorTests
     }
 
     [Fact]
+    public void TheHazardTheseTestsLookForIsReal()
+    {
+        // What the code did before handles were leased: a number kept past Dispose writes into whatever reused it.
+        var notifier = new EventNotifier();
+        int number = TestDescriptors.NumberOf(notifier.Handle);
+        notifier.Dispose();
+        string path = Path.GetTempFileName();
+        try
+        {
+            using var reused = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite);
+            Assert.Equal(number, (int)reused.DangerousGetHandle());
+            ulong one = 1;
+            Assert.Equal(sizeof(ulong), (int)LibcImports.Write(number, &one, sizeof(ulong)));
+            Assert.Equal(sizeof(ulong), new FileInfo(path).Length);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public void AnEventNotifierSignalledAfterDisposeWritesNowhere()
     {
         var notifier = new EventNotifier();
