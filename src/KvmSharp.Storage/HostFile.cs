@@ -5,7 +5,8 @@ namespace KvmSharp.Storage;
 
 /// <summary>
 /// The Linux file calls .NET does not expose: fdatasync (FLUSH must not pay for an inode timestamp
-/// update the way fsync, and so FileStream.Flush(true), does) and fallocate for hole punching.
+/// update the way fsync, and so FileStream.Flush(true), does) and fallocate for hole punching. Each takes the
+/// SafeFileHandle itself: the marshaller holds a reference for the call, so a racing close waits for it.
 /// </summary>
 internal static partial class HostFile
 {
@@ -14,20 +15,20 @@ internal static partial class HostFile
     private const int FallocPunchHole = 0x02;
 
     [LibraryImport("libc", EntryPoint = "fdatasync", SetLastError = true)]
-    private static partial int FdataSync(int fd);
+    private static partial int FdataSync(SafeFileHandle fd);
 
     // sys/file.h
     private const int LockExclusive = 2, LockNonBlocking = 4, LockUnlock = 8;
 
     [LibraryImport("libc", EntryPoint = "flock", SetLastError = true)]
-    private static partial int Flock(int fd, int operation);
+    private static partial int Flock(SafeFileHandle fd, int operation);
 
     [LibraryImport("libc", EntryPoint = "fallocate", SetLastError = true)]
-    private static partial int Fallocate(int fd, int mode, long offset, long length);
+    private static partial int Fallocate(SafeFileHandle fd, int mode, long offset, long length);
 
     public static void DataSync(SafeFileHandle handle)
     {
-        int result = WithFd(handle, static (fd, _, _) => FdataSync(fd), 0, 0);
+        int result = FdataSync(handle);
         if (result != 0)
             throw new IOException($"fdatasync failed (errno {Marshal.GetLastPInvokeError()})");
     }
@@ -38,31 +39,17 @@ internal static partial class HostFile
     /// </summary>
     public static void Unlock(SafeFileHandle handle)
     {
-        if (WithFd(handle, static (fd, _, _) => Flock(fd, LockUnlock), 0, 0) != 0)
+        if (Flock(handle, LockUnlock) != 0)
             throw new IOException($"flock(LOCK_UN) failed (errno {Marshal.GetLastPInvokeError()})");
     }
 
     /// <summary>Takes the exclusive lock back; false when another process holds the image now.</summary>
     public static bool TryLockExclusive(SafeFileHandle handle) =>
-        WithFd(handle, static (fd, _, _) => Flock(fd, LockExclusive | LockNonBlocking), 0, 0) == 0;
+        Flock(handle, LockExclusive | LockNonBlocking) == 0;
 
     /// <summary>Deallocates a range, keeping the size; later reads give zeros. False when the file system cannot.</summary>
     public static bool TryPunchHole(SafeFileHandle handle, long offset, long length) =>
-        length == 0 || WithFd(handle, static (fd, o, l) => Fallocate(fd, FallocPunchHole | FallocKeepSize, o, l), offset, length) == 0;
-
-    private static int WithFd(SafeFileHandle handle, Func<int, long, long, int> call, long a, long b)
-    {
-        bool added = false;
-        try
-        {
-            handle.DangerousAddRef(ref added);
-            return call((int)handle.DangerousGetHandle(), a, b);
-        }
-        finally
-        {
-            if (added) handle.DangerousRelease();
-        }
-    }
+        length == 0 || Fallocate(handle, FallocPunchHole | FallocKeepSize, offset, length) == 0;
 
     /// <summary>Reads exactly destination.Length bytes; bytes past the end of the file read as zeros.</summary>
     public static void ReadFully(SafeFileHandle handle, long offset, Span<byte> destination)

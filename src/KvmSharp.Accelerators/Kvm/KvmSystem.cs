@@ -33,7 +33,7 @@ public sealed unsafe class KvmSystem : IDisposable
             });
         }
         var system = new KvmSystem(new FileDescriptor(fd));
-        int version = LibcImports.Ioctl(fd, KvmIoctls.GetApiVersion, 0);
+        int version = LibcImports.Ioctl(system.Handle, KvmIoctls.GetApiVersion, 0);
         if (version != ExpectedApiVersion)
         {
             system.Dispose();
@@ -42,16 +42,16 @@ public sealed unsafe class KvmSystem : IDisposable
         return system;
     }
 
-    public int ApiVersion => LibcImports.Ioctl(_fd.Number, KvmIoctls.GetApiVersion, 0);
+    public int ApiVersion => LibcImports.Ioctl(_fd, KvmIoctls.GetApiVersion, 0);
 
     /// <summary>KVM_CHECK_EXTENSION: 0 when absent, otherwise a capability-specific positive value.</summary>
-    public int CheckExtension(int capability) => Math.Max(0, LibcImports.Ioctl(_fd.Number, KvmIoctls.CheckExtension, (nuint)capability));
+    public int CheckExtension(int capability) => Math.Max(0, LibcImports.Ioctl(_fd, KvmIoctls.CheckExtension, (nuint)capability));
 
     public int VcpuMmapSize
     {
         get
         {
-            int size = LibcImports.Ioctl(_fd.Number, KvmIoctls.GetVcpuMmapSize, 0);
+            int size = LibcImports.Ioctl(_fd, KvmIoctls.GetVcpuMmapSize, 0);
             if (size <= 0) throw new NativeException("KVM_GET_VCPU_MMAP_SIZE", Marshal.GetLastPInvokeError());
             return size;
         }
@@ -68,7 +68,7 @@ public sealed unsafe class KvmSystem : IDisposable
             try
             {
                 ((KvmCpuid2Header*)buffer)->EntryCount = (uint)capacity;
-                if (LibcImports.Ioctl(_fd.Number, KvmIoctls.GetSupportedCpuid, buffer) == 0)
+                if (LibcImports.Ioctl(_fd, KvmIoctls.GetSupportedCpuid, buffer) == 0)
                 {
                     int count = (int)((KvmCpuid2Header*)buffer)->EntryCount;
                     return new ReadOnlySpan<KvmCpuidEntry2>(buffer + sizeof(KvmCpuid2Header), count).ToArray();
@@ -97,7 +97,7 @@ public sealed unsafe class KvmSystem : IDisposable
             try
             {
                 *(uint*)buffer = capacity;
-                if (LibcImports.Ioctl(_fd.Number, KvmIoctls.GetMsrIndexList, buffer) == 0)
+                if (LibcImports.Ioctl(_fd, KvmIoctls.GetMsrIndexList, buffer) == 0)
                 {
                     uint count = Math.Min(*(uint*)buffer, capacity);
                     return new ReadOnlySpan<uint>(buffer + 4, (int)count).ToArray();
@@ -117,7 +117,7 @@ public sealed unsafe class KvmSystem : IDisposable
 
     internal FileDescriptor CreateVmDescriptor()
     {
-        int fd = LibcImports.Ioctl(_fd.Number, KvmIoctls.CreateVm, 0);
+        int fd = LibcImports.Ioctl(_fd, KvmIoctls.CreateVm, 0);
         if (fd < 0) throw new NativeException("KVM_CREATE_VM", Marshal.GetLastPInvokeError());
         return new FileDescriptor(fd);
     }

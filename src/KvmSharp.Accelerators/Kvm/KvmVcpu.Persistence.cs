@@ -23,7 +23,7 @@ public sealed unsafe partial class KvmVcpu
     {
         if (!_awaitsCompletion || _deferredExit) return;
         Volatile.Write(ref _run->ImmediateExit, 1);
-        int rc = LibcImports.Ioctl(_fd.Number, KvmIoctls.Run, 0);
+        int rc = LibcImports.Ioctl(_fd, KvmIoctls.Run, 0);
         int errno = rc < 0 ? Marshal.GetLastPInvokeError() : 0;
         Volatile.Write(ref _run->ImmediateExit, 0);
         VcpuKickSignal.ConsumePending();
@@ -40,7 +40,7 @@ public sealed unsafe partial class KvmVcpu
     /// <summary>KVM_KVMCLOCK_CTRL: marks the guest's kvmclock as paused; EINVAL means the guest set no kvmclock up.</summary>
     public void OnPaused()
     {
-        if (LibcImports.Ioctl(_fd.Number, KvmIoctls.KvmclockCtrl, 0) >= 0) return;
+        if (LibcImports.Ioctl(_fd, KvmIoctls.KvmclockCtrl, 0) >= 0) return;
         int errno = Marshal.GetLastPInvokeError();
         if (errno is not (LibcConstants.EINVAL or LibcConstants.ENOTTY))
             throw new NativeException("KVM_KVMCLOCK_CTRL", errno);
@@ -59,10 +59,10 @@ public sealed unsafe partial class KvmVcpu
         var msrs = GetSaveableMsrs();
         uint mpState = GetMpState();
         var lapic = new byte[KvmLapicState.Size];
-        fixed (byte* p = lapic) KvmVirtualMachine.Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.GetLapic, p), "KVM_GET_LAPIC");
+        fixed (byte* p = lapic) KvmVirtualMachine.Check(LibcImports.Ioctl(_fd, KvmIoctls.GetLapic, p), "KVM_GET_LAPIC");
         KvmVcpuEvents events;
-        KvmVirtualMachine.Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.GetVcpuEvents, &events), "KVM_GET_VCPU_EVENTS");
-        int khz = _vm.HasTscKhz ? LibcImports.Ioctl(_fd.Number, KvmIoctls.GetTscKhz, 0) : 0;
+        KvmVirtualMachine.Check(LibcImports.Ioctl(_fd, KvmIoctls.GetVcpuEvents, &events), "KVM_GET_VCPU_EVENTS");
+        int khz = _vm.HasTscKhz ? LibcImports.Ioctl(_fd, KvmIoctls.GetTscKhz, 0) : 0;
         return new KvmVcpuState
         {
             Index = Index,
@@ -111,8 +111,8 @@ public sealed unsafe partial class KvmVcpu
 
         if (s.TscKhz != 0 && _vm.HasTscKhz)
         {
-            int current = LibcImports.Ioctl(_fd.Number, KvmIoctls.GetTscKhz, 0);
-            if (current != (int)s.TscKhz && LibcImports.Ioctl(_fd.Number, KvmIoctls.SetTscKhz, (nuint)s.TscKhz) < 0)
+            int current = LibcImports.Ioctl(_fd, KvmIoctls.GetTscKhz, 0);
+            if (current != (int)s.TscKhz && LibcImports.Ioctl(_fd, KvmIoctls.SetTscKhz, (nuint)s.TscKhz) < 0)
                 throw new StateException($"TscKhz: this host's KVM cannot run the guest's TSC at {s.TscKhz} kHz (it runs at {current} kHz)");
         }
         SetRegisters(registers);
@@ -123,11 +123,11 @@ public sealed unsafe partial class KvmVcpu
         var ordinary = msrs.Where(m => m.Index != MsrTscDeadline).ToArray();
         SetSavedMsrs(ordinary);
         SetMpState(s.MpState);
-        fixed (byte* p = lapic) KvmVirtualMachine.Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.SetLapic, p), "KVM_SET_LAPIC");
+        fixed (byte* p = lapic) KvmVirtualMachine.Check(LibcImports.Ioctl(_fd, KvmIoctls.SetLapic, p), "KVM_SET_LAPIC");
         SetSavedMsrs([.. msrs.Where(m => m.Index == MsrTscDeadline)]);
         // NMI pending and the SIPI vector are applied only when their VALID flags say so.
         events.Flags |= KvmVcpuEvents.ValidNmiPending | KvmVcpuEvents.ValidSipiVector;
-        KvmVirtualMachine.Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.SetVcpuEvents, &events), "KVM_SET_VCPU_EVENTS");
+        KvmVirtualMachine.Check(LibcImports.Ioctl(_fd, KvmIoctls.SetVcpuEvents, &events), "KVM_SET_VCPU_EVENTS");
     }
 
     private byte[] CheckFloatingPoint(KvmVcpuState s)
@@ -148,7 +148,7 @@ public sealed unsafe partial class KvmVcpu
         var buffer = new byte[_vm.XsaveSize];
         // KVM_GET_XSAVE2 fills the whole area the VM uses; plain KVM_GET_XSAVE only the first 4096 bytes.
         var request = _vm.XsaveSize > KvmXsave.MinimumSize ? KvmIoctls.GetXsave2 : KvmIoctls.GetXsave;
-        fixed (byte* p = buffer) KvmVirtualMachine.Check(LibcImports.Ioctl(_fd.Number, request, p), "KVM_GET_XSAVE");
+        fixed (byte* p = buffer) KvmVirtualMachine.Check(LibcImports.Ioctl(_fd, request, p), "KVM_GET_XSAVE");
         return buffer;
     }
 
@@ -158,7 +158,7 @@ public sealed unsafe partial class KvmVcpu
         // components) is padded with zeros, which XSTATE_BV leaves in their initial state.
         var buffer = new byte[_vm.XsaveSize];
         saved.CopyTo(buffer, 0);
-        fixed (byte* p = buffer) KvmVirtualMachine.Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.SetXsave, p), "KVM_SET_XSAVE");
+        fixed (byte* p = buffer) KvmVirtualMachine.Check(LibcImports.Ioctl(_fd, KvmIoctls.SetXsave, p), "KVM_SET_XSAVE");
     }
 
     private byte[] GetFpuBytes()
@@ -177,7 +177,7 @@ public sealed unsafe partial class KvmVcpu
     private XcrValue[] GetXcrs()
     {
         KvmXcrs xcrs;
-        KvmVirtualMachine.Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.GetXcrs, &xcrs), "KVM_GET_XCRS");
+        KvmVirtualMachine.Check(LibcImports.Ioctl(_fd, KvmIoctls.GetXcrs, &xcrs), "KVM_GET_XCRS");
         int count = (int)Math.Min(xcrs.Count, (uint)KvmXcrs.MaxXcrs);
         var values = new XcrValue[count];
         for (int i = 0; i < count; i++) values[i] = new XcrValue { Index = xcrs.Xcrs[i].Xcr, Value = xcrs.Xcrs[i].Value };
@@ -189,7 +189,7 @@ public sealed unsafe partial class KvmVcpu
         KvmXcrs xcrs = default;
         xcrs.Count = (uint)values.Length;
         for (int i = 0; i < values.Length; i++) xcrs.Xcrs[i] = new KvmXcr { Xcr = values[i].Index, Value = values[i].Value };
-        KvmVirtualMachine.Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.SetXcrs, &xcrs), "KVM_SET_XCRS");
+        KvmVirtualMachine.Check(LibcImports.Ioctl(_fd, KvmIoctls.SetXcrs, &xcrs), "KVM_SET_XCRS");
     }
 
     /// <summary>
@@ -234,7 +234,7 @@ public sealed unsafe partial class KvmVcpu
             ((KvmMsrsHeader*)buffer)->Count = (uint)indices.Length;
             var entries = new Span<KvmMsrEntry>(buffer + sizeof(KvmMsrsHeader), indices.Length);
             for (int i = 0; i < indices.Length; i++) entries[i] = new KvmMsrEntry { Index = indices[i], Data = values[i] };
-            int done = LibcImports.Ioctl(_fd.Number, request, buffer);
+            int done = LibcImports.Ioctl(_fd, request, buffer);
             for (int i = 0; i < Math.Max(0, done); i++) values[i] = entries[i].Data;
             return done;
         }

@@ -11,37 +11,37 @@ public sealed unsafe partial class KvmVcpu
     public void GetRegisters(out Registers registers)
     {
         fixed (Registers* p = &registers)
-            KvmVirtualMachine.Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.GetRegs, p), "KVM_GET_REGS");
+            KvmVirtualMachine.Check(LibcImports.Ioctl(_fd, KvmIoctls.GetRegs, p), "KVM_GET_REGS");
     }
 
     public void SetRegisters(in Registers registers)
     {
         fixed (Registers* p = &registers)
-            KvmVirtualMachine.Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.SetRegs, p), "KVM_SET_REGS");
+            KvmVirtualMachine.Check(LibcImports.Ioctl(_fd, KvmIoctls.SetRegs, p), "KVM_SET_REGS");
     }
 
     public void GetSpecialRegisters(out SpecialRegisters registers)
     {
         fixed (SpecialRegisters* p = &registers)
-            KvmVirtualMachine.Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.GetSregs, p), "KVM_GET_SREGS");
+            KvmVirtualMachine.Check(LibcImports.Ioctl(_fd, KvmIoctls.GetSregs, p), "KVM_GET_SREGS");
     }
 
     public void SetSpecialRegisters(in SpecialRegisters registers)
     {
         fixed (SpecialRegisters* p = &registers)
-            KvmVirtualMachine.Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.SetSregs, p), "KVM_SET_SREGS");
+            KvmVirtualMachine.Check(LibcImports.Ioctl(_fd, KvmIoctls.SetSregs, p), "KVM_SET_SREGS");
     }
 
     public void GetFpu(out FpuState fpu)
     {
         fixed (FpuState* p = &fpu)
-            KvmVirtualMachine.Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.GetFpu, p), "KVM_GET_FPU");
+            KvmVirtualMachine.Check(LibcImports.Ioctl(_fd, KvmIoctls.GetFpu, p), "KVM_GET_FPU");
     }
 
     public void SetFpu(in FpuState fpu)
     {
         fixed (FpuState* p = &fpu)
-            KvmVirtualMachine.Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.SetFpu, p), "KVM_SET_FPU");
+            KvmVirtualMachine.Check(LibcImports.Ioctl(_fd, KvmIoctls.SetFpu, p), "KVM_SET_FPU");
     }
 
     public void GetMsrs(ReadOnlySpan<uint> indices, Span<ulong> values)
@@ -71,7 +71,7 @@ public sealed unsafe partial class KvmVcpu
             ((KvmMsrsHeader*)buffer)->Count = (uint)indices.Length;
             var entries = new Span<KvmMsrEntry>(buffer + sizeof(KvmMsrsHeader), indices.Length);
             for (int i = 0; i < indices.Length; i++) entries[i] = new KvmMsrEntry { Index = indices[i], Data = values[i] };
-            int done = LibcImports.Ioctl(_fd.Number, request, buffer);
+            int done = LibcImports.Ioctl(_fd, request, buffer);
             if (done != indices.Length)
                 throw new NativeException($"{name} ({done} of {indices.Length} done; MSR 0x{(done >= 0 && done < indices.Length ? indices[done] : 0):x})",
                     Marshal.GetLastPInvokeError());
@@ -86,7 +86,7 @@ public sealed unsafe partial class KvmVcpu
     public ulong? TranslateLinearAddress(ulong linear)
     {
         var translation = new KvmTranslation { LinearAddress = linear };
-        if (LibcImports.Ioctl(_fd.Number, KvmIoctls.Translate, &translation) < 0 || translation.Valid == 0)
+        if (LibcImports.Ioctl(_fd, KvmIoctls.Translate, &translation) < 0 || translation.Valid == 0)
             return null;
         return translation.PhysicalAddress;
     }
@@ -98,13 +98,13 @@ public sealed unsafe partial class KvmVcpu
     public uint GetMpState()
     {
         KvmMpState state;
-        KvmVirtualMachine.Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.GetMpState, &state), "KVM_GET_MP_STATE");
+        KvmVirtualMachine.Check(LibcImports.Ioctl(_fd, KvmIoctls.GetMpState, &state), "KVM_GET_MP_STATE");
         return state.State;
     }
 
     public void SetMpState(uint state)
     {
         var value = new KvmMpState { State = state };
-        KvmVirtualMachine.Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.SetMpState, &value), "KVM_SET_MP_STATE");
+        KvmVirtualMachine.Check(LibcImports.Ioctl(_fd, KvmIoctls.SetMpState, &value), "KVM_SET_MP_STATE");
     }
 }

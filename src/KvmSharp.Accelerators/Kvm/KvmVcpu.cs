@@ -18,6 +18,9 @@ public sealed unsafe partial class KvmVcpu : IVcpu
     private readonly Lock _threadLock = new();
     private nuint _thread;
     private bool _attached;
+    // The vCPU fd's number while a thread is attached: AttachToCurrentThread takes a reference on _fd (and on the
+    // kvm_run mapping) that only Detach gives back, so a Dispose meanwhile closes neither before the thread lets go.
+    private int _runNumber = -1;
     private bool _awaitsCompletion, _deferredExit;
 
     internal KvmVcpu(KvmVirtualMachine vm, FileDescriptor fd, int index, int runMmapSize)
@@ -41,7 +44,11 @@ public sealed unsafe partial class KvmVcpu : IVcpu
             var runMask = old;
             runMask.Remove(VcpuKickSignal.Number);
             var kvmMask = new KvmSignalMask { Length = 8, SigsetLow = (uint)runMask.Bits[0], SigsetHigh = (uint)(runMask.Bits[0] >> 32) };
-            KvmVirtualMachine.Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.SetSignalMask, &kvmMask), "KVM_SET_SIGNAL_MASK");
+            KvmVirtualMachine.Check(LibcImports.Ioctl(_fd, KvmIoctls.SetSignalMask, &kvmMask), "KVM_SET_SIGNAL_MASK");
+            bool fdAdded = false, runAdded = false;
+            _fd.DangerousAddRef(ref fdAdded);
+            _runMapping.DangerousAddRef(ref runAdded);
+            _runNumber = _fd.DangerousNumberForHotPath;   // owner: the reference just taken, released in Detach
             _thread = LibcImports.PthreadSelf();
             _attached = true;
             return new ThreadAttachment(this, old);
@@ -54,17 +61,25 @@ public sealed unsafe partial class KvmVcpu : IVcpu
         {
             _attached = false;
             _thread = 0;
+            _runNumber = -1;
             VcpuKickSignal.Restore(old);
+            _runMapping.DangerousRelease();
+            _fd.DangerousRelease();
         }
     }
 
     public void Kick()
     {
         // immediate_exit covers a kick that lands between two KVM_RUN calls; the signal covers one inside KVM_RUN.
-        Volatile.Write(ref _run->ImmediateExit, 1);
-        lock (_threadLock)
+        // A kick after Dispose finds the kvm_run page gone and does nothing, rather than writing to unmapped memory.
+        if (!HandleLease.TryTake(_runMapping, out var mapping)) return;
+        using (mapping)
         {
-            if (_attached) LibcImports.PthreadKill(_thread, VcpuKickSignal.Number);
+            Volatile.Write(ref _run->ImmediateExit, 1);
+            lock (_threadLock)
+            {
+                if (_attached) LibcImports.PthreadKill(_thread, VcpuKickSignal.Number);
+            }
         }
     }
 
@@ -77,7 +92,10 @@ public sealed unsafe partial class KvmVcpu : IVcpu
             return DecodeExit();
         }
         _awaitsCompletion = false;
-        int rc = LibcImports.Ioctl(_fd.Number, KvmIoctls.Run, 0);
+        // The hot path: the raw number, whose owner is the attachment's reference on _fd (AttachToCurrentThread takes
+        // it, Detach on this same thread gives it back), so it cannot be closed or reused while this call runs.
+        int number = _runNumber;
+        int rc = number >= 0 ? LibcImports.Ioctl(number, KvmIoctls.Run, 0) : LibcImports.Ioctl(_fd, KvmIoctls.Run, 0);
         if (rc < 0)
         {
             int errno = Marshal.GetLastPInvokeError();
@@ -152,7 +170,7 @@ public sealed unsafe partial class KvmVcpu : IVcpu
         {
             ((KvmCpuid2Header*)buffer)->EntryCount = (uint)entries.Length;
             entries.CopyTo(new Span<KvmCpuidEntry2>(buffer + sizeof(KvmCpuid2Header), entries.Length));
-            KvmVirtualMachine.Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.SetCpuid2, buffer), "KVM_SET_CPUID2");
+            KvmVirtualMachine.Check(LibcImports.Ioctl(_fd, KvmIoctls.SetCpuid2, buffer), "KVM_SET_CPUID2");
         }
         finally
         {

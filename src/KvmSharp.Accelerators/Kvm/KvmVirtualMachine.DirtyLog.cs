@@ -42,7 +42,7 @@ public sealed unsafe partial class KvmVirtualMachine
                 fixed (ulong* bitmap = words)
                 {
                     var log = new KvmDirtyLog { Slot = (uint)slot, Bitmap = (ulong)bitmap };
-                    Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.GetDirtyLog, &log), "KVM_GET_DIRTY_LOG");
+                    Check(LibcImports.Ioctl(_fd, KvmIoctls.GetDirtyLog, &log), "KVM_GET_DIRTY_LOG");
                 }
                 for (int w = 0; w < words.Length; w++)
                     if (words[w] != 0) Interlocked.Or(ref target[w], words[w]);

@@ -69,8 +69,10 @@ public sealed unsafe partial class KvmVirtualMachine
 
     private bool IoEventFd(ulong address, int length, EventNotifier notifier, uint flags)
     {
-        var request = new KvmIoeventfd { Address = address, Length = (uint)length, Fd = notifier.Handle.Number, Flags = flags };
-        return LibcImports.Ioctl(_fd.Number, KvmIoctls.Ioeventfd, &request) == 0;
+        // The struct carries the eventfd's number: the lease keeps it the notifier's for the call (KVM takes its own reference).
+        using var lease = new HandleLease(notifier.Handle);
+        var request = new KvmIoeventfd { Address = address, Length = (uint)length, Fd = lease.Number, Flags = flags };
+        return LibcImports.Ioctl(_fd, KvmIoctls.Ioeventfd, &request) == 0;
     }
 
     /// <summary>The VM's routing and irqfd ioctls, as the MSI route cache needs them.</summary>
@@ -85,7 +87,7 @@ public sealed unsafe partial class KvmVirtualMachine
             {
                 *(KvmIrqRoutingHeader*)p = new KvmIrqRoutingHeader { EntryCount = (uint)table.Length };
                 table.CopyTo(new Span<KvmIrqRoutingEntry>(p + sizeof(KvmIrqRoutingHeader), table.Length));
-                return LibcImports.Ioctl(vm._fd.Number, KvmIoctls.SetGsiRouting, p) == 0;
+                return LibcImports.Ioctl(vm._fd, KvmIoctls.SetGsiRouting, p) == 0;
             }
         }
 
@@ -95,8 +97,10 @@ public sealed unsafe partial class KvmVirtualMachine
 
         private bool Irqfd(uint gsi, EventNotifier notifier, uint flags)
         {
-            var request = new KvmIrqfd { Fd = (uint)notifier.Handle.Number, Gsi = gsi, Flags = flags };
-            return LibcImports.Ioctl(vm._fd.Number, KvmIoctls.Irqfd, &request) == 0;
+            // The struct carries the eventfd's number: the lease keeps it the notifier's for the call (KVM takes its own reference).
+            using var lease = new HandleLease(notifier.Handle);
+            var request = new KvmIrqfd { Fd = (uint)lease.Number, Gsi = gsi, Flags = flags };
+            return LibcImports.Ioctl(vm._fd, KvmIoctls.Irqfd, &request) == 0;
         }
     }
 }

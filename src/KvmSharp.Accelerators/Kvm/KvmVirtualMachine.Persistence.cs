@@ -34,7 +34,7 @@ public sealed unsafe partial class KvmVirtualMachine
     }
 
     /// <summary>KVM_CHECK_EXTENSION on the VM descriptor (some answers, like KVM_CAP_XSAVE2's size, are per VM).</summary>
-    private int CheckVmExtension(int capability) => Math.Max(0, LibcImports.Ioctl(_fd.Number, KvmIoctls.CheckExtension, (nuint)capability));
+    private int CheckVmExtension(int capability) => Math.Max(0, LibcImports.Ioctl(_fd, KvmIoctls.CheckExtension, (nuint)capability));
 
     /// <summary>KVM_GET_CLOCK now; <see cref="ResumeTime"/> sets it back, so kvmclock does not advance while paused.</summary>
     public void PauseTime()
@@ -84,7 +84,7 @@ public sealed unsafe partial class KvmVirtualMachine
         SetIrqchip(master);
         SetIrqchip(slave);
         SetIrqchip(ioapic);
-        if (pit is { } pitState) Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.SetPit2, &pitState), "KVM_SET_PIT2");
+        if (pit is { } pitState) Check(LibcImports.Ioctl(_fd, KvmIoctls.SetPit2, &pitState), "KVM_SET_PIT2");
         lock (_clockLock)
         {
             SetClock(s.ClockNanoseconds);
@@ -95,23 +95,23 @@ public sealed unsafe partial class KvmVirtualMachine
     private KvmIrqchip GetIrqchip(uint chip)
     {
         var irqchip = new KvmIrqchip { ChipId = chip };
-        Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.GetIrqchip, &irqchip), "KVM_GET_IRQCHIP");
+        Check(LibcImports.Ioctl(_fd, KvmIoctls.GetIrqchip, &irqchip), "KVM_GET_IRQCHIP");
         return irqchip;
     }
 
-    private void SetIrqchip(KvmIrqchip irqchip) => Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.SetIrqchip, &irqchip), "KVM_SET_IRQCHIP");
+    private void SetIrqchip(KvmIrqchip irqchip) => Check(LibcImports.Ioctl(_fd, KvmIoctls.SetIrqchip, &irqchip), "KVM_SET_IRQCHIP");
 
     private KvmPitState2 GetPit()
     {
         KvmPitState2 pit;
-        Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.GetPit2, &pit), "KVM_GET_PIT2");
+        Check(LibcImports.Ioctl(_fd, KvmIoctls.GetPit2, &pit), "KVM_GET_PIT2");
         return pit;
     }
 
     private ulong GetClock()
     {
         KvmClockData clock;
-        Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.GetClock, &clock), "KVM_GET_CLOCK");
+        Check(LibcImports.Ioctl(_fd, KvmIoctls.GetClock, &clock), "KVM_GET_CLOCK");
         return clock.Clock;
     }
 
@@ -119,6 +119,6 @@ public sealed unsafe partial class KvmVirtualMachine
     private void SetClock(ulong nanoseconds)
     {
         var clock = new KvmClockData { Clock = nanoseconds };
-        Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.SetClock, &clock), "KVM_SET_CLOCK");
+        Check(LibcImports.Ioctl(_fd, KvmIoctls.SetClock, &clock), "KVM_SET_CLOCK");
     }
 }

@@ -38,14 +38,14 @@ public sealed unsafe partial class KvmVirtualMachine : IVirtualMachine
         {
             // Intel VMX needs three pages for the real-mode TSS and one for the identity-map page table,
             // both in guest-physical space that is not RAM (Documentation/virt/kvm/api.rst, KVM_SET_TSS_ADDR).
-            Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.SetTssAddr, (nuint)MemoryMap.KvmTss), "KVM_SET_TSS_ADDR");
+            Check(LibcImports.Ioctl(_fd, KvmIoctls.SetTssAddr, (nuint)MemoryMap.KvmTss), "KVM_SET_TSS_ADDR");
             ulong identity = MemoryMap.KvmIdentityMap;
-            Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.SetIdentityMapAddr, &identity), "KVM_SET_IDENTITY_MAP_ADDR");
-            Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.CreateIrqchip, 0), "KVM_CREATE_IRQCHIP");
+            Check(LibcImports.Ioctl(_fd, KvmIoctls.SetIdentityMapAddr, &identity), "KVM_SET_IDENTITY_MAP_ADDR");
+            Check(LibcImports.Ioctl(_fd, KvmIoctls.CreateIrqchip, 0), "KVM_CREATE_IRQCHIP");
             if (options.LegacyTimer)
             {
                 var pit = new KvmPitConfig { Flags = KvmPitConfig.SpeakerDummy };
-                Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.CreatePit2, &pit), "KVM_CREATE_PIT2");
+                Check(LibcImports.Ioctl(_fd, KvmIoctls.CreatePit2, &pit), "KVM_CREATE_PIT2");
             }
             _hasPit = options.LegacyTimer;
             RegisterMemory(memory, flags: 0);
@@ -79,7 +79,7 @@ public sealed unsafe partial class KvmVirtualMachine : IVirtualMachine
                 MemorySize = region.Size,
                 UserspaceAddr = (ulong)region.HostAddress,
             };
-            Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.SetUserMemoryRegion, &slotInfo), "KVM_SET_USER_MEMORY_REGION");
+            Check(LibcImports.Ioctl(_fd, KvmIoctls.SetUserMemoryRegion, &slotInfo), "KVM_SET_USER_MEMORY_REGION");
         }
     }
 
@@ -98,16 +98,16 @@ public sealed unsafe partial class KvmVirtualMachine : IVirtualMachine
             MemorySize = flash.Size,
             UserspaceAddr = (ulong)flash.HostAddress,
         };
-        if (LibcImports.Ioctl(_fd.Number, KvmIoctls.SetUserMemoryRegion, &slotInfo) == 0) return;
+        if (LibcImports.Ioctl(_fd, KvmIoctls.SetUserMemoryRegion, &slotInfo) == 0) return;
         slotInfo.Flags = 0;
-        Check(LibcImports.Ioctl(_fd.Number, KvmIoctls.SetUserMemoryRegion, &slotInfo), "KVM_SET_USER_MEMORY_REGION (firmware)");
+        Check(LibcImports.Ioctl(_fd, KvmIoctls.SetUserMemoryRegion, &slotInfo), "KVM_SET_USER_MEMORY_REGION (firmware)");
     }
 
     public IVcpu CreateVcpu(int index)
     {
         if (index < 0 || index >= _vcpuCount)
             throw new ArgumentOutOfRangeException(nameof(index), $"vCPU index must be 0..{_vcpuCount - 1}");
-        int fd = LibcImports.Ioctl(_fd.Number, KvmIoctls.CreateVcpu, (nuint)index);
+        int fd = LibcImports.Ioctl(_fd, KvmIoctls.CreateVcpu, (nuint)index);
         if (fd < 0) throw new NativeException($"KVM_CREATE_VCPU {index}", Marshal.GetLastPInvokeError());
         var vcpuFd = new FileDescriptor(fd);
         try
@@ -127,7 +127,7 @@ public sealed unsafe partial class KvmVirtualMachine : IVirtualMachine
     public void SetInterruptLine(uint gsi, bool high)
     {
         var level = new KvmIrqLevel { Irq = gsi, Level = high ? 1u : 0u };
-        if (LibcImports.Ioctl(_fd.Number, KvmIoctls.IrqLine, &level) < 0)
+        if (LibcImports.Ioctl(_fd, KvmIoctls.IrqLine, &level) < 0)
             ThrowIrqLine(gsi);
     }
 
@@ -136,7 +136,7 @@ public sealed unsafe partial class KvmVirtualMachine : IVirtualMachine
         if (_msiRoutes is not null && _msiRoutes.TrySignal(address, data)) return;
         var msi = new KvmMsi { AddressLow = (uint)address, AddressHigh = (uint)(address >> 32), Data = data };
         // KVM_SIGNAL_MSI returns >0 delivered, 0 blocked by the guest (masked APIC, no target): both are fine.
-        if (LibcImports.Ioctl(_fd.Number, KvmIoctls.SignalMsi, &msi) < 0)
+        if (LibcImports.Ioctl(_fd, KvmIoctls.SignalMsi, &msi) < 0)
             throw new NativeException("KVM_SIGNAL_MSI", Marshal.GetLastPInvokeError());
     }
 

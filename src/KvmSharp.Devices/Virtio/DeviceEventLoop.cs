@@ -33,6 +33,7 @@ public sealed partial class DeviceEventLoop : IDisposable
     private readonly Queue<Action> _posted = new();
     private readonly Lock _postLock = new();
     private PollFd[] _pollFds = [];
+    private SafeHandle?[] _pollHandles = [];
     private Watcher[] _polled = [];
     private bool _dirty = true;
     private volatile bool _stopping;
@@ -164,21 +165,20 @@ public sealed partial class DeviceEventLoop : IDisposable
             throw new InvalidOperationException($"{_name}: watch lists change only on the loop thread (use Post)");
     }
 
-    private unsafe void Run()
+    private void Run()
     {
         while (!_stopping)
         {
             if (_pauseWanted) Park();
             if (_stopping) break;
             if (_dirty) Rebuild();
-            int ready;
-            fixed (PollFd* fds = _pollFds)
-                ready = LibcImports.Poll(fds, (nuint)_pollFds.Length, PollTimeoutMs());
+            // Each handle is leased for the poll (a watcher's owner closing it meanwhile closes it after the call), so no
+            // number polled can belong to another file; one disposed before the round polls as -1 and stays quiet.
+            int ready = HandlePoll.Wait(_pollHandles, _pollFds, PollTimeoutMs());
             if (ready < 0)
             {
-                int errno = Marshal.GetLastPInvokeError();
-                if (errno == LibcConstants.EINTR) continue;
-                _onFault(new NativeException($"poll in {_name}", errno));
+                if (ready == -LibcConstants.EINTR) continue;
+                _onFault(new NativeException($"poll in {_name}", -ready));
                 return;
             }
             if (_pollFds[0].Revents != 0)
@@ -213,14 +213,18 @@ public sealed partial class DeviceEventLoop : IDisposable
     {
         _dirty = false;
         _pollFds = new PollFd[_watchers.Count + 1];
+        _pollHandles = new SafeHandle?[_watchers.Count + 1];
         _polled = new Watcher[_watchers.Count + 1];
-        _pollFds[0] = new PollFd { Fd = _wake.Handle.Number, Events = LibcConstants.POLLIN };
+        _pollFds[0] = new PollFd { Events = LibcConstants.POLLIN };
+        _pollHandles[0] = _wake.Handle;
         for (int i = 0; i < _watchers.Count; i++)
         {
             var w = _watchers[i];
             _polled[i + 1] = w;
-            // A closed handle polls as -1, which poll(2) skips: a watcher whose fd its owner closed goes quiet.
-            _pollFds[i + 1] = new PollFd { Fd = w.Handle.IsClosed ? -1 : (int)w.Handle.DangerousGetHandle(), Events = w.Events };
+            // HandlePoll fills in the numbers each round; a closed handle polls as -1 (poll(2) skips it), so a watcher
+            // whose fd its owner closed goes quiet.
+            _pollFds[i + 1] = new PollFd { Events = w.Events };
+            _pollHandles[i + 1] = w.Handle;
         }
     }
 }

@@ -3,9 +3,27 @@ using KvmSharp.Native.Libc;
 
 namespace KvmSharp.Machine.Console;
 
-/// <summary>Blocking-with-timeout reads and best-effort writes on raw file descriptors, for the console backends.</summary>
+/// <summary>
+/// Blocking-with-timeout reads and best-effort writes, for the console backends: on a handle we own (leased for the
+/// call, so the console thread racing a Dispose never reaches a file that reused the number; a closed one reads as
+/// end of input and takes no writes), or on stdin/stdout, which no handle owns and which live as long as the process.
+/// </summary>
 internal static unsafe class FdIo
 {
+    /// <summary><see cref="WriteAll(int, ReadOnlySpan{byte})"/> on a handle; nothing once it is closed.</summary>
+    public static void WriteAll(SafeHandle handle, ReadOnlySpan<byte> bytes)
+    {
+        if (!HandleLease.TryTake(handle, out var lease)) return;
+        using (lease) WriteAll(lease.Number, bytes);
+    }
+
+    /// <summary><see cref="Read(int, Span{byte}, int)"/> on a handle; -1 (end of input) once it is closed.</summary>
+    public static int Read(SafeHandle handle, Span<byte> buffer, int timeoutMs)
+    {
+        if (!HandleLease.TryTake(handle, out var lease)) return -1;
+        using (lease) return Read(lease.Number, buffer, timeoutMs);
+    }
+
     /// <summary>Writes everything unless the fd is non-blocking and full (then the rest is dropped: a console nobody reads must not stall the guest).</summary>
     public static void WriteAll(int fd, ReadOnlySpan<byte> bytes)
     {

@@ -15,7 +15,7 @@ public sealed unsafe class PtyConsole : ConsoleBackend
         if (fd < 0) throw new NativeException("posix_openpt", Marshal.GetLastPInvokeError());
         _master = new FileDescriptor(fd);
         byte* name = stackalloc byte[128];
-        if (LibcImports.GrantPt(fd) != 0 || LibcImports.UnlockPt(fd) != 0 || LibcImports.PtsNameR(fd, name, 128) != 0)
+        if (LibcImports.GrantPt(_master) != 0 || LibcImports.UnlockPt(_master) != 0 || LibcImports.PtsNameR(_master, name, 128) != 0)
         {
             int errno = Marshal.GetLastPInvokeError();
             _master.Dispose();
@@ -24,16 +24,16 @@ public sealed unsafe class PtyConsole : ConsoleBackend
         Path = Marshal.PtrToStringUTF8((nint)name) ?? "";
         // The far end sees what the guest sends, unchanged.
         Termios t;
-        if (LibcImports.TcGetAttr(fd, &t) == 0) { LibcImports.CfMakeRaw(&t); LibcImports.TcSetAttr(fd, LibcConstants.TCSANOW, &t); }
+        if (LibcImports.TcGetAttr(_master, &t) == 0) { LibcImports.CfMakeRaw(&t); LibcImports.TcSetAttr(_master, LibcConstants.TCSANOW, &t); }
     }
 
     public string Path { get; }
 
-    public override void Write(ReadOnlySpan<byte> bytes) => FdIo.WriteAll(_master.Number, bytes);
+    public override void Write(ReadOnlySpan<byte> bytes) => FdIo.WriteAll(_master, bytes);
 
     protected override int ReadInput(Span<byte> buffer, int timeoutMs)
     {
-        int n = FdIo.Read(_master.Number, buffer, timeoutMs);
+        int n = FdIo.Read(_master, buffer, timeoutMs);
         // With no one on the other end, the master reports hang-up; keep waiting for a client.
         if (n < 0) { Thread.Sleep(timeoutMs); return 0; }
         return n;

@@ -7,6 +7,11 @@ namespace KvmSharp.Native.Libc;
 /// <see cref="Signal"/>s, the other polls <see cref="Handle"/> for POLLIN and <see cref="Drain"/>s it.
 /// Signals that arrive before the drain coalesce into one wake-up, which is what a queue notification
 /// means (virtio 1.2 §2.9: "there are buffers to look at"). Non-blocking and close-on-exec.
+/// <para>
+/// Safe against a racing <see cref="Dispose"/>: each call holds a reference on the handle, so the descriptor is
+/// closed only after the call; a signal or drain after the dispose does nothing (a doorbell rung for a device that is
+/// gone means nothing) and can never write into a file that reused the number.
+/// </para>
 /// </summary>
 public sealed unsafe class EventNotifier : IDisposable
 {
@@ -19,18 +24,26 @@ public sealed unsafe class EventNotifier : IDisposable
 
     public FileDescriptor Handle { get; }
 
-    /// <summary>Adds one to the counter; never blocks (the counter cannot realistically reach 2^64-1).</summary>
+    /// <summary>Adds one to the counter; never blocks (the counter cannot realistically reach 2^64-1); nothing once disposed.</summary>
     public void Signal()
     {
-        ulong one = 1;
-        LibcImports.Write(Handle.Number, &one, sizeof(ulong));
+        if (!HandleLease.TryTake(Handle, out var lease)) return;
+        using (lease)
+        {
+            ulong one = 1;
+            LibcImports.Write(lease.Number, &one, sizeof(ulong));
+        }
     }
 
-    /// <summary>Resets the counter to zero; true when it had been signalled since the last drain.</summary>
+    /// <summary>Resets the counter to zero; true when it had been signalled since the last drain (false once disposed).</summary>
     public bool Drain()
     {
-        ulong value;
-        return LibcImports.Read(Handle.Number, &value, sizeof(ulong)) == sizeof(ulong);
+        if (!HandleLease.TryTake(Handle, out var lease)) return false;
+        using (lease)
+        {
+            ulong value;
+            return LibcImports.Read(lease.Number, &value, sizeof(ulong)) == sizeof(ulong);
+        }
     }
 
     public void Dispose() => Handle.Dispose();

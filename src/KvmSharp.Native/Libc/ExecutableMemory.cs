@@ -41,9 +41,9 @@ public sealed class ExecutableMemory : SafeHandle
                 LibcConstants.MAP_PRIVATE | LibcConstants.MAP_ANONYMOUS | LibcConstants.MAP_NORESERVE, -1, 0);
             if (single != -1) return new ExecutableMemory(single, single, length);
         }
-        int fd = LibcImports.MemfdCreate("kvmsharp-code", LibcConstants.MFD_CLOEXEC);
-        if (fd < 0) throw new NativeException("memfd_create for generated code", Marshal.GetLastPInvokeError());
-        try
+        int number = LibcImports.MemfdCreate("kvmsharp-code", LibcConstants.MFD_CLOEXEC);
+        if (number < 0) throw new NativeException("memfd_create for generated code", Marshal.GetLastPInvokeError());
+        using (var fd = new FileDescriptor(number))   // closed at the end: the mappings keep the memory
         {
             if (LibcImports.Ftruncate(fd, (long)length) != 0)
                 throw new NativeException("ftruncate of the code memfd", Marshal.GetLastPInvokeError());
@@ -57,10 +57,6 @@ public sealed class ExecutableMemory : SafeHandle
                 throw new NativeException("mmap of the code memfd (read-execute)", errno);
             }
             return new ExecutableMemory(write, execute, length);
-        }
-        finally
-        {
-            LibcImports.Close(fd);   // the mappings keep the memory
         }
     }
 

@@ -4,7 +4,9 @@ namespace KvmSharp.Native.Libc;
 
 /// <summary>
 /// The *at(2) file-system calls the virtio-fs server makes, each relative to a directory descriptor it holds, so no
-/// host path is ever built from a guest's name. Errors come back as -1 with errno in
+/// host path is ever built from a guest's name. Descriptors are passed as SafeHandles: the marshaller holds a
+/// reference for the call (a node forgotten meanwhile closes after it), and passes the number as a register-wide
+/// value, which a C int parameter reads the low half of (x86-64 SysV ABI). Errors come back as -1 with errno in
 /// <see cref="Marshal.GetLastPInvokeError"/>, as in <see cref="LibcImports"/>.
 /// </summary>
 public static unsafe partial class FsImports
@@ -15,76 +17,82 @@ public static unsafe partial class FsImports
     private const long SysOpenat2 = 437;
 
     [LibraryImport(Lib, EntryPoint = "syscall", SetLastError = true)]
-    private static partial long Syscall4(long number, long a1, byte* a2, OpenHow* a3, nuint a4);
+    private static partial long Syscall4(long number, SafeHandle a1, byte* a2, OpenHow* a3, nuint a4);
 
     /// <summary>openat2(2) with <paramref name="how"/>; returns the new fd or -1.</summary>
-    public static int OpenAt2(int dirFd, byte* path, OpenHow* how) => (int)Syscall4(SysOpenat2, dirFd, path, how, (nuint)sizeof(OpenHow));
+    public static int OpenAt2(SafeHandle dirFd, byte* path, OpenHow* how) => (int)Syscall4(SysOpenat2, dirFd, path, how, (nuint)sizeof(OpenHow));
 
     [LibraryImport(Lib, EntryPoint = "openat", SetLastError = true)]
-    public static partial int OpenAt(int dirFd, byte* path, int flags, uint mode);
+    public static partial int OpenAt(SafeHandle dirFd, byte* path, int flags, uint mode);
+
+    /// <summary>openat(2) relative to the working directory (<see cref="FsConstants.AT_FDCWD"/>), the one descriptor no handle owns.</summary>
+    public static int OpenAtWorkingDirectory(byte* path, int flags, uint mode) => OpenAtNumber(FsConstants.AT_FDCWD, path, flags, mode);
+
+    [LibraryImport(Lib, EntryPoint = "openat", SetLastError = true)]
+    private static partial int OpenAtNumber(int dirFd, byte* path, int flags, uint mode);
 
     [LibraryImport(Lib, EntryPoint = "fstatat", SetLastError = true)]
-    public static partial int FStatAt(int dirFd, byte* path, byte* statBuffer, int flags);
+    public static partial int FStatAt(SafeHandle dirFd, byte* path, byte* statBuffer, int flags);
 
     [LibraryImport(Lib, EntryPoint = "fstatfs", SetLastError = true)]
-    public static partial int FStatFs(int fd, byte* statfsBuffer);
+    public static partial int FStatFs(SafeHandle fd, byte* statfsBuffer);
 
     [LibraryImport(Lib, EntryPoint = "mkdirat", SetLastError = true)]
-    public static partial int MkdirAt(int dirFd, byte* path, uint mode);
+    public static partial int MkdirAt(SafeHandle dirFd, byte* path, uint mode);
 
     [LibraryImport(Lib, EntryPoint = "mknodat", SetLastError = true)]
-    public static partial int MknodAt(int dirFd, byte* path, uint mode, ulong device);
+    public static partial int MknodAt(SafeHandle dirFd, byte* path, uint mode, ulong device);
 
     [LibraryImport(Lib, EntryPoint = "unlinkat", SetLastError = true)]
-    public static partial int UnlinkAt(int dirFd, byte* path, int flags);
+    public static partial int UnlinkAt(SafeHandle dirFd, byte* path, int flags);
 
     [LibraryImport(Lib, EntryPoint = "renameat2", SetLastError = true)]
-    public static partial int RenameAt2(int oldDirFd, byte* oldPath, int newDirFd, byte* newPath, uint flags);
+    public static partial int RenameAt2(SafeHandle oldDirFd, byte* oldPath, SafeHandle newDirFd, byte* newPath, uint flags);
 
     [LibraryImport(Lib, EntryPoint = "linkat", SetLastError = true)]
-    public static partial int LinkAt(int oldDirFd, byte* oldPath, int newDirFd, byte* newPath, int flags);
+    public static partial int LinkAt(SafeHandle oldDirFd, byte* oldPath, SafeHandle newDirFd, byte* newPath, int flags);
 
     [LibraryImport(Lib, EntryPoint = "symlinkat", SetLastError = true)]
-    public static partial int SymlinkAt(byte* target, int newDirFd, byte* linkPath);
+    public static partial int SymlinkAt(byte* target, SafeHandle newDirFd, byte* linkPath);
 
     [LibraryImport(Lib, EntryPoint = "readlinkat", SetLastError = true)]
-    public static partial nint ReadlinkAt(int dirFd, byte* path, byte* buffer, nuint size);
+    public static partial nint ReadlinkAt(SafeHandle dirFd, byte* path, byte* buffer, nuint size);
 
     [LibraryImport(Lib, EntryPoint = "fchmodat", SetLastError = true)]
-    public static partial int FChmodAt(int dirFd, byte* path, uint mode, int flags);
+    public static partial int FChmodAt(SafeHandle dirFd, byte* path, uint mode, int flags);
 
     [LibraryImport(Lib, EntryPoint = "fchownat", SetLastError = true)]
-    public static partial int FChownAt(int dirFd, byte* path, uint owner, uint group, int flags);
+    public static partial int FChownAt(SafeHandle dirFd, byte* path, uint owner, uint group, int flags);
 
     [LibraryImport(Lib, EntryPoint = "utimensat", SetLastError = true)]
-    public static partial int UtimensAt(int dirFd, byte* path, TimeSpec* times, int flags);
+    public static partial int UtimensAt(SafeHandle dirFd, byte* path, TimeSpec* times, int flags);
 
     [LibraryImport(Lib, EntryPoint = "faccessat", SetLastError = true)]
-    public static partial int FAccessAt(int dirFd, byte* path, int mode, int flags);
+    public static partial int FAccessAt(SafeHandle dirFd, byte* path, int mode, int flags);
 
     [LibraryImport(Lib, EntryPoint = "ftruncate", SetLastError = true)]
-    public static partial int FTruncate(int fd, long length);
+    public static partial int FTruncate(SafeHandle fd, long length);
 
     [LibraryImport(Lib, EntryPoint = "fallocate", SetLastError = true)]
-    public static partial int FAllocate(int fd, int mode, long offset, long length);
+    public static partial int FAllocate(SafeHandle fd, int mode, long offset, long length);
 
     [LibraryImport(Lib, EntryPoint = "lseek", SetLastError = true)]
-    public static partial long LSeek(int fd, long offset, int whence);
+    public static partial long LSeek(SafeHandle fd, long offset, int whence);
 
     [LibraryImport(Lib, EntryPoint = "pread", SetLastError = true)]
-    public static partial nint PRead(int fd, byte* buffer, nuint count, long offset);
+    public static partial nint PRead(SafeHandle fd, byte* buffer, nuint count, long offset);
 
     [LibraryImport(Lib, EntryPoint = "pwrite", SetLastError = true)]
-    public static partial nint PWrite(int fd, byte* buffer, nuint count, long offset);
+    public static partial nint PWrite(SafeHandle fd, byte* buffer, nuint count, long offset);
 
     [LibraryImport(Lib, EntryPoint = "fsync", SetLastError = true)]
-    public static partial int FSync(int fd);
+    public static partial int FSync(SafeHandle fd);
 
     [LibraryImport(Lib, EntryPoint = "fdatasync", SetLastError = true)]
-    public static partial int FDataSync(int fd);
+    public static partial int FDataSync(SafeHandle fd);
 
     [LibraryImport(Lib, EntryPoint = "getdents64", SetLastError = true)]
-    public static partial nint GetDents64(int fd, byte* buffer, nuint count);
+    public static partial nint GetDents64(SafeHandle fd, byte* buffer, nuint count);
 
     [LibraryImport(Lib, EntryPoint = "geteuid")]
     public static partial uint GetEuid();

@@ -33,27 +33,19 @@ public sealed class MappedMemory : SafeHandle
     /// </summary>
     public static MappedMemory PrivateFile(SafeHandle file, nuint length, long offset)
     {
-        bool added = false;
-        try
-        {
-            file.DangerousAddRef(ref added);   // the fd stays open for the call; the mapping outlives it by design
-            nint address = LibcImports.Mmap(0, length, LibcConstants.PROT_READ | LibcConstants.PROT_WRITE,
-                LibcConstants.MAP_PRIVATE | LibcConstants.MAP_NORESERVE, (int)file.DangerousGetHandle(), offset);
-            if (address == -1)
-                throw new NativeException("mmap of a memory file", Marshal.GetLastPInvokeError());
-            return new MappedMemory(address, length);
-        }
-        finally
-        {
-            if (added) file.DangerousRelease();
-        }
+        // The marshaller holds the fd open for the call; the mapping outlives it by design (mmap(2) takes its own reference).
+        nint address = LibcImports.Mmap(0, length, LibcConstants.PROT_READ | LibcConstants.PROT_WRITE,
+            LibcConstants.MAP_PRIVATE | LibcConstants.MAP_NORESERVE, file, offset);
+        if (address == -1)
+            throw new NativeException("mmap of a memory file", Marshal.GetLastPInvokeError());
+        return new MappedMemory(address, length);
     }
 
     /// <summary>A shared mapping of a file descriptor (the kvm_run area of a vCPU).</summary>
     public static MappedMemory Shared(FileDescriptor fd, nuint length)
     {
         nint address = LibcImports.Mmap(0, length, LibcConstants.PROT_READ | LibcConstants.PROT_WRITE,
-            LibcConstants.MAP_SHARED, fd.Number, 0);
+            LibcConstants.MAP_SHARED, fd, 0);
         if (address == -1)
             throw new NativeException("mmap of a file descriptor", Marshal.GetLastPInvokeError());
         return new MappedMemory(address, length);

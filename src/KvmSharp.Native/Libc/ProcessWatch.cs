@@ -32,25 +32,18 @@ public sealed class ProcessWatch : IDisposable
     }
 
     /// <summary>Waits up to <paramref name="timeoutMs"/> (-1: for ever) for the process to end; true once it has.</summary>
-    public unsafe bool WaitForExit(int timeoutMs)
+    public bool WaitForExit(int timeoutMs)
     {
-        bool added = false;
-        _fd.DangerousAddRef(ref added);
-        try
+        while (true)
         {
-            var poll = new PollFd { Fd = _fd.Number, Events = PollIn };
-            while (true)
+            int n = HandlePoll.Wait(_fd, PollIn, timeoutMs);
+            if (n > 0) return true;
+            if (n == 0)
             {
-                int n = LibcImports.Poll(&poll, 1, timeoutMs);
-                if (n > 0) return true;
-                if (n == 0) return false;
-                int errno = Marshal.GetLastPInvokeError();
-                if (errno != 4) throw new NativeException("poll(pidfd)", errno);   // EINTR: again
+                ObjectDisposedException.ThrowIf(_fd.IsClosed, this);   // a disposed watch polls as nothing
+                return false;
             }
-        }
-        finally
-        {
-            if (added) _fd.DangerousRelease();
+            if (n != -LibcConstants.EINTR) throw new NativeException("poll(pidfd)", -n);
         }
     }
 

@@ -54,21 +54,21 @@ public sealed unsafe class TapDevice : IDisposable
         try
         {
             uint features;
-            if (LibcImports.Ioctl(fd, TunConstants.TUNGETFEATURES, &features) < 0 || (features & (ushort)TunConstants.IFF_VNET_HDR) == 0)
+            if (LibcImports.Ioctl(handle, TunConstants.TUNGETFEATURES, &features) < 0 || (features & (ushort)TunConstants.IFF_VNET_HDR) == 0)
                 throw new TapException("the host's tun driver has no vnet header support (IFF_VNET_HDR)");
 
             var request = new InterfaceRequest { Flags = TunConstants.IFF_TAP | TunConstants.IFF_NO_PI | TunConstants.IFF_VNET_HDR };
             Encoding.ASCII.GetBytes(name, new Span<byte>(request.Name, TunConstants.InterfaceNameSize - 1));
-            if (LibcImports.Ioctl(fd, TunConstants.TUNSETIFF, &request) < 0)
+            if (LibcImports.Ioctl(handle, TunConstants.TUNSETIFF, &request) < 0)
                 throw SetIffError(name, Marshal.GetLastPInvokeError());
 
             int headerSize = VnetHeaderSize;
-            if (LibcImports.Ioctl(fd, TunConstants.TUNSETVNETHDRSZ, &headerSize) < 0)
+            if (LibcImports.Ioctl(handle, TunConstants.TUNSETVNETHDRSZ, &headerSize) < 0)
                 throw new TapException($"tap {name}: cannot set a {VnetHeaderSize}-byte vnet header: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
 
             // Probe the offloads, then take none until the driver negotiates them (§5.1.6.4.1 / TUNSETOFFLOAD).
-            bool offloads = LibcImports.Ioctl(fd, TunConstants.TUNSETOFFLOAD, AllOffloads) == 0;
-            if (LibcImports.Ioctl(fd, TunConstants.TUNSETOFFLOAD, 0) < 0)
+            bool offloads = LibcImports.Ioctl(handle, TunConstants.TUNSETOFFLOAD, AllOffloads) == 0;
+            if (LibcImports.Ioctl(handle, TunConstants.TUNSETOFFLOAD, 0) < 0)
                 throw new TapException($"tap {name}: TUNSETOFFLOAD 0 failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
             return new TapDevice(handle, name, offloads);
         }
@@ -87,7 +87,7 @@ public sealed unsafe class TapDevice : IDisposable
     /// <summary>Tells the tap which offloads it may use in frames it hands us (TUN_F_* bits).</summary>
     public void SetOffloads(uint tunFlags)
     {
-        if (LibcImports.Ioctl(Handle.Number, TunConstants.TUNSETOFFLOAD, tunFlags) < 0)
+        if (LibcImports.Ioctl(Handle, TunConstants.TUNSETOFFLOAD, tunFlags) < 0)
             throw new NativeException($"TUNSETOFFLOAD 0x{tunFlags:x} on tap {Name}", Marshal.GetLastPInvokeError());
     }
 

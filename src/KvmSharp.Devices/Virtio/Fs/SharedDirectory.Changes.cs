@@ -17,7 +17,7 @@ internal sealed partial class SharedDirectory
     private static unsafe void GiveToCaller(FsNode parent, EntryName name, uint uid, uint gid)
     {
         if (FsImports.GetEuid() != 0) return;
-        fixed (byte* p = name.Terminated) FsImports.FChownAt(parent.Fd.Number, p, uid, gid, AT_SYMLINK_NOFOLLOW);
+        fixed (byte* p = name.Terminated) FsImports.FChownAt(parent.Fd, p, uid, gid, AT_SYMLINK_NOFOLLOW);
     }
 
     private FsNode? WritableDirectory(ulong id, out int error)
@@ -32,7 +32,7 @@ internal sealed partial class SharedDirectory
         node = null; stat = default;
         if (WritableDirectory(parentId, out int error) is not { } parent) return error;
         fixed (byte* p = name.Terminated)
-            if (FsImports.MkdirAt(parent.Fd.Number, p, SafeMode(mode, directory: true)) < 0) return -Marshal.GetLastPInvokeError();
+            if (FsImports.MkdirAt(parent.Fd, p, SafeMode(mode, directory: true)) < 0) return -Marshal.GetLastPInvokeError();
         GiveToCaller(parent, name, uid, gid);
         return Lookup(parentId, name, out node, out stat);
     }
@@ -44,7 +44,7 @@ internal sealed partial class SharedDirectory
         if (WritableDirectory(parentId, out int error) is not { } parent) return error;
         if ((mode & S_IFMT) != S_IFREG && (mode & S_IFMT) != 0) return -Errno.EPERM;
         fixed (byte* p = name.Terminated)
-            if (FsImports.MknodAt(parent.Fd.Number, p, S_IFREG | SafeMode(mode, directory: false), 0) < 0) return -Marshal.GetLastPInvokeError();
+            if (FsImports.MknodAt(parent.Fd, p, S_IFREG | SafeMode(mode, directory: false), 0) < 0) return -Marshal.GetLastPInvokeError();
         GiveToCaller(parent, name, uid, gid);
         return Lookup(parentId, name, out node, out stat);
     }
@@ -59,7 +59,7 @@ internal sealed partial class SharedDirectory
         target.CopyTo(terminated);
         fixed (byte* t = terminated)
         fixed (byte* p = name.Terminated)
-            if (FsImports.SymlinkAt(t, parent.Fd.Number, p) < 0) return -Marshal.GetLastPInvokeError();
+            if (FsImports.SymlinkAt(t, parent.Fd, p) < 0) return -Marshal.GetLastPInvokeError();
         GiveToCaller(parent, name, uid, gid);
         return Lookup(parentId, name, out node, out stat);
     }
@@ -72,10 +72,10 @@ internal sealed partial class SharedDirectory
         if (Node(oldId) is not { } old) return -Errno.ENOENT;
         if (old.Type == S_IFDIR) return -Errno.EPERM;
         // linkat(AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH; the /proc/self/fd entry with AT_SYMLINK_FOLLOW links the inode itself.
-        byte[] procPath = System.Text.Encoding.ASCII.GetBytes($"/proc/self/fd/{old.Fd.Number}\0");
-        fixed (byte* o = procPath)
+        using (old.Hold())
+        fixed (byte* o = old.ProcName)
         fixed (byte* p = name.Terminated)
-            if (FsImports.LinkAt(AT_FDCWD, o, parent.Fd.Number, p, AT_SYMLINK_FOLLOW) < 0) return -Marshal.GetLastPInvokeError();
+            if (FsImports.LinkAt(_procSelfFd, o, parent.Fd, p, AT_SYMLINK_FOLLOW) < 0) return -Marshal.GetLastPInvokeError();
         return Lookup(newParentId, name, out node, out stat);
     }
 
@@ -83,7 +83,7 @@ internal sealed partial class SharedDirectory
     public unsafe int Remove(ulong parentId, EntryName name, bool directory)
     {
         if (WritableDirectory(parentId, out int error) is not { } parent) return error;
-        fixed (byte* p = name.Terminated) return Result(FsImports.UnlinkAt(parent.Fd.Number, p, directory ? AT_REMOVEDIR : 0));
+        fixed (byte* p = name.Terminated) return Result(FsImports.UnlinkAt(parent.Fd, p, directory ? AT_REMOVEDIR : 0));
     }
 
     /// <summary>RENAME and RENAME2: both directories are nodes in the jail, both names single components; flags NOREPLACE and EXCHANGE only.</summary>
@@ -94,7 +94,7 @@ internal sealed partial class SharedDirectory
         if ((flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) != 0 || flags == (RENAME_NOREPLACE | RENAME_EXCHANGE)) return -Errno.EINVAL;
         fixed (byte* o = oldName.Terminated)
         fixed (byte* n = newName.Terminated)
-            return Result(FsImports.RenameAt2(oldParent.Fd.Number, o, newParent.Fd.Number, n, flags));
+            return Result(FsImports.RenameAt2(oldParent.Fd, o, newParent.Fd, n, flags));
     }
 
     /// <summary>What SETATTR asks for (FATTR_* in <see cref="FuseSetAttrValid"/>).</summary>
@@ -114,14 +114,15 @@ internal sealed partial class SharedDirectory
         if ((valid & FuseSetAttrValid.Mode) != 0)
         {
             if (node.Type == S_IFLNK) return -Errno.EOPNOTSUPP;
+            using (node.Hold())
             fixed (byte* p = node.ProcName)
-                if (FsImports.FChmodAt(_procSelfFd.Number, p, SafeMode(change.Mode, node.Type == S_IFDIR), 0) < 0) return -Marshal.GetLastPInvokeError();
+                if (FsImports.FChmodAt(_procSelfFd, p, SafeMode(change.Mode, node.Type == S_IFDIR), 0) < 0) return -Marshal.GetLastPInvokeError();
         }
         if ((valid & (FuseSetAttrValid.Uid | FuseSetAttrValid.Gid)) != 0)
         {
             uint uid = (valid & FuseSetAttrValid.Uid) != 0 ? change.Uid : uint.MaxValue;
             uint gid = (valid & FuseSetAttrValid.Gid) != 0 ? change.Gid : uint.MaxValue;
-            if (FsImports.FChownAt(node.Fd.Number, &empty, uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) return -Marshal.GetLastPInvokeError();
+            if (FsImports.FChownAt(node.Fd, &empty, uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) return -Marshal.GetLastPInvokeError();
         }
         if ((valid & FuseSetAttrValid.Size) != 0)
         {
@@ -137,8 +138,8 @@ internal sealed partial class SharedDirectory
             if (times[0].Nanoseconds is < 0 or >= 1_000_000_000 && times[0].Nanoseconds != UTIME_NOW && times[0].Nanoseconds != UTIME_OMIT) return -Errno.EINVAL;
             if (times[1].Nanoseconds is < 0 or >= 1_000_000_000 && times[1].Nanoseconds != UTIME_NOW && times[1].Nanoseconds != UTIME_OMIT) return -Errno.EINVAL;
             int r;
-            if (node.Type == S_IFLNK) r = FsImports.UtimensAt(node.Fd.Number, &empty, times, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
-            else fixed (byte* p = node.ProcName) r = FsImports.UtimensAt(_procSelfFd.Number, p, times, 0);
+            if (node.Type == S_IFLNK) r = FsImports.UtimensAt(node.Fd, &empty, times, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+            else using (node.Hold()) fixed (byte* p = node.ProcName) r = FsImports.UtimensAt(_procSelfFd, p, times, 0);
             if (r < 0) return -Marshal.GetLastPInvokeError();
         }
         return StatNode(node.Fd, out stat);
@@ -154,10 +155,10 @@ internal sealed partial class SharedDirectory
         if (node.Type == S_IFDIR) return -Errno.EISDIR;
         if (node.Type != S_IFREG) return -Errno.EINVAL;
         if ((change.Valid & FuseSetAttrValid.Fh) != 0 && _handles.TryGetValue(change.Handle, out var open) && open.NodeId == node.Id && !open.Directory)
-            return Result(FsImports.FTruncate(open.Fd.Number, size));
+            return Result(FsImports.FTruncate(open.Fd, size));
         int fd = Reopen(node, O_WRONLY);
         if (fd < 0) return fd;
         using var file = new FileDescriptor(fd);
-        return Result(FsImports.FTruncate(file.Number, size));
+        return Result(FsImports.FTruncate(file, size));
     }
 }

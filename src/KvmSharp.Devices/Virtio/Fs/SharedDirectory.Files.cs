@@ -68,7 +68,8 @@ internal sealed partial class SharedDirectory
         // The node is the inode just opened (not whatever the name means a moment later): an O_PATH reopen of it.
         var probe = new FsNode(0, file, 0, 0, S_IFREG);
         int pathFd;
-        fixed (byte* p = probe.ProcName) pathFd = FsImports.OpenAt(_procSelfFd.Number, p, O_PATH | LibcConstants.O_CLOEXEC, 0);
+        using (probe.Hold())
+            fixed (byte* p = probe.ProcName) pathFd = FsImports.OpenAt(_procSelfFd, p, O_PATH | LibcConstants.O_CLOEXEC, 0);
         if (pathFd < 0) { error = -Marshal.GetLastPInvokeError(); file.Dispose(); return error; }
         GiveToCaller(parent, name, uid, gid);
         error = Adopt(new FileDescriptor(pathFd), out node, out stat);
@@ -94,7 +95,7 @@ internal sealed partial class SharedDirectory
         if (File(handle, directory: false) is not { } open) return -Errno.EBADF;
         if (offset < 0) return -Errno.EINVAL;
         nint n;
-        fixed (byte* d = destination) n = FsImports.PRead(open.Fd.Number, d, (nuint)destination.Length, offset);
+        fixed (byte* d = destination) n = FsImports.PRead(open.Fd, d, (nuint)destination.Length, offset);
         return n < 0 ? -Marshal.GetLastPInvokeError() : (int)n;
     }
 
@@ -105,7 +106,7 @@ internal sealed partial class SharedDirectory
         if (File(handle, directory: false) is not { } open) return -Errno.EBADF;
         if (offset < 0) return -Errno.EINVAL;
         nint n;
-        fixed (byte* s = source) n = FsImports.PWrite(open.Fd.Number, s, (nuint)source.Length, offset);
+        fixed (byte* s = source) n = FsImports.PWrite(open.Fd, s, (nuint)source.Length, offset);
         return n < 0 ? -Marshal.GetLastPInvokeError() : (int)n;
     }
 
@@ -113,7 +114,7 @@ internal sealed partial class SharedDirectory
     public int Fsync(ulong handle, bool directory, bool dataOnly)
     {
         if (File(handle, directory) is not { } open) return -Errno.EBADF;
-        return Result(dataOnly ? FsImports.FDataSync(open.Fd.Number) : FsImports.FSync(open.Fd.Number));
+        return Result(dataOnly ? FsImports.FDataSync(open.Fd) : FsImports.FSync(open.Fd));
     }
 
     /// <summary>FLUSH (close(2) of one of the guest's descriptors): nothing is buffered here, so only the handle is checked.</summary>
@@ -125,7 +126,7 @@ internal sealed partial class SharedDirectory
         result = 0;
         if (File(handle, directory: false) is not { } open) return -Errno.EBADF;
         if (whence is < SEEK_SET or > SEEK_HOLE) return -Errno.EINVAL;
-        result = FsImports.LSeek(open.Fd.Number, offset, whence);
+        result = FsImports.LSeek(open.Fd, offset, whence);
         return result < 0 ? -Marshal.GetLastPInvokeError() : 0;
     }
 
@@ -136,7 +137,7 @@ internal sealed partial class SharedDirectory
         if (File(handle, directory: false) is not { } open) return -Errno.EBADF;
         if ((mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) != 0) return -Errno.EOPNOTSUPP;
         if (offset < 0 || length <= 0) return -Errno.EINVAL;
-        return Result(FsImports.FAllocate(open.Fd.Number, mode, offset, length));
+        return Result(FsImports.FAllocate(open.Fd, mode, offset, length));
     }
 
     /// <summary>One entry of a directory, as getdents64 gives it: the offset is the cookie of the entry after it.</summary>
@@ -159,12 +160,12 @@ internal sealed partial class SharedDirectory
     {
         if (File(handle, directory: true) is not { } open) return -Errno.EBADF;
         if (offset < 0) return -Errno.EINVAL;
-        if (FsImports.LSeek(open.Fd.Number, offset, SEEK_SET) < 0) return -Marshal.GetLastPInvokeError();
+        if (FsImports.LSeek(open.Fd, offset, SEEK_SET) < 0) return -Marshal.GetLastPInvokeError();
         var buffer = new byte[32 * 1024];
         while (true)
         {
             nint n;
-            fixed (byte* b = buffer) n = FsImports.GetDents64(open.Fd.Number, b, (nuint)buffer.Length);
+            fixed (byte* b = buffer) n = FsImports.GetDents64(open.Fd, b, (nuint)buffer.Length);
             if (n < 0) return -Marshal.GetLastPInvokeError();
             if (n == 0) return 0;
             // struct linux_dirent64: d_ino u64, d_off s64, d_reclen u16, d_type u8, d_name (NUL-terminated).

@@ -82,7 +82,7 @@ internal sealed partial class SharedDirectory
         };
         byte[] bytes = Encoding.UTF8.GetBytes(path + "\0");
         int fd;
-        fixed (byte* p = bytes) fd = FsImports.OpenAt2(_nodes[RootId].Fd.Number, p, &how);
+        fixed (byte* p = bytes) fd = FsImports.OpenAt2(_nodes[RootId].Fd, p, &how);
         return fd < 0 ? -System.Runtime.InteropServices.Marshal.GetLastPInvokeError() : fd;
     }
 }

@@ -43,8 +43,8 @@ internal sealed partial class SharedDirectory : IDisposable
     {
         RootPath = Path.GetFullPath(path);
         ReadOnly = readOnly;
-        var root = OpenRaw(AT_FDCWD, RootPath, O_PATH | O_DIRECTORY | LibcConstants.O_CLOEXEC, $"cannot open the shared folder '{RootPath}'");
-        _procSelfFd = OpenRaw(AT_FDCWD, "/proc/self/fd", O_PATH | O_DIRECTORY | LibcConstants.O_CLOEXEC, "cannot open /proc/self/fd (is /proc mounted?)");
+        var root = OpenRaw(RootPath, O_PATH | O_DIRECTORY | LibcConstants.O_CLOEXEC, $"cannot open the shared folder '{RootPath}'");
+        _procSelfFd = OpenRaw("/proc/self/fd", O_PATH | O_DIRECTORY | LibcConstants.O_CLOEXEC, "cannot open /proc/self/fd (is /proc mounted?)");
         int error = StatNode(root, out var stat);
         if (error != 0) throw new IOException($"cannot stat the shared folder '{RootPath}': {Marshal.GetPInvokeErrorMessage(-error)}");
         var node = new FsNode(RootId, root, stat.Device, stat.Inode, stat.Type) { Lookups = 1 };
@@ -56,11 +56,11 @@ internal sealed partial class SharedDirectory : IDisposable
     public bool ReadOnly { get; }
     public int NodeCount => _nodes.Count;
 
-    private static unsafe FileDescriptor OpenRaw(int dirFd, string path, int flags, string what)
+    private static unsafe FileDescriptor OpenRaw(string path, int flags, string what)
     {
         byte[] bytes = Encoding.UTF8.GetBytes(path + "\0");
         int fd;
-        fixed (byte* p = bytes) fd = FsImports.OpenAt(dirFd, p, flags, 0);
+        fixed (byte* p = bytes) fd = FsImports.OpenAtWorkingDirectory(p, flags, 0);
         if (fd < 0) throw new IOException($"{what}: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
         return new FileDescriptor(fd);
     }
@@ -84,7 +84,7 @@ internal sealed partial class SharedDirectory : IDisposable
     {
         byte* buffer = stackalloc byte[StatSize];
         byte empty = 0;
-        int r = FsImports.FStatAt(fd.Number, &empty, buffer, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+        int r = FsImports.FStatAt(fd, &empty, buffer, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
         stat = r < 0 ? default : HostStat.Parse(new ReadOnlySpan<byte>(buffer, StatSize));
         return Result(r);
     }
@@ -121,7 +121,7 @@ internal sealed partial class SharedDirectory : IDisposable
             Resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
         };
         int fd;
-        fixed (byte* p = name.Terminated) fd = FsImports.OpenAt2(parent.Fd.Number, p, &how);
+        fixed (byte* p = name.Terminated) fd = FsImports.OpenAt2(parent.Fd, p, &how);
         return fd < 0 ? -Marshal.GetLastPInvokeError() : fd;
     }
 
@@ -165,7 +165,7 @@ internal sealed partial class SharedDirectory : IDisposable
         var buffer = new byte[4096];
         byte empty = 0;
         nint n;
-        fixed (byte* b = buffer) n = FsImports.ReadlinkAt(node.Fd.Number, &empty, b, (nuint)buffer.Length);
+        fixed (byte* b = buffer) n = FsImports.ReadlinkAt(node.Fd, &empty, b, (nuint)buffer.Length);
         if (n < 0) return -Marshal.GetLastPInvokeError();
         target = buffer.AsSpan(0, (int)n).ToArray();
         return 0;
@@ -177,7 +177,7 @@ internal sealed partial class SharedDirectory : IDisposable
         statfs = default;
         var node = Node(id) ?? _nodes[RootId];
         byte* buffer = stackalloc byte[StatFsSize];
-        int r = FsImports.FStatFs(node.Fd.Number, buffer);
+        int r = FsImports.FStatFs(node.Fd, buffer);
         if (r < 0) return -Marshal.GetLastPInvokeError();
         statfs = HostStatFs.Parse(new ReadOnlySpan<byte>(buffer, StatFsSize));
         return 0;
@@ -190,7 +190,8 @@ internal sealed partial class SharedDirectory : IDisposable
         if ((mask & ~7) != 0) return -Errno.EINVAL;
         if (ReadOnly && (mask & 2) != 0) return -Errno.EROFS;
         if (node.Type == S_IFLNK) return 0;   // links have no permissions of their own
-        fixed (byte* p = node.ProcName) return Result(FsImports.FAccessAt(_procSelfFd.Number, p, mask, 0));
+        using var held = node.Hold();
+        fixed (byte* p = node.ProcName) return Result(FsImports.FAccessAt(_procSelfFd, p, mask, 0));
     }
 
     /// <summary>
@@ -201,7 +202,8 @@ internal sealed partial class SharedDirectory : IDisposable
     {
         if (node.Type != S_IFREG && node.Type != S_IFDIR) return node.Type == S_IFLNK ? -Errno.ELOOP : -Errno.ENXIO;
         int fd;
-        fixed (byte* p = node.ProcName) fd = FsImports.OpenAt(_procSelfFd.Number, p, flags | LibcConstants.O_CLOEXEC | LibcConstants.O_NOCTTY, 0);
+        using (node.Hold())
+            fixed (byte* p = node.ProcName) fd = FsImports.OpenAt(_procSelfFd, p, flags | LibcConstants.O_CLOEXEC | LibcConstants.O_NOCTTY, 0);
         return fd < 0 ? -Marshal.GetLastPInvokeError() : fd;
     }
 
@@ -209,7 +211,8 @@ internal sealed partial class SharedDirectory : IDisposable
     public string? RelativePath(FsNode node)
     {
         string link;
-        try { link = System.IO.Directory.ResolveLinkTarget($"/proc/self/fd/{node.Fd.Number}", returnFinalTarget: false)?.FullName ?? ""; }
+        using var held = node.Hold();
+        try { link = System.IO.Directory.ResolveLinkTarget($"/proc/self/fd/{held.Number}", returnFinalTarget: false)?.FullName ?? ""; }
         catch (IOException) { return null; }
         if (link.EndsWith(" (deleted)", StringComparison.Ordinal)) return null;
         if (link == RootPath) return "";
@@ -237,6 +240,18 @@ internal sealed class FsNode(ulong id, FileDescriptor fd, ulong device, ulong in
     /// <summary>S_IFMT bits: an inode's type never changes.</summary>
     public uint Type { get; } = type;
     public ulong Lookups { get; set; }
-    /// <summary>The descriptor's number as a NUL-terminated name in /proc/self/fd.</summary>
-    public byte[] ProcName { get; } = Encoding.ASCII.GetBytes($"{fd.Number}\0");
+    /// <summary>The descriptor's number as a NUL-terminated name in /proc/self/fd: it names this node only under <see cref="Hold"/>.</summary>
+    public byte[] ProcName { get; } = ProcNameOf(fd);
+
+    /// <summary>
+    /// A lease on the node's descriptor for a call that names it by number (/proc/self/fd/N), so that the number cannot
+    /// come to mean another file during the call. Nodes are forgotten only on the device's loop thread, the one caller.
+    /// </summary>
+    public HandleLease Hold() => new(Fd);
+
+    private static byte[] ProcNameOf(FileDescriptor fd)
+    {
+        using var lease = new HandleLease(fd);
+        return Encoding.ASCII.GetBytes($"{lease.Number}\0");
+    }
 }

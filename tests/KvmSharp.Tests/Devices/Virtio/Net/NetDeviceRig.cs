@@ -59,24 +59,19 @@ internal sealed class NetDeviceRig : IDisposable
     }
 
     /// <summary>The next frame the device sent to the host, waiting for it; fails if none comes.</summary>
-    public unsafe byte[] HostReceives()
+    public byte[] HostReceives()
     {
         var buffer = new byte[128 * 1024];
-        WaitUntil(() =>
-        {
-            var fd = new PollFd { Fd = Socket.Host.Number, Events = LibcConstants.POLLIN };
-            return LibcImports.Poll(&fd, 1, 100) > 0;
-        }, "the device sent no frame to the host");
+        WaitUntil(() => HandlePoll.Wait(Socket.Host, LibcConstants.POLLIN, 100) > 0, "the device sent no frame to the host");
         int length = FrameIo.Read(Socket.Host, buffer);
         Assert.True(length > 0, $"read from the host end: {length}");
         return buffer[..length];
     }
 
     /// <summary>Whether a frame from the device is waiting at the host end now (no waiting).</summary>
-    public unsafe bool HostHasFrame()
+    public bool HostHasFrame()
     {
-        var fd = new PollFd { Fd = Socket.Host.Number, Events = LibcConstants.POLLIN };
-        return LibcImports.Poll(&fd, 1, 0) > 0;
+        return HandlePoll.Wait(Socket.Host, LibcConstants.POLLIN, 0) > 0;
     }
 
     /// <summary>
