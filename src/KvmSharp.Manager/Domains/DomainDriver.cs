@@ -17,9 +17,15 @@ public sealed class DomainDriver : IDomainDriver
 
     /// <param name="volumes">Where &lt;disk type='volume'&gt; finds its files (the daemon's <see cref="Storage.StorageDriver"/>).</param>
     /// <param name="networks">Where &lt;interface type='network'&gt; gets its taps (the daemon's network driver).</param>
-    public DomainDriver(StateDirectory state, string vmmProgram, ILogger logger, Storage.IVolumeResolver? volumes = null, INetworkPorts? networks = null)
+    /// <param name="confinement">How VMMs are confined (the VMM user, the host's cgroups); null: not at all.</param>
+    public DomainDriver(StateDirectory state, string vmmProgram, ILogger logger, Storage.IVolumeResolver? volumes = null, INetworkPorts? networks = null,
+                        (Confinement.VmmUser? User, Confinement.CgroupHost Cgroups)? confinement = null)
     {
-        _context = new DomainContext(state, vmmProgram, _events, logger, networks) { Volumes = volumes };
+        _context = new DomainContext(state, vmmProgram, _events, logger, networks)
+        {
+            Volumes = volumes, VmmUser = confinement?.User,
+            Cgroups = confinement?.Cgroups ?? new Confinement.CgroupHost(Confinement.CgroupVersion.None, "", new Dictionary<string, string>()),
+        };
         Directory.CreateDirectory(state.DomainsRoot);
         foreach (var directory in Directory.EnumerateDirectories(state.DomainsRoot).Order(StringComparer.Ordinal))
         {
