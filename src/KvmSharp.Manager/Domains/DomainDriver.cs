@@ -224,4 +224,14 @@ public sealed class DomainDriver : IDomainDriver
     public IConsoleSession OpenConsole(DomainRef domain, string? device, uint flags, IConsoleSink sink) => Find(domain).OpenConsole(device, flags, sink);
 
     public IDisposable SubscribeLifecycle(Action<DomainLifecycleEvent> handler) => _events.Subscribe(handler);
+
+    public IReadOnlyList<TypedParameter> GetMemoryParameters(DomainRef domain) => Find(domain).MemoryParameters;
+    public IReadOnlyList<TypedParameter> GetSchedulerParameters(DomainRef domain) => Find(domain).SchedulerParameters;
+
+    public IReadOnlyList<DomainStatsRecord> GetStats(IReadOnlyList<DomainRef> domains, uint groups)
+    {
+        if ((groups & ~ManagedDomain.StatsSupported) != 0)
+            throw new ManagerException(ManagerError.ConfigUnsupported, $"unsupported configuration: Stats types bits 0x{groups & ~ManagedDomain.StatsSupported:x} are not supported by this daemon");
+        return [.. domains.Select(d => Find(d)).Select(m => new DomainStatsRecord(m.Ref, m.Stats(groups)))];
+    }
 }

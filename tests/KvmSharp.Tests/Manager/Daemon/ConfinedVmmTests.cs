@@ -106,8 +106,22 @@ public sealed partial class ConfinedVmmTests(DebianKernelFixture guest) : IClass
             console.Run("echo CONFINED_ | dd of=/dev/vda conv=fsync 2>/dev/null; echo wrote-$((4*4))", "wrote-16");
         Assert.StartsWith("CONFINED_", Tool.Run("head", ["-c", "9", disk], seconds: 30).Stdout);
 
-        // dominfo reads the cgroup's CPU time; the VM has used some.
+        // dominfo reads the cgroup's CPU time; memtune, schedinfo and domstats report the limits and the usage.
         Assert.Matches(@"CPU time:\s+[1-9]", daemon.VirshOk("dominfo", "confined"));
+        string memtune = daemon.VirshOk("memtune", "confined");
+        Assert.Matches(@"hard_limit\s*:\s*2097152\b", memtune);
+        Assert.Matches(@"soft_limit\s*:\s*1572864\b", memtune);
+        Assert.Matches(@"swap_hard_limit\s*:\s*3145728\b", memtune);
+        string schedinfo = daemon.VirshOk("schedinfo", "confined");
+        Assert.Matches(@"Scheduler\s*:\s*posix", schedinfo);
+        Assert.Matches(@"cpu_shares\s*:\s*512\b", schedinfo);
+        Assert.Matches(@"vcpu_quota\s*:\s*200000\b", schedinfo);
+        string domstats = daemon.VirshOk("domstats", "confined");
+        Assert.Matches(@"state\.state=1\b", domstats);
+        Assert.Matches(@"cpu\.time=[1-9]\d*", domstats);
+        Assert.Matches(@"balloon\.maximum=262144\b", domstats);
+        Assert.Matches(@"balloon\.rss=[1-9]\d*", domstats);
+        Assert.Matches(@"state\.state=1\b", daemon.VirshOk("domstats", "--state"));
 
         daemon.VirshOk("destroy", "confined");
         Assert.Equal(0u, FileOwnership.Of(disk)!.Value.Uid);
