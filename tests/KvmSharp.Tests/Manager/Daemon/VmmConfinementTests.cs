@@ -28,6 +28,7 @@ public sealed class VmmConfinementTests : IDisposable
             string program = Path.Combine(_dir, "report.sh");
             File.WriteAllText(program, "#!/bin/sh\necho \"pid=$$ sid=$(cut -d' ' -f6 /proc/$$/stat) args=$*\"\ngrep -E '^(Uid|NoNewPrivs):' /proc/$$/status\ncat /proc/$$/cgroup\nreadlink /proc/$$/ns/mnt\nls -A /var/tmp | wc -l\necho HOME=$HOME\n");
             File.SetUnixFileMode(program, (UnixFileMode)0b111_101_101);
+            VmmFileAccess.Grant(user, [new VmmFile(program, false)], Path.Combine(_dir, "owners.json"), NullLogger.Instance);   // through the 0700 temp folder
             string log = Path.Combine(_dir, "vmm.log");
             var hidden = VmmConfinement.FoldersToHide([program, log]);
             Assert.Contains("/var/tmp", hidden);
