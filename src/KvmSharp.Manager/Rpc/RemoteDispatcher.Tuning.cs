@@ -14,8 +14,11 @@ internal sealed partial class RemoteDispatcher
     /// <summary>REMOTE_DOMAIN_MEMORY_PARAMETERS_MAX, REMOTE_DOMAIN_SCHEDULER_PARAMETERS_MAX, REMOTE_CONNECT_GET_ALL_DOMAIN_STATS_MAX.</summary>
     private const int MemoryParametersMax = 16, SchedulerParametersMax = 16, DomainStatsMax = 262144;
 
-    /// <summary>VIR_DOMAIN_AFFECT_LIVE 1, AFFECT_CONFIG 2 (the two are the same here: limits change only through the XML).</summary>
-    private const uint AffectFlagsKnown = 3;
+    /// <summary>
+    /// VIR_DOMAIN_AFFECT_LIVE 1, AFFECT_CONFIG 2 (the same here: limits change only through the XML), and
+    /// VIR_TYPED_PARAM_STRING_OKAY 4, which virsh always sends (we answer no strings anyway).
+    /// </summary>
+    private const uint AffectFlagsKnown = 7;
 
     /// <summary>virConnectGetAllDomainStatsFlags: the list filters (as ListAllDomains') and NOWAIT, BACKING, ENFORCE_STATS.</summary>
     private const uint StatsFilterFlags = 0xFF, StatsFlagsKnown = StatsFilterFlags | (1u << 29) | (1u << 30) | (1u << 31), StatsEnforce = 1u << 31;
