@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
 using KvmSharp.Manager;
+using KvmSharp.Manager.Confinement;
 using KvmSharp.Manager.Domains;
 using KvmSharp.Manager.Networks;
 using KvmSharp.Manager.Rpc;
@@ -56,8 +57,12 @@ public static class Program
             var storage = new StorageDriver(state, log);
             storage.StartPools();
             // Networks before domains: a domain found running or autostarted has its taps on their bridges.
-            var networks = new NetworkDriver(stateDir, log);
-            var driver = new DomainDriver(state, Path.GetFullPath(vmmProgram), log, storage, networks);
+            // A root daemon's VMMs run as the unprivileged VMM user, each in a cgroup of its own (issue 15).
+            var vmmUser = VmmUser.ForDaemon(log);
+            var cgroups = CgroupHost.Detect();
+            log.LogInformation("VMMs run as {User}; VM cgroups: {Cgroups}", vmmUser?.Name ?? Environment.UserName + " (the daemon's user)", cgroups);
+            var networks = new NetworkDriver(stateDir, log) { TapOwner = vmmUser?.Name };
+            var driver = new DomainDriver(state, Path.GetFullPath(vmmProgram), log, storage, networks, (vmmUser, cgroups));
             readWrite = RpcServer.Start(socketPath, readOnly: false, driver, log, storage, networks);
             readOnly = RpcServer.Start(socketPath + "-ro", readOnly: true, driver, log, storage, networks);
             log.LogInformation("listening on {Socket} and {Socket}-ro; state in {StateDir}", socketPath, socketPath, Path.GetFullPath(stateDir));

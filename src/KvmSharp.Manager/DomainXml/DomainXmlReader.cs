@@ -28,7 +28,7 @@ public static partial class DomainXmlReader
         if (e.Attribute("id") is { } id && id != "-1" && XmlValues.ParseUnsigned(id) is null)
             throw DomainXmlError.Xml($"the id '{DomainXmlError.Quote(id)}' of <domain> is not a number");
 
-        e.RefuseOtherChildren("name", "uuid", "title", "description", "memory", "currentMemory", "vcpu", "os", "features", "cpu", "clock",
+        e.RefuseOtherChildren("name", "uuid", "title", "description", "memory", "currentMemory", "memtune", "vcpu", "cputune", "os", "features", "cpu", "clock",
             "pm", "on_poweroff", "on_reboot", "on_crash", "devices");
         string name = XmlValues.Name(e.RequiredChild("name", "a domain needs a name"), "domain");
         var memory = e.RequiredChild("memory", "say how much RAM the guest has");
@@ -48,6 +48,8 @@ public static partial class DomainXmlReader
             MemoryKib = memoryKib,
             CurrentMemoryKib = currentKib,
             VcpuCount = e.Child("vcpu") is { } vcpu ? ReadVcpu(vcpu) : 1,
+            MemoryTune = DomainTuningXml.ReadMemoryTune(e.Child("memtune")),
+            CpuTune = DomainTuningXml.ReadCpuTune(e.Child("cputune")),
             Os = ReadOs(e.Child("os") ?? throw DomainXmlError.Unsupported(
                 "a domain without <os> is not supported: KvmSharp boots a kernel directly (<os><type>hvm</type><kernel>…</kernel></os>)")),
             Features = e.Child("features") is { } features ? ReadFeatures(features) : DomainFeatures.None,

@@ -18,6 +18,12 @@ internal sealed class DomainContext(StateDirectory state, string vmmProgram, Lif
     /// <summary>The storage pools a &lt;disk type='volume'&gt; is taken from; null: the daemon serves none.</summary>
     public Storage.IVolumeResolver? Volumes { get; init; }
 
+    /// <summary>Whom the VMMs run as (a root daemon's unprivileged user); null: as the daemon itself.</summary>
+    public Confinement.VmmUser? VmmUser { get; init; }
+
+    /// <summary>Where each VM's cgroup goes; none: VMs run in the daemon's cgroups and limits are refused.</summary>
+    public Confinement.CgroupHost Cgroups { get; init; } = new(Confinement.CgroupVersion.None, "", new Dictionary<string, string>());
+
     public int NextId() => Interlocked.Increment(ref _lastId);
 
     /// <summary>After a restart: ids go on above those of the domains found running.</summary>

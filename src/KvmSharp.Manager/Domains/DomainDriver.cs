@@ -17,9 +17,15 @@ public sealed class DomainDriver : IDomainDriver
 
     /// <param name="volumes">Where &lt;disk type='volume'&gt; finds its files (the daemon's <see cref="Storage.StorageDriver"/>).</param>
     /// <param name="networks">Where &lt;interface type='network'&gt; gets its taps (the daemon's network driver).</param>
-    public DomainDriver(StateDirectory state, string vmmProgram, ILogger logger, Storage.IVolumeResolver? volumes = null, INetworkPorts? networks = null)
+    /// <param name="confinement">How VMMs are confined (the VMM user, the host's cgroups); null: not at all.</param>
+    public DomainDriver(StateDirectory state, string vmmProgram, ILogger logger, Storage.IVolumeResolver? volumes = null, INetworkPorts? networks = null,
+                        (Confinement.VmmUser? User, Confinement.CgroupHost Cgroups)? confinement = null)
     {
-        _context = new DomainContext(state, vmmProgram, _events, logger, networks) { Volumes = volumes };
+        _context = new DomainContext(state, vmmProgram, _events, logger, networks)
+        {
+            Volumes = volumes, VmmUser = confinement?.User,
+            Cgroups = confinement?.Cgroups ?? new Confinement.CgroupHost(Confinement.CgroupVersion.None, "", new Dictionary<string, string>()),
+        };
         Directory.CreateDirectory(state.DomainsRoot);
         foreach (var directory in Directory.EnumerateDirectories(state.DomainsRoot).Order(StringComparer.Ordinal))
         {
@@ -218,4 +224,14 @@ public sealed class DomainDriver : IDomainDriver
     public IConsoleSession OpenConsole(DomainRef domain, string? device, uint flags, IConsoleSink sink) => Find(domain).OpenConsole(device, flags, sink);
 
     public IDisposable SubscribeLifecycle(Action<DomainLifecycleEvent> handler) => _events.Subscribe(handler);
+
+    public IReadOnlyList<TypedParameter> GetMemoryParameters(DomainRef domain) => Find(domain).MemoryParameters;
+    public IReadOnlyList<TypedParameter> GetSchedulerParameters(DomainRef domain) => Find(domain).SchedulerParameters;
+
+    public IReadOnlyList<DomainStatsRecord> GetStats(IReadOnlyList<DomainRef> domains, uint groups)
+    {
+        if ((groups & ~ManagedDomain.StatsSupported) != 0)
+            throw new ManagerException(ManagerError.ConfigUnsupported, $"unsupported configuration: Stats types bits 0x{groups & ~ManagedDomain.StatsSupported:x} are not supported by this daemon");
+        return [.. domains.Select(d => Find(d)).Select(m => new DomainStatsRecord(m.Ref, m.Stats(groups)))];
+    }
 }

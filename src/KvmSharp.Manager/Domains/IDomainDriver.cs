@@ -72,4 +72,13 @@ public interface IDomainDriver
     IConsoleSession OpenConsole(DomainRef domain, string? device, uint flags, IConsoleSink sink);
     /// <summary>Every lifecycle event from now on, until the subscription is disposed; called on no particular thread.</summary>
     IDisposable SubscribeLifecycle(Action<DomainLifecycleEvent> handler);
+
+    // ---- tuning and statistics (virsh memtune, schedinfo, domstats) ----
+    IReadOnlyList<TypedParameter> GetMemoryParameters(DomainRef domain) =>
+        throw new ManagerException(ManagerError.NoSupport, "this function is not supported by the connection driver: virDomainGetMemoryParameters");
+    IReadOnlyList<TypedParameter> GetSchedulerParameters(DomainRef domain) =>
+        throw new ManagerException(ManagerError.NoSupport, "this function is not supported by the connection driver: virDomainGetSchedulerParameters");
+    /// <summary>The stats of <paramref name="groups"/> (virDomainStatsTypes; 0: all supported) for each domain.</summary>
+    IReadOnlyList<DomainStatsRecord> GetStats(IReadOnlyList<DomainRef> domains, uint groups) =>
+        throw new ManagerException(ManagerError.NoSupport, "this function is not supported by the connection driver: virConnectGetAllDomainStats");
 }

@@ -33,7 +33,7 @@ internal sealed partial class ManagedDomain
                     var config = MachineConfigForRun(taps);
                     Directory.CreateDirectory(Paths.Directory);
                     AtomicFile.WriteAllBytes(Paths.MachineConfig, System.Text.Encoding.UTF8.GetBytes(MachineConfigJson.Write(config)));
-                    Launch(["--config", Paths.MachineConfig], paused, StateReason.RunningBooted, LifecycleEvent.StartedBooted);
+                    Launch(["--config", Paths.MachineConfig], paused, StateReason.RunningBooted, LifecycleEvent.StartedBooted, config, []);
                 }
                 catch
                 {
@@ -51,7 +51,11 @@ internal sealed partial class ManagedDomain
         Directory.CreateDirectory(Paths.Directory);
         AtomicFile.WriteAllBytes(Paths.RestoreState, vmmState);
         PlugNetworkTaps(NetworkTapsInState(vmmState));
-        try { Launch(["--restore", Paths.RestoreState, "--restore-mem", memoryPath], paused, runningReason, startedDetail); }
+        try
+        {
+            Launch(["--restore", Paths.RestoreState, "--restore-mem", memoryPath], paused, runningReason, startedDetail,
+                   ConfigInState(vmmState), [Paths.RestoreState, memoryPath]);
+        }
         catch
         {
             UnplugNetworkTaps();
@@ -66,7 +70,8 @@ internal sealed partial class ManagedDomain
     }
 
     /// <summary>Starts the VMM, waits until its API answers with the machine started, attaches the console, records the run.</summary>
-    private void Launch(IReadOnlyList<string> source, bool paused, int runningReason, int startedDetail)
+    /// <param name="config">The machine it runs (null: unknown), whose files the VMM is given, with <paramref name="extraReads"/>.</param>
+    private void Launch(IReadOnlyList<string> source, bool paused, int runningReason, int startedDetail, MachineConfig? config, IReadOnlyList<string> extraReads)
     {
         foreach (var stale in (string[])[Paths.ApiSocket, Paths.ConsoleSocket])
             if (File.Exists(stale)) File.Delete(stale);
@@ -77,7 +82,14 @@ internal sealed partial class ManagedDomain
         if (paused) arguments.Add("--paused");
         File.AppendAllText(Paths.VmmLog, $"---- {DateTime.UtcNow:O} starting: {string.Join(' ', arguments)}\n");
 
-        var process = VmmProcess.Start(_context.VmmProgram, arguments, Paths.VmmLog);
+        var confinement = Confine(config, extraReads);
+        VmmProcess process;
+        try { process = VmmProcess.Start(_context.VmmProgram, arguments, Paths.VmmLog, confinement); }
+        catch
+        {
+            Unconfine();
+            throw;
+        }
         var api = new VmmApiClient(Paths.ApiSocket, ApiTimeout);
         ConsoleRelay? console;
         try
@@ -91,6 +103,7 @@ internal sealed partial class ManagedDomain
             process.Exited.Wait(TimeSpan.FromSeconds(10));
             api.Dispose();
             process.Dispose();
+            Unconfine();
             throw;
         }
         var run = new DomainRun(_context.NextId(), process, api, console)
@@ -197,7 +210,7 @@ internal sealed partial class ManagedDomain
         try
         {
             PlugNetworkTaps(NetworkTapsInConfigFile());
-            Launch(["--config", Paths.MachineConfig], paused: false, StateReason.RunningBooted, LifecycleEvent.StartedBooted);
+            Launch(["--config", Paths.MachineConfig], paused: false, StateReason.RunningBooted, LifecycleEvent.StartedBooted, ConfigInFile(), []);
         }
         catch (ManagerException e)
         {
@@ -215,6 +228,7 @@ internal sealed partial class ManagedDomain
         _shutoffReason = reason;
         run.Dispose();
         UnplugNetworkTaps();
+        Unconfine();
         foreach (var file in (string[])[Paths.VmmRecord, Paths.ApiSocket, Paths.ConsoleSocket, Paths.RestoreState])
         {
             try { if (File.Exists(file)) File.Delete(file); }
@@ -324,6 +338,7 @@ internal sealed partial class ManagedDomain
                 Log.LogWarning("domain {Name}: its VMM ended while the daemon was away", Name);
                 File.Delete(Paths.VmmRecord);
                 UnplugNetworkTaps();
+                Unconfine();
                 _shutoffReason = EndedCleanlyByLog() ? StateReason.ShutoffShutdown : StateReason.ShutoffCrashed;
                 return;
             }

@@ -16,7 +16,7 @@ internal sealed partial class ManagedDomain
             try
             {
                 if (wasRunning) Drive(run, api => api.Pause());
-                Drive(run, api => api.CreateSnapshot(vmmState, SaveImage.MemoryPath(path)));
+                WriteVmmSnapshot(run, vmmState, SaveImage.MemoryPath(path));
                 SaveImage.Write(path, Xml(inactive: true), vmmState);
             }
             catch

@@ -41,7 +41,7 @@ internal sealed partial class ManagedDomain
                 if (run is not null)
                 {
                     if (wasRunning) Drive(run, api => api.Pause());
-                    Drive(run, api => api.CreateSnapshot(Path.Combine(building, SnapshotStateFile), Path.Combine(building, SnapshotMemoryFile)));
+                    WriteVmmSnapshot(run, Path.Combine(building, SnapshotStateFile), Path.Combine(building, SnapshotMemoryFile));
                     Drive(run, api => api.CreateDiskSnapshots(name));
                 }
                 else SnapshotDisks.CreateInside(_definition.Disks, name);

@@ -47,7 +47,7 @@ internal sealed partial class ManagedDomain
         {
             var run = _run;
             var definition = _definition;
-            ulong cpuNs = run is null ? 0 : (ProcStat.CpuTicks(run.Process.Pid) ?? 0) * 10_000_000UL;   // USER_HZ = 100 on Linux x86-64
+            ulong cpuNs = run is null ? 0 : CpuTimeNs(run);
             return new DomainInfo(State.State, definition.MemoryKib, definition.CurrentMemoryKib, definition.VcpuCount, cpuNs);
         }
     }
@@ -57,10 +57,13 @@ internal sealed partial class ManagedDomain
         get
         {
             var run = RequireRun("get the vCPUs of");
-            ulong cpuNs = (ProcStat.CpuTicks(run.Process.Pid) ?? 0) * 10_000_000UL;
+            ulong cpuNs = CpuTimeNs(run);
             return [.. Enumerable.Range(0, _definition.VcpuCount).Select(i => new VcpuInfo((uint)i, 1, i == 0 ? cpuNs : 0, -1))];
         }
     }
+
+    /// <summary>The run's CPU time: its cgroup's (every thread, ns) where it has one, else the VMM's own (clock ticks; USER_HZ = 100 on Linux x86-64).</summary>
+    private ulong CpuTimeNs(DomainRun run) => Cgroup.CpuTimeNs() ?? (ProcStat.CpuTicks(run.Process.Pid) ?? 0) * 10_000_000UL;
 
     public string Xml(bool inactive)
     {

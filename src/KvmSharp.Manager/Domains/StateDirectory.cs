@@ -29,9 +29,16 @@ public sealed record DomainPaths(string Directory)
     public string MachineConfig => Path.Combine(Directory, "machine.json");
     public string VmmRecord => Path.Combine(Directory, "vmm.json");
     public string VmmLog => Path.Combine(Directory, "vmm.log");
-    public string ApiSocket => Path.Combine(Directory, "api.sock");
-    public string ConsoleSocket => Path.Combine(Directory, "console.sock");
-    public string VsockSocket => Path.Combine(Directory, "vsock.sock");
+    /// <summary>
+    /// The one folder the VMM may write in (its sockets, a snapshot on its way out): owned by the VMM user when it is
+    /// not the daemon's, so an unprivileged VMM can touch nothing else in the domain's folder (its definition above all).
+    /// </summary>
+    public string RunDirectory => Path.Combine(Directory, "run");
+    public string ApiSocket => Path.Combine(RunDirectory, "api.sock");
+    public string ConsoleSocket => Path.Combine(RunDirectory, "console.sock");
+    public string VsockSocket => Path.Combine(RunDirectory, "vsock.sock");
+    /// <summary>The owners of the files handed to the VMM user for the run (<see cref="Confinement.VmmFileAccess"/>).</summary>
+    public string FileOwners => Path.Combine(Directory, "owners.json");
     /// <summary>The state a run is restored from (copied out of a save image).</summary>
     public string RestoreState => Path.Combine(Directory, "restore.state");
     public string ManagedSave => Path.Combine(Directory, "managed.save");

@@ -78,9 +78,10 @@ internal static class HostLinks
     /// A persistent tap on <paramref name="bridge"/> for one guest NIC (the VMM opens it by name). Its own MAC is the
     /// guest's with the first byte fe, as libvirt sets it, so the bridge never takes the tap's address as its own.
     /// </summary>
-    public static void CreateTap(string tap, string bridge, string guestMac)
+    /// <param name="owner">The user (and group of the same name) that may attach to it without privileges (TUNSETOWNER, TUNSETGROUP); null: only a privileged one.</param>
+    public static void CreateTap(string tap, string bridge, string guestMac, string? owner = null)
     {
-        HostCommand.Ip("tuntap", "add", "dev", tap, "mode", "tap", "vnet_hdr");
+        HostCommand.Ip(["tuntap", "add", "dev", tap, "mode", "tap", "vnet_hdr", .. owner is null ? (string[])[] : ["user", owner, "group", owner]]);
         try
         {
             HostCommand.Ip("link", "set", "dev", tap, "address", "fe" + guestMac[2..]);

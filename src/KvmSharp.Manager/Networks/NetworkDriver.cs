@@ -20,6 +20,9 @@ public sealed class NetworkDriver : INetworkDriver, INetworkPorts
     private readonly ILogger _log;
     private int _defaultChecked;
 
+    /// <summary>The user the domains' taps belong to (the VMM user of a root daemon), so its VMMs can attach; null: root only.</summary>
+    public string? TapOwner { get; init; }
+
     public NetworkDriver(string stateDirectory, ILogger log)
     {
         _stateDirectory = Path.GetFullPath(stateDirectory);
@@ -215,7 +218,7 @@ public sealed class NetworkDriver : INetworkDriver, INetworkPorts
                         while (links.Contains($"vnet{n}")) n++;
                         tap = $"vnet{n}";
                     }
-                    HostLinks.CreateTap(tap, bridge, nic.Mac);
+                    HostLinks.CreateTap(tap, bridge, nic.Mac, TapOwner);
                     links.Add(tap);
                     taps.Add(tap);
                     _log.LogInformation("domain {Domain}: tap {Tap} on bridge {Bridge} of network {Network}", domain, tap, bridge, nic.Network);

@@ -32,6 +32,7 @@ internal sealed partial class RemoteDispatcher
         _logger = logger;
         AddConnectProcedures();
         AddDomainProcedures();
+        AddTuningProcedures();
         AddLifecycleProcedures();
         AddSaveProcedures();
         AddSnapshotProcedures();

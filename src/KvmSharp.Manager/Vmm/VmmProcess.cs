@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using KvmSharp.Manager.Confinement;
 using KvmSharp.Native.Libc;
 
 namespace KvmSharp.Manager.Vmm;
@@ -30,18 +31,23 @@ public sealed class VmmProcess : IDisposable
     /// <summary>Completes when the process has ended: its exit status when this daemon started it, else null (unknown).</summary>
     public Task<int?> Exited { get; }
 
-    /// <summary>Starts <paramref name="program"/> with <paramref name="arguments"/>, stdin from /dev/null, stdout and stderr appended to <paramref name="logPath"/>.</summary>
-    public static VmmProcess Start(string program, IReadOnlyList<string> arguments, string logPath)
+    /// <summary>
+    /// Starts <paramref name="program"/> with <paramref name="arguments"/>, stdin from /dev/null, stdout and stderr appended
+    /// to <paramref name="logPath"/>, confined as <paramref name="confinement"/> says (<see cref="LaunchScript"/>).
+    /// </summary>
+    public static VmmProcess Start(string program, IReadOnlyList<string> arguments, string logPath, VmmConfinement? confinement = null)
     {
-        // sh redirects and execs setsid, which (sh not being a group leader) calls setsid(2) and execs the VMM:
-        // one pid all along, so the Process object reports the VMM's own exit status.
+        confinement ??= VmmConfinement.None;
+        // Every step execs the next (sh, unshare, sh, setsid, setpriv, the VMM): one pid all along, so the Process
+        // object reports the VMM's own exit status, and the pid written to the cgroup is the VMM's.
         var start = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
         start.ArgumentList.Add("-c");
-        start.ArgumentList.Add("exec setsid \"$0\" \"$@\" </dev/null >>\"$KVMSHARP_VMM_LOG\" 2>&1");
+        start.ArgumentList.Add(LaunchScript.Outer);
         start.ArgumentList.Add(program);
         foreach (var a in arguments) start.ArgumentList.Add(a);
         start.Environment["KVMSHARP_VMM_LOG"] = logPath;
         start.Environment["KVMSHARP_VERBOSE"] = "1";   // a clean end leaves "kvmsharp: ended: … (exit status N)" as the log's last line
+        LaunchScript.Describe(confinement, start.Environment);
         var child = Process.Start(start) ?? throw new InvalidOperationException($"cannot start {program}");
         return new VmmProcess(child.Id, ProcStat.StartTime(child.Id) ?? 0, child, null);
     }
