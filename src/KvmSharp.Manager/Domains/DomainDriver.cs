@@ -21,6 +21,7 @@ public sealed class DomainDriver : IDomainDriver
     {
         _context = new DomainContext(state, vmmProgram, _events, logger, networks) { Volumes = volumes };
         Directory.CreateDirectory(state.DomainsRoot);
+        StateLeftovers.Remove(state, logger);
         foreach (var directory in Directory.EnumerateDirectories(state.DomainsRoot).Order(StringComparer.Ordinal))
         {
             string file = Path.Combine(directory, "domain.xml");
@@ -37,7 +38,11 @@ public sealed class DomainDriver : IDomainDriver
                 logger.LogError("ignoring the definition {File}: {Message}", file, e.Message);
             }
         }
-        foreach (var domain in _domains) domain.Reattach();
+        foreach (var domain in _domains)
+        {
+            domain.Reattach();
+            domain.RecoverInterruptedSnapshots();
+        }
     }
 
     /// <summary>Starts every autostart domain that is not running; one that fails is logged and the others go on.</summary>
