@@ -4,8 +4,9 @@ namespace KvmSharp.Manager.Domains;
 
 /// <summary>
 /// What a daemon killed mid-write leaves in the state directory and a restart removes: undefined domains' directories
-/// still in the trash, and <see cref="State.AtomicFile"/>'s temporary files (NAME.tmp-PID) of a writer that is gone.
-/// Neither was ever visible as state: the rename that publishes a file or removes a domain had not happened.
+/// still in the trash, <see cref="State.AtomicFile"/>'s temporary files (NAME.tmp-PID) of a writer that is gone, and
+/// the empty directory of a define that wrote nothing yet.
+/// None was ever visible as state: the rename that publishes a file or removes a domain had not happened.
 /// </summary>
 internal static class StateLeftovers
 {
@@ -29,5 +30,8 @@ internal static class StateLeftovers
                     File.Delete(temp);
                 }
             }
+        // A define killed before its domain.xml was renamed into place leaves the directory it made: empty now.
+        foreach (var domain in Directory.EnumerateDirectories(state.DomainsRoot))
+            if (!Directory.EnumerateFileSystemEntries(domain).Any()) Directory.Delete(domain);
     }
 }
