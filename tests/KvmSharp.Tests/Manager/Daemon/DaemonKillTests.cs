@@ -129,7 +129,8 @@ public sealed class DaemonKillTests(DebianKernelFixture guest) : IClassFixture<D
         var call = Task.Run(() => daemon.Virsh(virsh));
         Poll.Until(() => daemon.Log.Contains($"fault point {point} reached") || call.IsCompleted,
                    () => $"the daemon did not reach {point}: {DaemonProcess.Tail(daemon.Log)}", seconds: 300);
-        Assert.False(call.IsCompleted, $"virsh {string.Join(' ', virsh)} ended before {point}: {call.Result}");
+        if (call.IsCompleted)
+            Assert.Fail($"virsh {string.Join(' ', virsh)} ended before {point} ({(call.IsFaulted ? call.Exception!.InnerException!.Message : call.Result.ToString())}); daemon: {DaemonProcess.Tail(daemon.Log)}");
         int pid = daemon.VmmPids().SingleOrDefault();
         daemon.Kill();
         var (code, _, _) = call.Result;

@@ -60,7 +60,12 @@ internal sealed class DaemonProcess : IDisposable
         process.StandardInput.Close();
         _process = process;
         // The first start may build both binaries (NativeAOT, minutes on two cores).
-        Poll.Until(() => File.Exists(Socket + "-ro") || process.HasExited, () => $"the daemon did not listen: {Log}", seconds: 900);
+        try { Poll.Until(() => File.Exists(Socket + "-ro") || process.HasExited, () => $"the daemon did not listen: {Log}", seconds: 900); }
+        catch
+        {
+            process.Kill();   // a constructor that fails is never disposed: leave no daemon behind
+            throw;
+        }
         Assert.False(process.HasExited, $"the daemon ended at start: {Log}");
     }
 
