@@ -14,7 +14,7 @@ namespace KvmSharp.Tests.Integration;
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class RawKillTests(DebianKernelFixture guest) : IClassFixture<DebianKernelFixture>, IDisposable
 {
-    private const int Runs = 2, BlocksPerRun = 256, Spread = 5;
+    private const int Runs = 1, BlocksPerRun = 256, Spread = 5;   // one boot: the CI budget; Qcow2KillTests kills three times
     private readonly string _dir = Directory.CreateTempSubdirectory("kvmsharp-rawkill").FullName;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
@@ -51,6 +51,6 @@ public sealed class RawKillTests(DebianKernelFixture guest) : IClassFixture<Debi
             var expected = Enumerable.Range(0, 4096).Select(k => line[k % line.Length]).ToArray();
             Assert.True(expected.AsSpan().SequenceEqual(block), $"block {i} of run {run} was reported flushed but is not in the file");
         }
-        Assert.True(flushed.Count >= 5 + 8, $"only {flushed.Count} blocks were flushed");
+        Assert.True(flushed.Count >= 5, $"only {flushed.Count} blocks were flushed");
     }
 }
