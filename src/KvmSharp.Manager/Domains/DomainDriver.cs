@@ -27,6 +27,7 @@ public sealed class DomainDriver : IDomainDriver
             Cgroups = confinement?.Cgroups ?? new Confinement.CgroupHost(Confinement.CgroupVersion.None, "", new Dictionary<string, string>()),
         };
         Directory.CreateDirectory(state.DomainsRoot);
+        StateLeftovers.Remove(state, logger);
         foreach (var directory in Directory.EnumerateDirectories(state.DomainsRoot).Order(StringComparer.Ordinal))
         {
             string file = Path.Combine(directory, "domain.xml");
@@ -43,7 +44,11 @@ public sealed class DomainDriver : IDomainDriver
                 logger.LogError("ignoring the definition {File}: {Message}", file, e.Message);
             }
         }
-        foreach (var domain in _domains) domain.Reattach();
+        foreach (var domain in _domains)
+        {
+            domain.Reattach();
+            domain.RecoverInterruptedSnapshots();
+        }
     }
 
     /// <summary>Starts every autostart domain that is not running; one that fails is logged and the others go on.</summary>

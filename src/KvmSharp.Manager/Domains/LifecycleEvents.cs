@@ -17,7 +17,7 @@ public static class StateReason
 {
     public const int RunningBooted = 1, RunningRestored = 3, RunningFromSnapshot = 4, RunningUnpaused = 5;
     public const int PausedUser = 1, PausedSave = 3, PausedSnapshot = 9, PausedStartingUp = 11;
-    public const int ShutoffUnknown = 0, ShutoffShutdown = 1, ShutoffDestroyed = 2, ShutoffCrashed = 3, ShutoffSaved = 5, ShutoffFromSnapshot = 7;
+    public const int ShutoffUnknown = 0, ShutoffShutdown = 1, ShutoffDestroyed = 2, ShutoffCrashed = 3, ShutoffSaved = 5, ShutoffFailed = 6, ShutoffFromSnapshot = 7;
 }
 
 /// <summary>The subscribers of lifecycle events; a handler that throws is dropped from nothing and harms no other.</summary>

@@ -90,10 +90,13 @@ internal sealed partial class ManagedDomain
             Unconfine();
             throw;
         }
+        int id = _context.NextId();
         var api = new VmmApiClient(Paths.ApiSocket, ApiTimeout);
         ConsoleRelay? console;
         try
         {
+            WriteRecord(new VmmRecord(process.Pid, process.StartTime, id, Paths.ApiSocket, Paths.ConsoleSocket, Starting: true));
+            FaultPoint.Reach("start.spawned");
             WaitUntilStarted(process, api);
             console = ConnectConsole(process);
         }
@@ -103,22 +106,25 @@ internal sealed partial class ManagedDomain
             process.Exited.Wait(TimeSpan.FromSeconds(10));
             api.Dispose();
             process.Dispose();
+            if (File.Exists(Paths.VmmRecord)) File.Delete(Paths.VmmRecord);
             Unconfine();
             throw;
         }
-        var run = new DomainRun(_context.NextId(), process, api, console)
+        var run = new DomainRun(id, process, api, console)
         {
             State = paused ? DomainState.Paused : DomainState.Running,
             Reason = paused ? StateReason.PausedUser : runningReason,
         };
         _run = run;
-        AtomicFile.WriteAllBytes(Paths.VmmRecord, System.Text.Encoding.UTF8.GetBytes(ToJson(
-            new VmmRecord(process.Pid, process.StartTime, run.Id, Paths.ApiSocket, Paths.ConsoleSocket))));
+        WriteRecord(new VmmRecord(process.Pid, process.StartTime, run.Id, Paths.ApiSocket, Paths.ConsoleSocket));
+        FaultPoint.Reach("start.recorded");
         Log.LogInformation("domain {Name}: started (id {Id}, VMM pid {Pid})", Name, run.Id, process.Pid);
         Raise(LifecycleEvent.Started, startedDetail);
         if (paused) Raise(LifecycleEvent.Suspended, LifecycleEvent.SuspendedPaused);
         Watch(run);
     }
+
+    private void WriteRecord(VmmRecord record) => AtomicFile.WriteAllBytes(Paths.VmmRecord, System.Text.Encoding.UTF8.GetBytes(ToJson(record)));
 
     private void WaitUntilStarted(VmmProcess process, VmmApiClient api)
     {
@@ -340,6 +346,19 @@ internal sealed partial class ManagedDomain
                 UnplugNetworkTaps();
                 Unconfine();
                 _shutoffReason = EndedCleanlyByLog() ? StateReason.ShutoffShutdown : StateReason.ShutoffCrashed;
+                return;
+            }
+            if (record.Starting)
+            {
+                // The daemon died inside Start: its caller got no answer, so the run is ended, not adopted half-made.
+                Log.LogWarning("domain {Name}: its start was interrupted by the daemon's end; ending VMM {Pid}", Name, record.Pid);
+                process.Kill();
+                process.Exited.Wait(TimeSpan.FromSeconds(30));
+                process.Dispose();
+                File.Delete(Paths.VmmRecord);
+                UnplugNetworkTaps();
+                Unconfine();
+                _shutoffReason = StateReason.ShutoffFailed;
                 return;
             }
             var api = new VmmApiClient(record.ApiSocket, ApiTimeout);

@@ -28,24 +28,28 @@ internal sealed partial class ManagedDomain
             string final = Paths.Snapshot(name);
             if (Directory.Exists(final))
                 throw new ManagerException(ManagerError.InvalidArg, $"invalid argument: snapshot '{name}' already exists");
-            string building = Paths.Snapshot($".{name}.partial");
+            string building = PartialSnapshot(name);
             if (Directory.Exists(building)) Directory.Delete(building, recursive: true);
-            Directory.CreateDirectory(Path.Combine(building, "disks"));
             var run = _run;
             if (run is not null && request.Memory == SnapshotMemory.No)
                 throw new ManagerException(ManagerError.ConfigUnsupported, "unsupported configuration: a snapshot of a running domain without its memory (memory snapshot='no'); KvmSharp takes full-system snapshots");
             bool wasRunning = run?.State == DomainState.Running;
+            Directory.CreateDirectory(Path.Combine(building, "disks"));
+            // What a restart needs to undo this snapshot if the daemon dies before it is complete (RecoverInterruptedSnapshots).
+            if (wasRunning) AtomicFile.WriteAllBytes(Path.Combine(building, ResumeMark), []);
             bool insideTaken = false;
             try
             {
                 if (run is not null)
                 {
                     if (wasRunning) Drive(run, api => api.Pause());
+                    FaultPoint.Reach("snapshot.paused");
                     WriteVmmSnapshot(run, Path.Combine(building, SnapshotStateFile), Path.Combine(building, SnapshotMemoryFile));
                     Drive(run, api => api.CreateDiskSnapshots(name));
                 }
                 else SnapshotDisks.CreateInside(_definition.Disks, name);
                 insideTaken = true;
+                FaultPoint.Reach("snapshot.taken");
                 foreach (var disk in _definition.Disks.Where(d => !d.ReadOnly && !SnapshotDisks.KeptInside(d)))
                     SparseCopy.Copy(disk.Source, Path.Combine(building, "disks", disk.Target));
             }
@@ -62,8 +66,15 @@ internal sealed partial class ManagedDomain
             var metadata = new SnapshotMetadata(name, request.Description,
                 run is null ? SnapshotState.Shutoff : wasRunning ? SnapshotState.Running : SnapshotState.Paused, CurrentSnapshotName(), DateTimeOffset.UtcNow.ToUnixTimeSeconds(), _definition);
             AtomicFile.WriteAllBytes(Path.Combine(building, SnapshotMetadataFile), Encoding.UTF8.GetBytes(SnapshotXml.Format(metadata)));
+            FaultPoint.Reach("snapshot.described");
+            // The snapshot becomes current with its move into place: the mark is written first under another name and
+            // a restart finishes the switch when the snapshot made it (RecoverInterruptedSnapshots).
+            AtomicFile.WriteAllBytes(PendingCurrentSnapshot, Encoding.UTF8.GetBytes(name));
             Directory.Move(building, final);
+            AtomicFile.SyncDirectory(Paths.Snapshots);
+            FaultPoint.Reach("snapshot.moved");
             SetCurrentSnapshot(name);
+            File.Delete(PendingCurrentSnapshot);
             return name;
         }
     }

@@ -117,7 +117,11 @@ internal sealed partial class ManagedDomain
             string? nvram = _definition.Os is { Uefi: true, Nvram: { } path } && File.Exists(path) ? path : null;
             if (nvram is not null && (flags & (Flags.UndefineNvram | Flags.UndefineKeepNvram)) == 0)
                 throw new ManagerException(ManagerError.OperationInvalid, "Requested operation is not valid: cannot undefine domain with nvram");
-            Directory.Delete(Paths.Directory, recursive: true);
+            Directory.CreateDirectory(_context.State.TrashRoot);
+            string trash = Path.Combine(_context.State.TrashRoot, Guid.NewGuid().ToString("N"));
+            Directory.Move(Paths.Directory, trash);
+            AtomicFile.SyncDirectory(_context.State.DomainsRoot);
+            Directory.Delete(trash, recursive: true);
             if (nvram is not null && (flags & Flags.UndefineNvram) != 0) File.Delete(nvram);
             Removed = true;
         }

@@ -13,6 +13,10 @@ public sealed class StateDirectory(string root)
 
     public DomainPaths For(string domainName) => new(Path.Combine(DomainsRoot, domainName));
 
+    /// <summary>Where an undefined domain's directory is moved (one rename) before it is deleted, so a kill during the
+    /// delete leaves no half-deleted domain for a later define of the same name; emptied at every start.</summary>
+    public string TrashRoot => Path.Combine(Root, "trash");
+
     /// <summary>UEFI variable stores, outside the domains' directories as libvirt keeps them (qemu/nvram), so that
     /// undefine can keep one (--keep-nvram).</summary>
     public string NvramRoot => Path.Combine(Root, "nvram");

@@ -12,7 +12,9 @@ namespace KvmSharp.Manager.Rpc;
 /// </summary>
 public sealed class RpcServer : IDisposable
 {
-    private const int Backlog = 64;
+    // Connections the kernel queues before accept: libvirtd's max_queued_clients (1000). With 64, a burst of 100 clients
+    // connecting at once had non-blocking connects refused with EAGAIN (DaemonLoadTests).
+    private const int Backlog = 1000;
     private const UnixFileMode ReadOnlyMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead
         | UnixFileMode.GroupWrite | UnixFileMode.OtherRead | UnixFileMode.OtherWrite;
 

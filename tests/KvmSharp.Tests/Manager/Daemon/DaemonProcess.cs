@@ -24,6 +24,9 @@ internal sealed class DaemonProcess : IDisposable
         Start();
     }
 
+    /// <summary>Environment the next <see cref="Start"/> adds (say KVMSHARPD_FAULT_POINT); changed between restarts.</summary>
+    public Dictionary<string, string> Environment { get; } = [];
+
     public string StateDirectory { get; }
     public string Socket { get; }
     public string Uri => $"kvmsharp+unix:///system?socket={Socket}";
@@ -46,6 +49,7 @@ internal sealed class DaemonProcess : IDisposable
             RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true,
             WorkingDirectory = CliProcess.RepositoryRoot,
         };
+        foreach (var (name, value) in Environment) start.Environment[name] = value;
         string[] command = ["daemon", "--state-dir", StateDirectory, "--socket", Socket];
         foreach (var a in _wrapper.Count > 0 ? [.. _wrapper.Skip(1), launcher, .. command] : command) start.ArgumentList.Add(a);
         var process = Process.Start(start)!;
@@ -56,7 +60,12 @@ internal sealed class DaemonProcess : IDisposable
         process.StandardInput.Close();
         _process = process;
         // The first start may build both binaries (NativeAOT, minutes on two cores).
-        Poll.Until(() => File.Exists(Socket + "-ro") || process.HasExited, () => $"the daemon did not listen: {Log}", seconds: 900);
+        try { Poll.Until(() => File.Exists(Socket + "-ro") || process.HasExited, () => $"the daemon did not listen: {Log}", seconds: 900); }
+        catch
+        {
+            process.Kill();   // a constructor that fails is never disposed: leave no daemon behind
+            throw;
+        }
         Assert.False(process.HasExited, $"the daemon ended at start: {Log}");
     }
 
