@@ -58,6 +58,7 @@ public static class SandboxPaths
         if (config.Vsock is { } vsock) rules.Add(new(FolderOf(vsock.UdsPath), Folder));
         foreach (string? socket in (string?[])[config.Console.SocketPath, config.VirtioConsole?.SocketPath, apiSocket])
             if (socket is not null) rules.Add(new(FolderOf(socket), Folder));
+        foreach (string folder in Devices.ProcessOwnedFolders.Current) rules.Add(new(folder, Folder));
         return rules;
     }
 

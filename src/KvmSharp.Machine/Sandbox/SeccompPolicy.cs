@@ -32,10 +32,12 @@ public static class SeccompPolicy
         // Threads (clone is below with its flags rule).
         "set_robust_list", "rseq", "exit", "exit_group", "sigaltstack", "sched_getaffinity", "prctl", "getrusage",
         // Files: disk images, snapshot and migration files, virtio-fs (Landlock decides which paths).
-        "openat", "openat2", "close", "lseek", "fstat", "newfstatat", "statx", "fstatfs", "statfs", "readlink", "readlinkat", "getdents64",
+        "openat", "openat2", "close", "lseek", "fstat", "newfstatat", "statx", "fstatfs", "statfs", "readlinkat", "getdents64",
         "access", "faccessat", "faccessat2", "fcntl", "dup", "dup3", "pipe2", "eventfd2", "memfd_create", "flock",
         "fsync", "fdatasync", "fallocate", "ftruncate", "mkdirat", "unlinkat", "renameat", "renameat2", "linkat", "symlinkat",
-        "fchmod", "fchmodat", "fchown", "fchownat", "utimensat", "mknodat", "getcwd", "umask", "name_to_handle_at", "open_by_handle_at",
+        "fchmod", "fchmodat", "fadvise64", "copy_file_range", "sendfile",
+        // The same through the older calls glibc and .NET's native shim still make for some of them.
+        "stat", "lstat", "unlink", "rmdir", "mkdir", "rename", "link", "symlink", "chmod", "readlink", "pipe", "dup2", "select", "pselect6", "fchown", "fchownat", "utimensat", "mknodat", "getcwd", "umask", "name_to_handle_at", "open_by_handle_at",
         // Sockets: the API, consoles, vsock, passt, migration (socket itself is below with its domain rule).
         "socketpair", "connect", "accept", "accept4", "bind", "listen", "sendto", "recvfrom", "sendmsg", "recvmsg", "shutdown",
         "getsockopt", "setsockopt", "getsockname", "getpeername",
