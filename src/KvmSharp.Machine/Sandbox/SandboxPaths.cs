@@ -35,6 +35,12 @@ public static class SandboxPaths
             new("/dev/null", ReadFile | WriteFile),
             new("/dev/urandom", Read),
             new("/dev/pts", Device),
+            // Shared libraries the runtime may still load (read only: mapping a library needs no execute right).
+            new("/usr/lib", Read | ReadDir),
+            new("/lib", Read | ReadDir),
+            new("/lib64", Read | ReadDir),
+            new("/etc/ld.so.cache", Read),
+            new("/etc/ssl", Read | ReadDir),
         };
         if (config.Kernel is { } kernel)
         {

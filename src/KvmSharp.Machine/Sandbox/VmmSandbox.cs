@@ -29,6 +29,7 @@ public static unsafe class VmmSandbox
         lock (s_lock)
         {
             if (s_applied || !options.Enabled) return;
+            WarmUpLazyLibraries();
             if (SandboxImports.Prctl(SeccompConstants.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
                 throw new SandboxException($"prctl(PR_SET_NO_NEW_PRIVS) failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
             int abi = LandlockRuleset.AbiVersion();
@@ -65,6 +66,14 @@ public static unsafe class VmmSandbox
             s_applied = true;
         }
     }
+
+    /// <summary>
+    /// Makes the runtime load now what it loads on first use, while every file is still reachable: .NET's
+    /// cryptography dlopens libssl/libcrypto and reads openssl.cnf at its first hash (a snapshot's SHA-256), and
+    /// a process that cannot load them aborts ("No usable version of libssl was found"), which no exception handler
+    /// sees. The library folders stay readable too (<see cref="SandboxPaths"/>), for anything loaded later.
+    /// </summary>
+    private static void WarmUpLazyLibraries() => System.Security.Cryptography.SHA256.HashData(ReadOnlySpan<byte>.Empty);
 
     /// <summary>
     /// Puts the calling thread into the process's Landlock domain, once per thread; nothing before
