@@ -28,6 +28,9 @@ public static class SandboxPaths
         {
             new("/proc/self", ReadFile | WriteFile | ReadDir),   // opened through the link: the rule lands on /proc/PID
             new("/proc/sys/kernel", Read),
+            new("/proc/meminfo", Read),   // the GC's memory load
+            new("/proc/stat", Read),
+            new("/proc/cpuinfo", Read),
             new("/sys/devices/system/cpu", Read | ReadDir),
             new("/sys/fs/cgroup", Read | ReadDir),
             new("/dev/kvm", Device),

@@ -30,9 +30,9 @@ public static class SeccompPolicy
         // Memory: guest RAM, the runtime's heap, the translator's code cache; membarrier is the runtime's FlushProcessWriteBuffers.
         "mmap", "munmap", "mprotect", "madvise", "mremap", "membarrier", "mincore",
         // Threads (clone is below with its flags rule).
-        "set_robust_list", "rseq", "exit", "exit_group", "sigaltstack", "sched_getaffinity", "prctl", "getrusage",
+        "set_robust_list", "rseq", "exit", "exit_group", "sigaltstack", "sched_getaffinity", "prctl", "getrusage", "getcpu", "times",
         // Files: disk images, snapshot and migration files, virtio-fs (Landlock decides which paths).
-        "openat", "openat2", "close", "lseek", "fstat", "newfstatat", "statx", "fstatfs", "statfs", "readlinkat", "getdents64",
+        "open", "openat", "openat2", "close", "lseek", "fstat", "newfstatat", "statx", "fstatfs", "statfs", "readlinkat", "getdents64",
         "access", "faccessat", "faccessat2", "fcntl", "dup", "dup3", "pipe2", "eventfd2", "memfd_create", "flock",
         "fsync", "fdatasync", "fallocate", "ftruncate", "mkdirat", "unlinkat", "renameat", "renameat2", "linkat", "symlinkat",
         "fchmod", "fchmodat", "fadvise64", "copy_file_range", "sendfile",
@@ -42,7 +42,7 @@ public static class SeccompPolicy
         "socketpair", "connect", "accept", "accept4", "bind", "listen", "sendto", "recvfrom", "sendmsg", "recvmsg", "shutdown",
         "getsockopt", "setsockopt", "getsockname", "getpeername",
         // Processes: passt is our child (reaped, signalled at the end); identity and limits for the runtime.
-        "wait4", "waitid", "kill", "getuid", "geteuid", "getgid", "getegid", "getppid", "uname", "sysinfo", "getrlimit", "prlimit64",
+        "wait4", "waitid", "kill", "pidfd_open", "pidfd_send_signal", "getuid", "geteuid", "getgid", "getegid", "getppid", "uname", "sysinfo", "getrlimit", "prlimit64",
         "timerfd_create", "timerfd_settime", "clock_getres", "gettimeofday",
         // A thread that joins the process's Landlock domain late (the API's accept thread) can only narrow itself.
         "landlock_restrict_self",

@@ -11,12 +11,15 @@ internal sealed partial class ManagedDomain
         lock (_operation)
         {
             var run = RequireRun("save");
-            string vmmState = path + $".state-{Environment.ProcessId}";
+            // The VMM writes into its own folder (its sandbox lets it write nowhere else); the memory file moves to the save's side after.
+            string vmmState = Path.Combine(Paths.Directory, $"save.state-{Environment.ProcessId}");
+            string vmmMemory = Path.Combine(Paths.Directory, $"save.mem-{Environment.ProcessId}");
             bool wasRunning = run.State == DomainState.Running;
             try
             {
                 if (wasRunning) Drive(run, api => api.Pause());
-                Drive(run, api => api.CreateSnapshot(vmmState, SaveImage.MemoryPath(path)));
+                Drive(run, api => api.CreateSnapshot(vmmState, vmmMemory));
+                File.Move(vmmMemory, SaveImage.MemoryPath(path), overwrite: true);
                 SaveImage.Write(path, Xml(inactive: true), vmmState);
             }
             catch
@@ -27,6 +30,7 @@ internal sealed partial class ManagedDomain
             finally
             {
                 if (File.Exists(vmmState)) File.Delete(vmmState);
+                if (File.Exists(vmmMemory)) File.Delete(vmmMemory);
             }
             EndRun(run, StateReason.ShutoffSaved);
         }
