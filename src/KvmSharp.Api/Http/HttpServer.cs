@@ -31,6 +31,8 @@ internal sealed class HttpServer(Socket listener, Func<HttpExchange, Task> handl
             try { client = listener.Accept(); }
             catch (Exception e) when (e is SocketException or ObjectDisposedException) { return; }
             _clients[client] = 0;
+            // This thread predates the VMM's sandbox; joining it here confines every client thread it starts (Landlock).
+            Machine.Sandbox.VmmSandbox.JoinCurrentThread();
             new Thread(() => Serve(client)) { Name = "api-client", IsBackground = true }.Start();
         }
     }

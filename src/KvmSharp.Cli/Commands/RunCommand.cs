@@ -9,6 +9,7 @@ using KvmSharp.Api;
 using KvmSharp.Machine.Images;
 using KvmSharp.Machine.Images.BootDisks;
 using KvmSharp.Machine.Runtime;
+using KvmSharp.Machine.Sandbox;
 
 namespace KvmSharp.Cli.Commands;
 
@@ -92,10 +93,11 @@ internal static class RunCommand
         var restore = new Option<FileInfo?>("--restore") { HelpName = "STATE", Description = "Run the machine a snapshot saved (its state file, from PUT /snapshot/create), going on where it was; needs --restore-mem" };
         var restoreMemory = new Option<FileInfo?>("--restore-mem") { HelpName = "MEMFILE", Description = "The snapshot's memory file (mapped copy-on-write: the file never changes)" };
         var paused = new Option<bool>("--paused") { Description = "Start (or restore) the machine paused: no guest instruction runs until PATCH /vm {\"state\": \"Resumed\"} (libvirt's start --paused)" };
+        var (sandbox, seccomp) = SandboxOption.Create();
         var printConfig = new Option<bool>("--print-config") { Description = "Print the machine the other flags describe as a JSON config (every device's id and slot filled in) and exit without running it" };
         Option[] machineFlags = [kernel, initrd, cmdline, exec, firmware, firmwareVars, bootStrict, cloudInit, memory, cpus, accel, debugExit, noPit, icount, jit, vsock, disks, net, rng, balloon, virtioConsole, filesystems];
         var command = new Command("run", "Run a virtual machine");
-        foreach (var option in (Option[])[kernel, initrd, cmdline, exec, firmware, firmwareVars, bootStrict, cloudInit, memory, cpus, accel, debugExit, console, noPit, icount, jit, vsock, disks, net, rng, balloon, virtioConsole, filesystems, noReboot, configFile, printConfig, apiSocket, instanceId, restore, restoreMemory, incoming, paused])
+        foreach (var option in (Option[])[kernel, initrd, cmdline, exec, firmware, firmwareVars, bootStrict, cloudInit, memory, cpus, accel, debugExit, console, noPit, icount, jit, vsock, disks, net, rng, balloon, virtioConsole, filesystems, noReboot, configFile, printConfig, apiSocket, instanceId, restore, restoreMemory, incoming, paused, sandbox, seccomp])
             command.Options.Add(option);
         command.SetAction(result => UserErrors.Guard(() =>
         {
@@ -112,7 +114,10 @@ internal static class RunCommand
                 if (machineFlags.Append(configFile).Append(printConfig).Append(restore).Append(restoreMemory).FirstOrDefault(flag => result.GetResult(flag) is { Implicit: false }) is { } extra)
                     throw new MachineConfigException($"--incoming takes the machine from the migration's source; leave out {extra.Name} (only --console, --api-sock and --id go with it)");
                 var arriving = new MachineConfig { Console = result.GetValue(console) ?? ConsoleConfig.Stdio };
-                return Run(arriving, null, ConfigFlags.Describe, new RunOptions(result.GetValue(noReboot), api, result.GetValue(instanceId)!, WaitForApi: false, Incoming: incomingUrl));
+                return Run(arriving, null, ConfigFlags.Describe, new RunOptions(result.GetValue(noReboot), api, result.GetValue(instanceId)!, WaitForApi: false, Incoming: incomingUrl)
+                {
+                    Sandbox = SandboxOption.Read(result, sandbox, seccomp, api),
+                });
             }
             var snapshot = (result.GetValue(restore), result.GetValue(restoreMemory)) switch
             {
@@ -146,7 +151,10 @@ internal static class RunCommand
             }
             if (result.GetValue(paused) && waitForApi)
                 throw new MachineConfigException("--paused needs a machine to start (--kernel, --config or --restore); through the API, start it with InstanceStart and pause it with PATCH /vm");
-            var run = new RunOptions(result.GetValue(noReboot), api, result.GetValue(instanceId)!, waitForApi, snapshot, Paused: result.GetValue(paused));
+            var run = new RunOptions(result.GetValue(noReboot), api, result.GetValue(instanceId)!, waitForApi, snapshot, Paused: result.GetValue(paused))
+            {
+                Sandbox = SandboxOption.Read(result, sandbox, seccomp, api),
+            };
             if (!result.GetValue(printConfig)) return Run(config, status, describe, run);
             var normalized = config.Normalize();
             if (normalized.Validate() is { Count: > 0 } problems) throw new MachineConfigException(string.Join("; ", problems.Select(describe)));
@@ -235,7 +243,11 @@ internal static class RunCommand
     /// <param name="Incoming">The machine comes from a live migration on this URL.</param>
     /// <param name="Paused">Start or restore the machine paused.</param>
     private sealed record RunOptions(bool NoReboot, string? ApiSocket, string InstanceId, bool WaitForApi,
-                                     (string State, string Memory)? Snapshot = null, string? Incoming = null, bool Paused = false);
+                                     (string State, string Memory)? Snapshot = null, string? Incoming = null, bool Paused = false)
+    {
+        /// <summary>How the process confines itself before the guest runs (--sandbox, --seccomp).</summary>
+        public SandboxOptions Sandbox { get; init; } = new();
+    }
 
     /// <param name="describe">Says a config problem in the words of whoever wrote the config: the flags, or a file's fields.</param>
     private static int Run(MachineConfig config, ExecStatusChannel? status, Func<ConfigProblem, string> describe, RunOptions run)
@@ -247,6 +259,11 @@ internal static class RunCommand
             Notices = Console.Error.WriteLine,
             Console = execConsole,
             ConfigureBuilder = status is null ? null : b => b.WithSerialOutput(DefaultGuestCommandLine.StatusComPort, status),
+            BeforeGuestRuns = machineConfig =>
+            {
+                VmmSandbox.Apply(machineConfig, run.Sandbox, Console.Error.WriteLine);
+                SandboxTestHook.RunIfAsked(run.Sandbox);
+            },
         };
         using var machine = new MachineController(config, options);
         // SIGTERM ends the machine and the process cleanly (the API socket removed), as Ctrl-A x does.

@@ -24,7 +24,8 @@ internal static class UserErrors
         }
         catch (Exception e) when (e is MachineConfigException or GuestImageException or BootImageException or AcceleratorException
                                       or NativeException or GuestMemoryException or IOException or UnauthorizedAccessException
-                                      or KvmSharp.Machine.Migration.MigrationException or KvmSharp.State.StateException or KvmSharp.Machine.Control.MachinePhaseException)
+                                      or KvmSharp.Machine.Migration.MigrationException or KvmSharp.State.StateException or KvmSharp.Machine.Control.MachinePhaseException
+                                      or KvmSharp.Machine.Sandbox.SandboxException)
         {
             Fail(e.Message);
             return ExitFailure;

@@ -71,6 +71,15 @@ public sealed partial class MachineController : IDisposable
             RequirePhase("start the machine", MachinePhase.NotStarted);
             CreateConsoles();
             var machine = Build();
+            try
+            {
+                BeforeGuestRuns();
+            }
+            catch
+            {
+                machine.Dispose();
+                throw;
+            }
             _machine = machine;
             _boots = 1;
             _phase = paused ? MachinePhase.Paused : MachinePhase.Running;
@@ -221,6 +230,16 @@ public sealed partial class MachineController : IDisposable
         {
             CreateConsoles();
             _machine = load(state with { Config = _config }, NewBuilder());
+            try
+            {
+                BeforeGuestRuns();
+            }
+            catch
+            {
+                _machine.Dispose();
+                _machine = null;
+                throw;
+            }
         }
         catch
         {
@@ -257,6 +276,16 @@ public sealed partial class MachineController : IDisposable
     }
 
     private RunningMachine Build() => NewBuilder().Build();
+
+    private bool _confined;
+
+    /// <summary>The options' hook, the first time a boot or restore is ready to run. Caller holds the lock.</summary>
+    private void BeforeGuestRuns()
+    {
+        if (_confined || _options.BeforeGuestRuns is null) return;
+        _options.BeforeGuestRuns(_config);
+        _confined = true;
+    }
 
     private MachineBuilder NewBuilder()
     {

@@ -1,3 +1,4 @@
+using KvmSharp.Machine.Config;
 using KvmSharp.Machine.Console;
 using KvmSharp.Machine.Runtime;
 
@@ -17,4 +18,11 @@ public sealed record MachineControllerOptions
 
     /// <summary>Applied to the builder of every boot (e.g. where COM2 goes).</summary>
     public Action<MachineBuilder>? ConfigureBuilder { get; init; }
+
+    /// <summary>
+    /// Called once per controller, with the machine's configuration, after its first boot (or restore) is built and
+    /// before any guest instruction runs: where the VMM process confines itself (Sandbox/VmmSandbox). A failure
+    /// ends the start with its message; nothing runs.
+    /// </summary>
+    public Action<MachineConfig>? BeforeGuestRuns { get; init; }
 }

@@ -39,6 +39,10 @@ internal static class VirtioDeviceFactory
             byte[] mac = MacAddress.TryParse(net.Mac ?? "", out var parsed, out _) ? parsed : throw new MachineConfigException($"NIC {net.Id} has no valid MAC");
             if (net.Backend == NetBackendKind.User)
             {
+                // passt is a program of its own; a confined VMM may not start programs (no fork, no execve), so a
+                // guest reset cannot bring a user NIC back: say so instead of being killed for the attempt.
+                if (Sandbox.VmmSandbox.Applied)
+                    throw new MachineConfigException($"NIC {net.Id}'s user networking (passt) cannot start again inside the VMM's sandbox; run with --no-reboot, or --sandbox off");
                 var forwards = (net.HostForwards ?? []).Select(f => new PasstPortForward(f.Protocol == ForwardProtocol.Udp, f.HostAddress, f.HostPort, f.GuestPort)).ToArray();
                 devices.Add(($"virtio-net {net.Id}", SlotOf(net.Slot), () => Limited(VirtioNetDevice.OpenUser(forwards, mac, $"user-{net.Id}", notice), net)));
             }

@@ -115,16 +115,12 @@ internal sealed partial class ManagedDomain
 
     /// <summary>
     /// Has the VMM write its state and memory (a save, a snapshot) to <paramref name="statePath"/> and
-    /// <paramref name="memoryPath"/>. An unprivileged VMM may write only in its run folder, so it writes there and the
-    /// daemon moves both files into place, owned by the daemon (a later VMM cannot change a saved machine).
+    /// <paramref name="memoryPath"/>. A VMM may write only in its run folder (an unprivileged one by ownership, any one by its
+    /// Landlock sandbox), so it writes there and the daemon moves both files into place, owned by the daemon when the VMM
+    /// runs as another user (a later VMM cannot change a saved machine).
     /// </summary>
     private void WriteVmmSnapshot(DomainRun run, string statePath, string memoryPath)
     {
-        if (_context.VmmUser is null)
-        {
-            Drive(run, api => api.CreateSnapshot(statePath, memoryPath));
-            return;
-        }
         string state = Path.Combine(Paths.RunDirectory, "snapshot.state"), memory = Path.Combine(Paths.RunDirectory, "snapshot.mem");
         foreach (var stale in (string[])[state, memory])
             if (File.Exists(stale)) File.Delete(stale);
@@ -134,7 +130,7 @@ internal sealed partial class ManagedDomain
             foreach (var (from, to) in (ReadOnlySpan<(string, string)>)[(state, statePath), (memory, memoryPath)])
             {
                 File.Move(from, to, overwrite: true);   // a rename in the same file system; else a copy (not sparse)
-                FileOwnership.Set(to, FileOwner.EffectiveUserId, FileOwnership.Of(Paths.Directory)?.Gid ?? 0);
+                if (_context.VmmUser is not null) FileOwnership.Set(to, FileOwner.EffectiveUserId, FileOwnership.Of(Paths.Directory)?.Gid ?? 0);
             }
         }
         finally

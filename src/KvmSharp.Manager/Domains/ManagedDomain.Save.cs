@@ -11,7 +11,8 @@ internal sealed partial class ManagedDomain
         lock (_operation)
         {
             var run = RequireRun("save");
-            string vmmState = path + $".state-{Environment.ProcessId}";
+            // The VMM writes into its own folder (WriteVmmSnapshot); the state comes here, the memory file to the save's side.
+            string vmmState = Path.Combine(Paths.Directory, $"save.state-{Environment.ProcessId}");
             bool wasRunning = run.State == DomainState.Running;
             try
             {

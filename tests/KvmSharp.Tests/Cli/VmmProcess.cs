@@ -31,6 +31,9 @@ internal sealed class VmmProcess : IDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The process's pid (the launcher execs the VMM, so it is the VMM's).</summary>
+    public int ProcessId => _process.Id;
+
     public int ExitCode => _process.ExitCode;
 
     /// <summary>Waits until <paramref name="condition"/> holds, failing with the process's output after <paramref name="seconds"/>.</summary>

@@ -56,6 +56,7 @@ public sealed class PasstProcess : IDisposable
         string program = FindProgram(searchPath ?? Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin") ?? throw new PasstException(
             $"user networking needs passt, which is not installed (Debian and Ubuntu: apt-get install {DebianPackage})");
         string directory = Directory.CreateTempSubdirectory("kvmsharp-passt-").FullName;   // 0700 (.NET makes temporary folders owner-only)
+        ProcessOwnedFolders.Add(directory);
         bool root = FileOwner.EffectiveUserId == 0;
         try
         {
@@ -186,6 +187,7 @@ public sealed class PasstProcess : IDisposable
         }
         catch (InvalidOperationException) { /* never started */ }
         _process.Dispose();
+        ProcessOwnedFolders.Remove(_directory);
         try { Directory.Delete(_directory, recursive: true); }
         catch (IOException) { /* passt's socket file may outlive it; the folder is in the temporary folder */ }
         catch (UnauthorizedAccessException) { }
