@@ -46,7 +46,8 @@ public static unsafe class LandlockRuleset
     /// <summary>Confines the calling thread (and the threads it creates from now on) to <paramref name="ruleset"/>.</summary>
     public static void RestrictCurrentThread(FileDescriptor ruleset)
     {
-        if (SandboxImports.LandlockRestrictSelf(ruleset.Number) != 0)
+        using var held = new HandleLease(ruleset);
+        if (SandboxImports.LandlockRestrictSelf(held.Number) != 0)
             throw new NativeException("landlock_restrict_self", Marshal.GetLastPInvokeError());
     }
 
@@ -56,13 +57,15 @@ public static unsafe class LandlockRuleset
         if (path.IsInvalid) return;
         // A file takes only file rights; a folder's rule covers what lies beneath it.
         bool folder = Directory.Exists(rule.Path);
+        using var parent = new HandleLease(path);
+        using var held = new HandleLease(ruleset);
         var beneath = new LandlockPathBeneathAttr
         {
             AllowedAccess = rule.Access & handled & (folder ? ulong.MaxValue : FileRights),
-            ParentFd = path.Number,
+            ParentFd = parent.Number,
         };
         if (beneath.AllowedAccess == 0) return;
-        if (SandboxImports.LandlockAddPathRule(ruleset.Number, &beneath) != 0)
+        if (SandboxImports.LandlockAddPathRule(held.Number, &beneath) != 0)
             throw new NativeException($"landlock_add_rule for {rule.Path}", Marshal.GetLastPInvokeError());
     }
 }
