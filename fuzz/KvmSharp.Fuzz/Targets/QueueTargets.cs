@@ -5,6 +5,12 @@ using KvmSharp.Memory;
 
 namespace KvmSharp.Fuzz.Targets;
 
+/// <summary>2 MiB of guest RAM for the whole run, made on first use (after SharpFuzz has set up its coverage map).</summary>
+internal static class QueueMemory
+{
+    public static readonly GuestMemory Instance = GuestMemory.Create(2 << 20);
+}
+
 /// <summary>
 /// The split virtqueue (virtio 1.2 §2.7) over guest bytes: input bytes 0-1 the queue size, 2 EVENT_IDX, 3-8 the
 /// descriptor table, driver and device ring offsets (u16 each, any alignment) inside a 32 KiB arena that the rest
@@ -14,7 +20,7 @@ namespace KvmSharp.Fuzz.Targets;
 public sealed class VirtQueueTarget : FuzzTarget
 {
     private const int Arena = 0x8000;
-    private static readonly GuestMemory Memory = GuestMemory.Create(2 << 20);
+    private static GuestMemory Memory => QueueMemory.Instance;
 
     public override string Name => "virtqueue";
     public override string Description => "split virtqueue rings and descriptor chains, direct and indirect (Devices/Virtio/Queue)";
@@ -80,7 +86,7 @@ public sealed class VirtQueueTarget : FuzzTarget
 /// </summary>
 public sealed class FwCfgTarget : FuzzTarget
 {
-    private static readonly GuestMemory Memory = GuestMemory.Create(2 << 20);
+    private static GuestMemory Memory => QueueMemory.Instance;
 
     public override string Name => "fw-cfg";
     public override string Description => "fw_cfg selector, data port and DMA descriptors (Devices/Firmware FwCfg)";

@@ -18,14 +18,20 @@ namespace KvmSharp.Fuzz.Targets;
 public sealed class RpcTarget : FuzzTarget
 {
     private static readonly Guid WebUuid = Guid.Parse("11111111-2222-3333-4444-555555555555");
-    private readonly RemoteDispatcher _dispatcher;
-    private readonly FakeDomainDriver _driver = new();
+    private FakeDomainDriver? _driver;
+    private RemoteDispatcher? _dispatcher;
 
-    public RpcTarget()
+    /// <summary>Made on first use: instrumented code must not run before SharpFuzz has set up its coverage map.</summary>
+    private (FakeDomainDriver Driver, RemoteDispatcher Dispatcher) Server()
     {
-        _driver.Add("web", WebUuid, DomainState.Running);
-        _driver.Add("db", Guid.Parse("0b6e6b1c-2f1e-4c55-9d1a-6f0d1e2a3b4c"));
-        _dispatcher = new RemoteDispatcher(_driver, HostInfo.Read(), NullLogger.Instance);
+        if (_driver is null || _dispatcher is null)
+        {
+            _driver = new FakeDomainDriver();
+            _driver.Add("web", WebUuid, DomainState.Running);
+            _driver.Add("db", Guid.Parse("0b6e6b1c-2f1e-4c55-9d1a-6f0d1e2a3b4c"));
+            _dispatcher = new RemoteDispatcher(_driver, HostInfo.Read(), NullLogger.Instance);
+        }
+        return (_driver, _dispatcher);
     }
 
     public override string Name => "rpc";
@@ -34,11 +40,12 @@ public sealed class RpcTarget : FuzzTarget
 
     public override void Run(ReadOnlySpan<byte> input)
     {
+        var (driver, dispatcher) = Server();
         using var stream = new MemoryStream(input.ToArray(), writable: false);
         using var sender = new PacketSender(Stream.Null, "fuzz", _ => { });
-        using var session = new RemoteSession(sender, _driver, NullLogger.Instance, "fuzz", readOnlySocket: false);
+        using var session = new RemoteSession(sender, driver, NullLogger.Instance, "fuzz", readOnlySocket: false);
         while (RpcPacket.Read(stream) is { } packet)
-            _dispatcher.Handle(session, packet.Header, packet.Payload);
+            dispatcher.Handle(session, packet.Header, packet.Payload);
     }
 
     public override IEnumerable<FuzzSeed> Seeds()

@@ -78,10 +78,16 @@ public sealed class SnapshotXmlTarget : XmlTarget
     public override string Name => "snapshot-xml";
     public override string Description => "domainsnapshot XML of snapshot-create and our stored metadata (Manager/DomainXml SnapshotXml)";
 
+    /// <summary>The same bytes as a client's request and as our stored metadata; refused only when both refuse.</summary>
     protected override void Parse(string xml)
     {
-        SnapshotXml.ParseRequest(xml, DateTimeOffset.UnixEpoch);
-        SnapshotXml.ParseMetadata(xml);
+        ManagerException? refused = null;
+        bool taken = false;
+        try { SnapshotXml.ParseRequest(xml, DateTimeOffset.UnixEpoch); taken = true; }
+        catch (ManagerException e) { refused = e; }
+        try { SnapshotXml.ParseMetadata(xml); taken = true; }
+        catch (ManagerException e) { refused = e; }
+        if (!taken && refused is not null) throw refused;
     }
 
     public override IEnumerable<FuzzSeed> Seeds()
