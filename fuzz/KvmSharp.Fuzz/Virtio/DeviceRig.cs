@@ -22,6 +22,7 @@ public sealed class DeviceRig : IVirtioInterrupts
     private readonly EventNotifier[] _notifiers;
     private readonly int[] _queues;
     private readonly Func<string, bool> _isFinding;
+    private readonly Func<string, bool> _noticeIsFinding;
     private readonly SemaphoreSlim _events = new(0);
     private readonly Lock _gate = new();
     private readonly List<string> _notices = [];
@@ -29,9 +30,11 @@ public sealed class DeviceRig : IVirtioInterrupts
 
     /// <param name="create">Makes the device, given the notice sink it must report to.</param>
     /// <param name="queues">The queues a round may fill: those the device answers at once (not rx queues that hold buffers).</param>
-    /// <param name="isFinding">Which reset reasons and notices are our bugs rather than the guest's.</param>
-    public DeviceRig(Func<Action<string>, IVirtioDevice> create, int[] queues, Func<string, bool> isFinding)
+    /// <param name="isFinding">Which reset reasons are our bugs rather than the guest's.</param>
+    /// <param name="noticeIsFinding">Which notices are (default: the same rule as reasons).</param>
+    public DeviceRig(Func<Action<string>, IVirtioDevice> create, int[] queues, Func<string, bool> isFinding, Func<string, bool>? noticeIsFinding = null)
     {
+        _noticeIsFinding = noticeIsFinding ?? isFinding;
         _device = create(Notice);
         _queues = queues;
         _isFinding = isFinding;
@@ -91,7 +94,7 @@ public sealed class DeviceRig : IVirtioInterrupts
         {
             if (_resetReason is { } reason && _isFinding(reason)) throw new FuzzFinding($"device reset for our own fault: {reason}");
             foreach (var notice in _notices)
-                if (_isFinding(notice)) throw new FuzzFinding($"device noticed our own fault: {notice}");
+                if (_noticeIsFinding(notice)) throw new FuzzFinding($"device noticed our own fault: {notice}");
         }
     }
 
