@@ -204,7 +204,8 @@ public sealed partial class Qcow2Image : IBlockBackend
 
     private void CheckMetadataCluster(long offset, string what)
     {
-        if ((offset & (_clusterSize - 1)) != 0 || offset > _fileLength - _clusterSize)
+        // offset < 0: an entry with bit 63 set (found by fuzz/run qcow2: a refcount table entry reached the file read as a negative offset).
+        if (offset < 0 || (offset & (_clusterSize - 1)) != 0 || offset > _fileLength - _clusterSize)
             throw Qcow2Header.Bad(_path, $"{what} at 0x{offset:x} is misaligned or past the end of the file");
     }
 

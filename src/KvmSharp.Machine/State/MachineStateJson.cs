@@ -34,6 +34,14 @@ public static class MachineStateJson
         {
             throw new StateException($"{what}: the state does not read back ({e.Path}): {e.Message.Split(" Path:")[0]}");
         }
+        catch (NotSupportedException e)
+        {
+            // System.Text.Json says NotSupported, not JsonException, when a vCPU or VM state lacks its "accelerator"
+            // discriminator (found by fuzz/run state-json): still the file's fault, so still one line.
+            string[] parts = e.Message.Split(" Path: ");
+            string path = parts.Length > 1 ? parts[1].Split(' ')[0] : "$";
+            throw new StateException($"{what}: the state does not read back ({path}): {parts[0]}");
+        }
     }
 
     public static void WriteFile(string path, MachineState state) =>
