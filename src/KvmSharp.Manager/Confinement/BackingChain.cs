@@ -10,6 +10,7 @@ namespace KvmSharp.Manager.Confinement;
 public static class BackingChain
 {
     private const int MaxDepth = 16, MaxNameBytes = 1023;
+    private const uint Qcow2Magic = 0x514649FB;   // "QFI\xfb"
 
     public static IReadOnlyList<string> Below(string image)
     {
@@ -30,7 +31,7 @@ public static class BackingChain
         {
             using var file = File.OpenHandle(image, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
             Span<byte> header = stackalloc byte[20];
-            if (RandomAccess.Read(file, header, 0) < 20 || !header[..4].SequenceEqual("QFI\xfb"u8)) return null;
+            if (RandomAccess.Read(file, header, 0) < 20 || BinaryPrimitives.ReadUInt32BigEndian(header) != Qcow2Magic) return null;
             ulong offset = BinaryPrimitives.ReadUInt64BigEndian(header[8..]);
             uint size = BinaryPrimitives.ReadUInt32BigEndian(header[16..]);
             if (offset == 0 || size == 0 || size > MaxNameBytes || offset > (ulong)RandomAccess.GetLength(file)) return null;
