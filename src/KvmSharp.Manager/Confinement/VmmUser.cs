@@ -71,8 +71,8 @@ public sealed record VmmUser(string Name, uint Uid, uint Gid, IReadOnlyList<uint
     private static void OpenTunToAll(ILogger log)
     {
         const string Tun = "/dev/net/tun";
-        if (FileOwnership.Of(Tun) is not { } tun || (tun.Mode & 6) == 6 || OperatingSystem.IsWindows()) return;
-        File.SetUnixFileMode(Tun, (UnixFileMode)0b110_110_110);
+        if (FileOwnership.Of(Tun) is not { } tun || (tun.Mode & 6) == 6) return;
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(Tun, (UnixFileMode)0b110_110_110);
         log.LogInformation("{Device} was not open to all: made it 0666, as udev's default rule does, so the VMM user attaches to its taps", Tun);
     }
 
