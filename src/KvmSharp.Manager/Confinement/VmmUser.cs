@@ -44,6 +44,7 @@ public sealed record VmmUser(string Name, uint Uid, uint Gid, IReadOnlyList<uint
                 if (!added.Ok) throw Failed("usermod", added.Output);
             }
             OpenKvmToGroup(log);
+            OpenTunToAll(log);
             return Lookup(name) ?? throw Failed("getent", $"user {name} not found after creating it");
         }
     }
@@ -61,6 +62,18 @@ public sealed record VmmUser(string Name, uint Uid, uint Gid, IReadOnlyList<uint
         FileOwnership.Set(KvmDevice, kvm.Uid, gid);
         if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(KvmDevice, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite);
         log.LogInformation("{Device} was not open to a group: made it root:{Group} 0660, as Debian's udev rule does, so the VMM user reaches it", KvmDevice, KvmGroup);
+    }
+
+    /// <summary>
+    /// /dev/net/tun for everyone, where it is not (udev's default rule makes it 0666: opening it gives nothing
+    /// by itself; a new tap needs CAP_NET_ADMIN, an existing one its owner, which the daemon sets to the VMM user).
+    /// </summary>
+    private static void OpenTunToAll(ILogger log)
+    {
+        const string Tun = "/dev/net/tun";
+        if (FileOwnership.Of(Tun) is not { } tun || (tun.Mode & 6) == 6) return;
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(Tun, (UnixFileMode)0b110_110_110);
+        log.LogInformation("{Device} was not open to all: made it 0666, as udev's default rule does, so the VMM user attaches to its taps", Tun);
     }
 
     /// <summary>The user's ids and groups from the system's databases (NSS through getent and id), or null when there is none.</summary>

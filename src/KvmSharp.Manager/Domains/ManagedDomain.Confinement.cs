@@ -84,6 +84,7 @@ internal sealed partial class ManagedDomain
             if (firmware.VarsPath is { } vars) files.Add(new VmmFile(vars, true));
         }
         files.AddRange(config.Disks.Select(d => new VmmFile(d.Path, !d.ReadOnly)));
+        files.AddRange(config.Disks.SelectMany(d => BackingChain.Below(d.Path)).Select(p => new VmmFile(p, false)));
         files.AddRange(config.Filesystems.Select(f => new VmmFile(f.Path, !f.ReadOnly)));
         return files;
     }
