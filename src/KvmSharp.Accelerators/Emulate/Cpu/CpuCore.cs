@@ -51,7 +51,11 @@ public sealed unsafe class CpuCore : IMmioPort
         // Code written by another vCPU: a translated block looping in place must come out to drop it.
         _blocks.StalePagesQueued = RaiseAttention;
         TranslatorMode = translator ?? TranslatorModes.Default;
+        _stats = TranslatorStats.Create(() => _translator);
     }
+
+    // KVMSHARP_JIT_STATS=1: counts per tier for profiling; null (one branch per block) otherwise.
+    private readonly TranslatorStats? _stats;
 
     /// <summary>How this CPU uses its block translator; set before the first <see cref="Run"/> (the code cache is made then).</summary>
     public TranslatorMode TranslatorMode
@@ -233,10 +237,15 @@ public sealed unsafe class CpuCore : IMmioPort
                 if (_chainSlot != 0 && block.StartRip == _chainRip && _cpu.ExecutionMode == _chainMode)
                     translator.Chain(_chainSlot, _chainGeneration, block);
                 _chainSlot = 0;
-                if (RunTranslated(block, entry, translator.Mode == TranslatorMode.Verify) is { } translatedStop) return translatedStop;
+                if (RunTranslated(ref previous, entry, translator.Mode == TranslatorMode.Verify) is { } translatedStop) return translatedStop;
                 continue;
             }
             _chainSlot = 0;
+            if (_stats is { } stats)
+            {
+                stats.InterpretedBlocks++;
+                stats.InterpretedInstructions += block.Ops.Length;
+            }
             if (ExecuteBlock(block) is { } stop) return stop;
         }
     }
@@ -346,29 +355,51 @@ public sealed unsafe class CpuCore : IMmioPort
     /// code stopped before (a slow path, a possible fault, a form without translation) with the state exactly that
     /// before it.
     /// </summary>
-    private CoreStop? RunTranslated(DecodedBlock block, nint entry, bool verify)
+    /// <remarks>
+    /// <paramref name="block"/> is the block entered; on return, the one that ran last (chained code goes on through
+    /// others), whose links the next lookup starts from.
+    /// </remarks>
+    private CoreStop? RunTranslated(ref DecodedBlock block, nint entry, bool verify)
     {
         var hot = _cpu.Hot;
         if (verify) return RunVerified(block, entry);
         hot->Retired = _retired;
         hot->NextEventCheck = _nextEventCheck;
         hot->ChainSlot = 0;
+        var translator = _translator!;
+        // Generated code goes on through the jump table only in the context it was entered in; the block entered is
+        // added, so others can go on into it.
+        if (_cpu.Segments[CpuState.Cs].Base == 0)
+        {
+            hot->Context = JumpTable.Context(Mmu.TranslationEpoch, _cpu.ExecutionMode);
+            translator.JumpTable.Add(block.StartRip, hot->Context, block.Translation!.Body);
+        }
+        else hot->Context = JumpTable.NoContext;
+        translator.Entries++;
         int exit = Translator.Run(entry);
         _retired = hot->Retired;
+        block = translator.BlockOf(hot->ExitBlock);
+        if (_stats is { } stats)
+        {
+            stats.TranslatedEntries++;
+            if (exit >= 0)
+            {
+                stats.Exit(block.Instructions[exit].Mnemonic, compiled: exit < block.Translation!.Length);
+                stats.InterpretedInstructions += block.Ops.Length - exit;
+            }
+        }
         if (exit < 0)
         {
             if (hot->ChainSlot != 0)
             {
                 _chainSlot = hot->ChainSlot;
-                _chainGeneration = _translator!.Generation;
+                _chainGeneration = translator.Generation;
                 _chainRip = _cpu.Rip;
                 _chainMode = _cpu.ExecutionMode;
             }
             return null;
         }
-        // Chained code may have left from a later block than the one entered.
-        block = _translator!.BlockOf(hot->ExitBlock);
-        return exit < 0 ? null : ExecuteBlock(block, exit);
+        return ExecuteBlock(block, exit);
     }
 
     /// <summary>

@@ -44,6 +44,7 @@ internal sealed unsafe partial class BlockCompiler
                 return EmitCmovcc(k, in op);
             case MicroKind.Jcc:
             {
+                EnsureProducer(k);
                 var condition = op.Condition;
                 if (!HostFlagsFor(ref condition)) return false;
                 var taken = _a.CreateLabel();
@@ -170,6 +171,7 @@ internal sealed unsafe partial class BlockCompiler
         bool carryIn = op.Flag is FlagOp.Adc or FlagOp.Sbb;
         if (carryIn)
         {
+            EnsureProducer(k);
             // The carry-in first: it is evaluated from the record before anything of this instruction happens.
             if (!HostFlags(carry: true, overflow: false)) return false;
             _a.setc(r9b);
@@ -212,7 +214,7 @@ internal sealed unsafe partial class BlockCompiler
                 }
                 break;
         }
-        if (carryIn) _a.mov(__qword_ptr[rbp + GuestLayout.Materialized], r9);   // CF is bit 0
+        if (carryIn && !FlagsDeadAfter(k)) _a.mov(__qword_ptr[rbp + GuestLayout.Materialized], r9);   // CF is bit 0
         RecordFlags(op.Flag, op.Size, Register.RAX, Register.RCX, Register.RDX);
         if (op.WritesResult) StoreDestination(in op, Register.RAX);
         return true;
@@ -283,6 +285,8 @@ internal sealed unsafe partial class BlockCompiler
     private bool EmitRotate(int k, in MicroOp op)
     {
         if (op.SourceKind != MicroOperand.Immediate || op.DestinationKind is not (MicroOperand.Register or MicroOperand.Memory)) return false;
+        if (op.Immediate != 0 && FlagsDeadAfter(k)) return EmitRotateWithoutFlags(k, in op);
+        if (op.Immediate != 0) EnsureProducer(k);
         int count = (int)op.Immediate, size = op.Size, bits = size * 8;
         const int OtherFour = (int)(LazyFlags.PF | LazyFlags.AF | LazyFlags.ZF | LazyFlags.SF);
         const int NoAdjust = (int)(LazyFlags.PF | LazyFlags.ZF | LazyFlags.SF);
@@ -355,6 +359,21 @@ internal sealed unsafe partial class BlockCompiler
         _a.or(r11, rdx);
         _a.mov(__byte_ptr[rbp + GuestLayout.FlagsOp], (int)FlagOp.None);
         _a.mov(__qword_ptr[rbp + GuestLayout.Materialized], r11);
+        _producer = new FlagProducer { Known = true, Op = FlagOp.None, Size = size };
+        StoreDestination(in op, Register.RAX);
+        return true;
+    }
+
+    /// <summary>ROL/ROR by a non-zero immediate whose CF and OF nothing reads (<see cref="FlagsDeadAfter"/>): the rotate only.</summary>
+    private bool EmitRotateWithoutFlags(int k, in MicroOp op)
+    {
+        int size = op.Size;
+        LoadDestination(k, in op, write: true);
+        _a.mov(rax, rcx);
+        _a.Emit(op.Mnemonic == Mnemonic.Rol
+            ? BySize(size, Code.Rol_rm64_imm8, Code.Rol_rm32_imm8, Code.Rol_rm16_imm8, Code.Rol_rm8_imm8)
+            : BySize(size, Code.Ror_rm64_imm8, Code.Ror_rm32_imm8, Code.Ror_rm16_imm8, Code.Ror_rm8_imm8), Sized(Register.RAX, size), (int)op.Immediate);
+        Truncate(Register.RAX, size);
         _producer = new FlagProducer { Known = true, Op = FlagOp.None, Size = size };
         StoreDestination(in op, Register.RAX);
         return true;
@@ -456,6 +475,13 @@ internal sealed unsafe partial class BlockCompiler
                 StoreRegister(slot.Index, size, slot.HighByte, Register.RAX);
                 return true;
             }
+            case Mnemonic.Mul or Mnemonic.Div when i.OpCount == 1 && i.Op0Kind == OpKind.Register:
+                return EmitMulDiv(in i);
+            case Mnemonic.Prefetchnta or Mnemonic.Prefetcht0 or Mnemonic.Prefetcht1 or Mnemonic.Prefetcht2 or Mnemonic.Prefetchw:
+                return true;   // a hint: no access, no fault (SDM "PREFETCHh")
+            case Mnemonic.Lfence: _a.lfence(); return true;
+            case Mnemonic.Sfence: _a.sfence(); return true;
+            case Mnemonic.Mfence: _a.mfence(); return true;   // other vCPUs are host threads: the host's fence orders the same
             case Mnemonic.Cdqe:
                 _a.movsxd(rax, __dword_ptr[rbx + CpuState.Rax * 8]);
                 _a.mov(__qword_ptr[rbx + CpuState.Rax * 8], rax);
@@ -471,6 +497,52 @@ internal sealed unsafe partial class BlockCompiler
             default:
                 return false;
         }
+    }
+
+    /// <summary>
+    /// MUL and DIV of RDX:RAX (EDX:EAX) by a 32/64-bit register, on the host. DIV by zero or with a quotient too wide
+    /// raises #DE: those leave for the interpreter before anything changed (the quotient does not fit exactly when the
+    /// high half is not below the divisor). DIV leaves the flags as they were, as the interpreter does; MUL records
+    /// CF = OF = "the high half is not zero" as <c>SetMulFlags</c>.
+    /// </summary>
+    private bool EmitMulDiv(in Instruction i)
+    {
+        var slot = RegisterFile.Of(i.Op0Register);
+        if (slot.Index < 0 || slot.Size < 4) return false;
+        int size = slot.Size;
+        var r9 = Sized(Register.R9, size);
+        LoadRegister(Register.R9, slot.Index, size, false);
+        if (i.Mnemonic == Mnemonic.Div)
+        {
+            _a.test(AssemblerRegisters.r9, AssemblerRegisters.r9);
+            _a.jz(Exit(_k));
+            LoadRegister(Register.RDX, CpuState.Rdx, size, false);
+            _a.cmp(rdx, AssemblerRegisters.r9);
+            _a.jae(Exit(_k));
+            LoadRegister(Register.RAX, CpuState.Rax, size, false);
+            _a.Emit(size == 8 ? Code.Div_rm64 : Code.Div_rm32, r9);
+            StoreRegister(CpuState.Rax, size, false, Register.RAX);
+            StoreRegister(CpuState.Rdx, size, false, Register.RDX);
+            return true;
+        }
+        LoadRegister(Register.RAX, CpuState.Rax, size, false);
+        _a.Emit(size == 8 ? Code.Mul_rm64 : Code.Mul_rm32, r9);
+        _a.seto(r8b);
+        _a.movzx(r8d, r8b);
+        _a.imul(r8d, r8d, (int)(LazyFlags.CF | LazyFlags.OF));
+        StoreRegister(CpuState.Rax, size, false, Register.RAX);
+        StoreRegister(CpuState.Rdx, size, false, Register.RDX);
+        if (!FlagsDeadAfter(_k))
+        {
+            StoreOpAndSize(FlagOp.MulResult, size);
+            _a.mov(__qword_ptr[rbp + GuestLayout.Result], rax);   // the low half, zero-extended by the 32-bit form
+            _a.xor(ecx, ecx);
+            _a.mov(__qword_ptr[rbp + GuestLayout.Left], rcx);
+            _a.mov(__qword_ptr[rbp + GuestLayout.Right], rcx);
+            _a.mov(__qword_ptr[rbp + GuestLayout.Materialized], r8);
+        }
+        _producer = new FlagProducer { Known = true, Op = FlagOp.MulResult, Size = size };
+        return true;
     }
 
     private bool EmitImul(int k, in MicroOp op)
@@ -493,12 +565,15 @@ internal sealed unsafe partial class BlockCompiler
         _a.movzx(r8d, r8b);
         _a.imul(r8d, r8d, (int)(LazyFlags.CF | LazyFlags.OF));
         Truncate(Register.RCX, op.Size);
-        StoreOpAndSize(FlagOp.MulResult, op.Size);
-        _a.mov(__qword_ptr[rbp + GuestLayout.Result], rcx);
-        _a.xor(eax, eax);
-        _a.mov(__qword_ptr[rbp + GuestLayout.Left], rax);
-        _a.mov(__qword_ptr[rbp + GuestLayout.Right], rax);
-        _a.mov(__qword_ptr[rbp + GuestLayout.Materialized], r8);
+        if (!FlagsDeadAfter(k))
+        {
+            StoreOpAndSize(FlagOp.MulResult, op.Size);
+            _a.mov(__qword_ptr[rbp + GuestLayout.Result], rcx);
+            _a.xor(eax, eax);
+            _a.mov(__qword_ptr[rbp + GuestLayout.Left], rax);
+            _a.mov(__qword_ptr[rbp + GuestLayout.Right], rax);
+            _a.mov(__qword_ptr[rbp + GuestLayout.Materialized], r8);
+        }
         _producer = new FlagProducer { Known = true, Op = FlagOp.MulResult, Size = op.Size };
         StoreRegister(op.Destination, op.Size, op.DestinationHigh, Register.RCX);
         return true;
@@ -506,6 +581,7 @@ internal sealed unsafe partial class BlockCompiler
 
     private bool EmitSetcc(int k, in MicroOp op)
     {
+        EnsureProducer(k);
         if (!CanHostFlags(op.Condition)) return false;
         if (op.DestinationKind == MicroOperand.Memory)
         {
@@ -528,6 +604,7 @@ internal sealed unsafe partial class BlockCompiler
 
     private bool EmitCmovcc(int k, in MicroOp op)
     {
+        EnsureProducer(k);
         if (op.DestinationKind != MicroOperand.Register || op.Size < 2 || !CanHostFlags(op.Condition)) return false;
         // Source into r9 (read, and maybe faulting, whatever the condition), then the condition, then the choice.
         if (op.SourceKind == MicroOperand.Memory)

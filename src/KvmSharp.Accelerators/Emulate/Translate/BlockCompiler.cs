@@ -20,6 +20,7 @@ internal sealed unsafe partial class BlockCompiler
     private readonly CpuState _cpu;
     private readonly Mmu _mmu;
     private readonly PhysicalMemory _physical;
+    private readonly JumpTable _jumpTable;
 
     // Per translation.
     private Assembler _a = null!;
@@ -28,13 +29,17 @@ internal sealed unsafe partial class BlockCompiler
     private Label _epilogue, _body, _revoked;
     private readonly List<(Label Slot, Label Miss)> _chains = [];
     private bool _paging, _longMode, _user, _code64, _selfLoop, _withoutStores;
+    private int _id, _k;
     private FlagProducer _producer;
+    // The flag record's kind and size when translation began (the block's entry state), until a guard uses it.
+    private (FlagOp Op, byte Size)? _entryFlags;
 
-    public BlockCompiler(CpuState cpu, Mmu mmu, PhysicalMemory physical)
+    public BlockCompiler(CpuState cpu, Mmu mmu, PhysicalMemory physical, JumpTable jumpTable)
     {
         _cpu = cpu;
         _mmu = mmu;
         _physical = physical;
+        _jumpTable = jumpTable;
     }
 
     /// <summary>What the last flag-setting instruction of this block was, when one ran before the current one.</summary>
@@ -56,7 +61,17 @@ internal sealed unsafe partial class BlockCompiler
     /// </summary>
     public byte[]? Compile(DecodedBlock block, int id, bool selfLoop, bool withoutStores, out int length, out CodeLayout layout)
     {
+        var code = Compile(block, id, selfLoop, withoutStores, liveness: !withoutStores, out length, out layout);
+        // Cut before an instruction that an earlier skipped flag record relied on reaching: compile again with every record.
+        if (_deadUntil >= length && length < block.Ops.Length) code = Compile(block, id, selfLoop, withoutStores, liveness: false, out length, out layout);
+        return code;
+    }
+
+    private byte[]? Compile(DecodedBlock block, int id, bool selfLoop, bool withoutStores, bool liveness, out int length, out CodeLayout layout)
+    {
         _block = block;
+        _liveness = liveness;
+        _deadUntil = -1;
         _a = new Assembler(64);
         _exits.Clear();
         _chains.Clear();
@@ -69,7 +84,9 @@ internal sealed unsafe partial class BlockCompiler
         _code64 = _cpu.Is64BitCode;
         _selfLoop = selfLoop;
         _withoutStores = withoutStores;
+        _id = id;
         _producer = default;
+        _entryFlags = (_cpu.Flags.Op, _cpu.Flags.Size);
 
         _a.push(rbx);
         _a.push(rbp);
@@ -87,6 +104,7 @@ internal sealed unsafe partial class BlockCompiler
         bool ended = false;
         for (int k = 0; k < ops.Length; k++)
         {
+            _k = k;
             if (!TryEmit(k, in ops[k], out ended)) break;
             length = k + 1;
             if (ended) break;
@@ -112,6 +130,7 @@ internal sealed unsafe partial class BlockCompiler
         _a.Label(ref _revoked);
         _a.mov(rax, block.StartRip);
         _a.mov(__qword_ptr[rbp + GuestLayout.Rip], rax);
+        _a.mov(__dword_ptr[rbp + GuestLayout.ExitBlock], id);
         _a.mov(eax, TranslatedExit.Boundary);
         _a.Label(ref _epilogue);
         _a.pop(rbp);
@@ -125,6 +144,7 @@ internal sealed unsafe partial class BlockCompiler
             _a.Label(ref chains[c].Miss);
             _a.lea(rax, __[chains[c].Slot]);
             _a.mov(__qword_ptr[rbp + GuestLayout.ChainSlot], rax);
+            _a.mov(__dword_ptr[rbp + GuestLayout.ExitBlock], id);
             _a.mov(eax, TranslatedExit.Boundary);
             _a.jmp(_epilogue);
         }
@@ -194,17 +214,72 @@ internal sealed unsafe partial class BlockCompiler
             _a.jb(_body);
             _a.Label(ref leave);
         }
-        _a.mov(eax, TranslatedExit.Boundary);
-        _a.jmp(_epilogue);
+        else if (_selfLoop && (next >> 12) != (_block.StartRip >> 12))
+        {
+            // Another page: its translation may differ by now, so through the jump table, whose entries carry the
+            // translation epoch they were made in.
+            var leave = _a.CreateLabel();
+            GoOnThroughTable(leave, next);
+            _a.Label(ref leave);
+        }
+        LeaveAtBoundary();
     }
 
-    /// <summary>The end of the block with RIP in rax (RET).</summary>
+    /// <summary>The end of the block with RIP in rax (RET): on through the jump table when the next block is there.</summary>
     private void EndBlockAtRax()
     {
         _a.mov(__qword_ptr[rbp + GuestLayout.Rip], rax);
         _a.add(__qword_ptr[rbp + GuestLayout.Retired], _block.Ops.Length);
+        if (_selfLoop)
+        {
+            var leave = _a.CreateLabel();
+            GoOnThroughTable(leave, null);
+            _a.Label(ref leave);
+        }
+        LeaveAtBoundary();
+    }
+
+    /// <summary>Back to the run loop at a block boundary (RIP is stored), naming this block as the one that ran last.</summary>
+    private void LeaveAtBoundary()
+    {
+        _a.mov(__dword_ptr[rbp + GuestLayout.ExitBlock], _id);
         _a.mov(eax, TranslatedExit.Boundary);
         _a.jmp(_epilogue);
+    }
+
+    /// <summary>
+    /// After the run loop's block-boundary check (attention, the timer poll's count), jumps into the translation the
+    /// <see cref="JumpTable"/> holds for the next RIP (<paramref name="next"/>, or rax when null) in the current
+    /// context; anything else goes to <paramref name="leave"/>. Clobbers rax, rcx, rdx.
+    /// </summary>
+    private void GoOnThroughTable(Label leave, ulong? next)
+    {
+        _a.cmp(__dword_ptr[rbp + GuestLayout.Attention], 0);
+        _a.jne(leave);
+        _a.mov(rcx, __qword_ptr[rbp + GuestLayout.Retired]);
+        _a.cmp(rcx, __qword_ptr[rbp + GuestLayout.NextEventCheck]);
+        _a.jae(leave);
+        if (next is { } rip)
+        {
+            _a.mov(rdx, (ulong)(_jumpTable.Pointer + JumpTable.Slot(rip) * JumpTable.EntrySize));
+            MovImmediate(rax, rip);
+        }
+        else
+        {
+            _a.mov(rdx, rax);
+            _a.shr(rdx, 12);
+            _a.xor(rdx, rax);
+            _a.and(edx, JumpTable.Entries - 1);
+            _a.shl(edx, 5);   // × EntrySize
+            _a.mov(rcx, (ulong)_jumpTable.Pointer);
+            _a.add(rdx, rcx);
+        }
+        _a.cmp(__qword_ptr[rdx], rax);
+        _a.jne(leave);
+        _a.mov(rcx, __qword_ptr[rbp + GuestLayout.Context]);
+        _a.cmp(__qword_ptr[rdx + 8], rcx);
+        _a.jne(leave);
+        _a.jmp(__qword_ptr[rdx + 16]);
     }
 
     private static MemoryOperand Guest(int register, int offset = 0) => new(Register.RBX, register * 8 + offset);
