@@ -174,11 +174,11 @@ public class TranslatorGoOnTests
         p.jmp(reader);
         p.Label(ref reader);
         p.setc(dl);
-        p.sete(dh);
+        p.sete(r14b);
         p.seto(r8b);
         p.movzx(r9d, dl);
         p.add(r10, r9);
-        p.movzx(r9d, dh);
+        p.movzx(r9d, r14b);
         p.add(r11, r9);
         p.movzx(r9d, r8b);
         p.add(r12, r9);
