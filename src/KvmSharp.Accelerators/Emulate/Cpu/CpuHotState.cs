@@ -32,4 +32,10 @@ public struct CpuHotState
 
     /// <summary>The translation (<see cref="Translate.CompiledBlock.Id"/>) that left for the interpreter at an instruction: with chaining, not always the one entered.</summary>
     public int ExitBlock;
+
+    /// <summary>
+    /// The translation epoch and execution mode as <see cref="Translate.JumpTable.Context"/> words them, set by the run
+    /// loop before it enters translated code (which changes neither): jump-table entries of another context miss.
+    /// </summary>
+    public ulong Context;
 }

@@ -20,6 +20,11 @@ internal sealed unsafe partial class BlockCompiler
     /// <summary>LazyFlags.Set(op, size, result, left, right) from host registers.</summary>
     private void RecordFlags(FlagOp op, int size, Register result, Register left, Register right)
     {
+        if (FlagsDeadAfter(_k))
+        {
+            _producer = new FlagProducer { Known = true, Op = op, Size = size };
+            return;
+        }
         StoreOpAndSize(op, size);
         _a.Emit(Code.Mov_rm64_r64, HotField(GuestLayout.Result), result);
         _a.Emit(Code.Mov_rm64_r64, HotField(GuestLayout.Left), left);
@@ -30,6 +35,11 @@ internal sealed unsafe partial class BlockCompiler
     /// <summary>LazyFlags.SetIncDec: the record of the last CF producer moves to CarryOp/CarrySize unless it already was an INC/DEC.</summary>
     private void RecordIncDec(FlagOp op, int size, Register result)
     {
+        if (FlagsDeadAfter(_k))
+        {
+            _producer = new FlagProducer { Known = true, Op = op, Size = size };
+            return;
+        }
         if (_producer.Known)
         {
             if (_producer.Op is not (FlagOp.Inc or FlagOp.Dec))
@@ -50,6 +60,23 @@ internal sealed unsafe partial class BlockCompiler
         StoreOpAndSize(op, size);
         _a.Emit(Code.Mov_rm64_r64, HotField(GuestLayout.Result), result);
         _producer = new FlagProducer { Known = true, Op = op, Size = size };
+    }
+
+    /// <summary>
+    /// Before instruction <paramref name="k"/> reads flags no earlier instruction of this block produced: when the
+    /// record's kind as the block is translated (<see cref="_entryFlags"/>; a block is translated just before it runs,
+    /// and a block usually follows the same producer every time) is one the host can redo, a guard that the record
+    /// still is of that kind and size leaves for the interpreter otherwise, and the producer counts as known.
+    /// </summary>
+    private void EnsureProducer(int k)
+    {
+        if (_producer.Known || _entryFlags is not { } entry) return;
+        _entryFlags = null;
+        if (entry.Op is not (FlagOp.Add or FlagOp.Sub or FlagOp.Adc or FlagOp.Sbb or FlagOp.Logic or FlagOp.Inc or FlagOp.Dec or FlagOp.MulResult or FlagOp.None))
+            return;
+        _a.cmp(__word_ptr[rbp + GuestLayout.FlagsOp], (short)((entry.Size << 8) | (byte)entry.Op));
+        _a.jne(Exit(k));
+        _producer = new FlagProducer { Known = true, Op = entry.Op, Size = entry.Size };
     }
 
     /// <summary>

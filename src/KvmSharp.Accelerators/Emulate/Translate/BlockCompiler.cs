@@ -20,6 +20,7 @@ internal sealed unsafe partial class BlockCompiler
     private readonly CpuState _cpu;
     private readonly Mmu _mmu;
     private readonly PhysicalMemory _physical;
+    private readonly JumpTable _jumpTable;
 
     // Per translation.
     private Assembler _a = null!;
@@ -28,13 +29,17 @@ internal sealed unsafe partial class BlockCompiler
     private Label _epilogue, _body, _revoked;
     private readonly List<(Label Slot, Label Miss)> _chains = [];
     private bool _paging, _longMode, _user, _code64, _selfLoop, _withoutStores;
+    private int _id, _k;
     private FlagProducer _producer;
+    // The flag record's kind and size when translation began (the block's entry state), until a guard uses it.
+    private (FlagOp Op, byte Size)? _entryFlags;
 
-    public BlockCompiler(CpuState cpu, Mmu mmu, PhysicalMemory physical)
+    public BlockCompiler(CpuState cpu, Mmu mmu, PhysicalMemory physical, JumpTable jumpTable)
     {
         _cpu = cpu;
         _mmu = mmu;
         _physical = physical;
+        _jumpTable = jumpTable;
     }
 
     /// <summary>What the last flag-setting instruction of this block was, when one ran before the current one.</summary>
@@ -56,7 +61,17 @@ internal sealed unsafe partial class BlockCompiler
     /// </summary>
     public byte[]? Compile(DecodedBlock block, int id, bool selfLoop, bool withoutStores, out int length, out CodeLayout layout)
     {
+        var code = Compile(block, id, selfLoop, withoutStores, liveness: !withoutStores, out length, out layout);
+        // Cut before an instruction that an earlier skipped flag record relied on reaching: compile again with every record.
+        if (_deadUntil >= length && length < block.Ops.Length) code = Compile(block, id, selfLoop, withoutStores, liveness: false, out length, out layout);
+        return code;
+    }
+
+    private byte[]? Compile(DecodedBlock block, int id, bool selfLoop, bool withoutStores, bool liveness, out int length, out CodeLayout layout)
+    {
         _block = block;
+        _liveness = liveness;
+        _deadUntil = -1;
         _a = new Assembler(64);
         _exits.Clear();
         _chains.Clear();
@@ -69,7 +84,9 @@ internal sealed unsafe partial class BlockCompiler
         _code64 = _cpu.Is64BitCode;
         _selfLoop = selfLoop;
         _withoutStores = withoutStores;
+        _id = id;
         _producer = default;
+        _entryFlags = (_cpu.Flags.Op, _cpu.Flags.Size);
 
         _a.push(rbx);
         _a.push(rbp);
@@ -87,6 +104,7 @@ internal sealed unsafe partial class BlockCompiler
         bool ended = false;
         for (int k = 0; k < ops.Length; k++)
         {
+            _k = k;
             if (!TryEmit(k, in ops[k], out ended)) break;
             length = k + 1;
             if (ended) break;
@@ -112,6 +130,7 @@ internal sealed unsafe partial class BlockCompiler
         _a.Label(ref _revoked);
         _a.mov(rax, block.StartRip);
         _a.mov(__qword_ptr[rbp + GuestLayout.Rip], rax);
+        _a.mov(__dword_ptr[rbp + GuestLayout.ExitBlock], id);
         _a.mov(eax, TranslatedExit.Boundary);
         _a.Label(ref _epilogue);
         _a.pop(rbp);
@@ -125,6 +144,7 @@ internal sealed unsafe partial class BlockCompiler
             _a.Label(ref chains[c].Miss);
             _a.lea(rax, __[chains[c].Slot]);
             _a.mov(__qword_ptr[rbp + GuestLayout.ChainSlot], rax);
+            _a.mov(__dword_ptr[rbp + GuestLayout.ExitBlock], id);
             _a.mov(eax, TranslatedExit.Boundary);
             _a.jmp(_epilogue);
         }
@@ -153,58 +173,6 @@ internal sealed unsafe partial class BlockCompiler
     {
         if (!_exits.TryGetValue(index, out var label)) _exits[index] = label = _a.CreateLabel();
         return label;
-    }
-
-    /// <summary>
-    /// The end of the block with RIP = <paramref name="next"/> (a constant): the block's instructions retire. A branch
-    /// back to the block's own start loops inside the code while nothing needs the run loop.
-    /// </summary>
-    private void EndBlock(ulong next)
-    {
-        int n = _block.Ops.Length;
-        _a.add(__qword_ptr[rbp + GuestLayout.Retired], n);
-        _a.mov(rax, next);
-        _a.mov(__qword_ptr[rbp + GuestLayout.Rip], rax);
-        if (_selfLoop && next != _block.StartRip && (next >> 12) == (_block.StartRip >> 12))
-        {
-            // A direct jump within the block's own page (QEMU's rule: the page's translation was checked when this
-            // block was entered, so the target's is the same) goes on through a slot the run loop fills with the next
-            // block's code; the run loop's block-boundary check first.
-            var leaveHere = _a.CreateLabel();
-            var slot = _a.CreateLabel();
-            var miss = _a.CreateLabel();
-            _chains.Add((slot, miss));
-            _a.cmp(__dword_ptr[rbp + GuestLayout.Attention], 0);
-            _a.jne(leaveHere);
-            _a.mov(rax, __qword_ptr[rbp + GuestLayout.Retired]);
-            _a.cmp(rax, __qword_ptr[rbp + GuestLayout.NextEventCheck]);
-            _a.jae(leaveHere);
-            _a.jmp(__qword_ptr[slot]);
-            _a.Label(ref leaveHere);
-        }
-        if (_selfLoop && next == _block.StartRip && _block.Valid)
-        {
-            // The run loop's block-boundary check, done here: attention (kick, interrupt, code written by another
-            // vCPU) or the timer poll's count leaves with RIP at the block's start and nothing of it run.
-            var leave = _a.CreateLabel();
-            _a.cmp(__dword_ptr[rbp + GuestLayout.Attention], 0);
-            _a.jne(leave);
-            _a.mov(rax, __qword_ptr[rbp + GuestLayout.Retired]);
-            _a.cmp(rax, __qword_ptr[rbp + GuestLayout.NextEventCheck]);
-            _a.jb(_body);
-            _a.Label(ref leave);
-        }
-        _a.mov(eax, TranslatedExit.Boundary);
-        _a.jmp(_epilogue);
-    }
-
-    /// <summary>The end of the block with RIP in rax (RET).</summary>
-    private void EndBlockAtRax()
-    {
-        _a.mov(__qword_ptr[rbp + GuestLayout.Rip], rax);
-        _a.add(__qword_ptr[rbp + GuestLayout.Retired], _block.Ops.Length);
-        _a.mov(eax, TranslatedExit.Boundary);
-        _a.jmp(_epilogue);
     }
 
     private static MemoryOperand Guest(int register, int offset = 0) => new(Register.RBX, register * 8 + offset);

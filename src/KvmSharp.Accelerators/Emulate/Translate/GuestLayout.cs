@@ -9,7 +9,7 @@ namespace KvmSharp.Accelerators.Emulate.Translate;
 /// </summary>
 internal static unsafe class GuestLayout
 {
-    public static readonly int Rip, FlagsOp, FlagsSize, Result, Left, Right, Materialized, CarryOp, CarrySize, Attention, Retired, NextEventCheck, ChainSlot, ExitBlock;
+    public static readonly int Rip, FlagsOp, FlagsSize, Result, Left, Right, Materialized, CarryOp, CarrySize, Attention, Retired, NextEventCheck, ChainSlot, ExitBlock, Context;
     public static readonly int TlbEntrySize, TlbLinearPage, TlbPhysicalPage, TlbHostPage, TlbUserRead, TlbWrite, TlbUserWrite;
 
     static GuestLayout()
@@ -30,6 +30,7 @@ internal static unsafe class GuestLayout
         NextEventCheck = (int)((byte*)&s.NextEventCheck - b);
         ChainSlot = (int)((byte*)&s.ChainSlot - b);
         ExitBlock = (int)((byte*)&s.ExitBlock - b);
+        Context = (int)((byte*)&s.Context - b);
         if (FlagsSize != FlagsOp + 1 || CarrySize != CarryOp + 1) throw new InvalidOperationException("LazyFlags.Op/Size and CarryOp/CarrySize must be adjacent bytes");
 
         Mmu.TlbEntry e = default;

@@ -24,12 +24,15 @@ public sealed unsafe class Translator : IDisposable
     // The blocks translated in this cache generation, by CompiledBlock.Id.
     private readonly List<DecodedBlock> _translated = [];
 
+    /// <summary>Translations by RIP for generated code's own lookups (returns, indirect and cross-page jumps); the run loop adds to it.</summary>
+    public JumpTable JumpTable { get; } = new();
+
     public Translator(TranslatorMode mode, CpuState cpu, Mmu mmu, PhysicalMemory physical, int cacheSize = CodeCache.DefaultSize)
     {
         if (mode == TranslatorMode.Off) throw new ArgumentOutOfRangeException(nameof(mode));
         Mode = mode;
         _cpu = cpu;
-        _compiler = new BlockCompiler(cpu, mmu, physical);
+        _compiler = new BlockCompiler(cpu, mmu, physical, JumpTable);
         _cache = new CodeCache(cacheSize);
         _threshold = mode == TranslatorMode.On ? HotThreshold : 1;
     }
@@ -94,6 +97,7 @@ public sealed unsafe class Translator : IDisposable
             if (!_cache.TryReserve(code.Length, out entry))
             {
                 _cache.Flush();
+                JumpTable.Clear();   // its bodies are gone
                 Flushes++;
                 // Ids restart with the generation: compile again so the code names the right one.
                 _translated.Clear();
@@ -108,6 +112,7 @@ public sealed unsafe class Translator : IDisposable
                 foreach (var (slot, miss) in layout.Slots)
                     System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(code.AsSpan(slot), entry + miss);
                 _cache.Write(entry, code);
+                PerfMap.Add(entry, code.Length, block.StartRip, length, block.Ops.Length, _cache.Generation);
                 _translated.Add(block);
                 BlocksTranslated++;
                 InstructionsTranslated += length;
@@ -144,11 +149,18 @@ public sealed unsafe class Translator : IDisposable
         Chains++;
     }
 
+    /// <summary>Times the run loop entered translated code (chained code going on by itself is not counted).</summary>
+    public long Entries { get; internal set; }
+
     /// <summary>Slots chained.</summary>
     public long Chains { get; private set; }
 
     /// <summary>Runs translated code: a block boundary (<see cref="TranslatedExit.Boundary"/>) or the index of the instruction to interpret next.</summary>
     public static int Run(nint entry) => ((delegate* unmanaged<int>)entry)();
 
-    public void Dispose() => _cache.Dispose();
+    public void Dispose()
+    {
+        _cache.Dispose();
+        JumpTable.Dispose();
+    }
 }

@@ -20,7 +20,7 @@ public class TranslatorTests
         byte[] Data, long InstructionsTranslated, long InstructionsInTranslatedBlocks, string? Failure, int Ticks);
 
     /// <summary>Runs the program in every mode and checks each outcome against the interpreter's; returns them (Off first).</summary>
-    private static Outcome[] RunAll(Action<LongModeRig> setup, ulong dataAddress = LongModeRig.Data, int dataLength = 256, Func<LongModeRig, ICpuEvents?>? events = null)
+    internal static Outcome[] RunAll(Action<LongModeRig> setup, ulong dataAddress = LongModeRig.Data, int dataLength = 256, Func<LongModeRig, ICpuEvents?>? events = null)
     {
         var outcomes = new List<Outcome>();
         foreach (var mode in Modes)
