@@ -10,6 +10,7 @@ namespace KvmSharp.Tests.Manager.Daemon;
 /// The confinement's parts without a guest: the launch steps (a shell script in place of the VMM reports who, where
 /// and in which namespace it runs) and the files lent to the VMM user and given back.
 /// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class VmmConfinementTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("kvmsharp-confine").FullName;
@@ -34,7 +35,7 @@ public sealed class VmmConfinementTests : IDisposable
             Assert.Contains("/var/tmp", hidden);
             Assert.DoesNotContain("/tmp", hidden);   // the program lies there
             using var process = VmmProcess.Start(program, ["one", "two words"], log, new VmmConfinement(user, cgroup.ProcsFiles, true, hidden));
-            Assert.True(process.Exited.Wait(TimeSpan.FromSeconds(60)), "the script did not end");
+            Assert.True(process.Exited.Wait(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken), "the script did not end");
             Assert.Equal(0, process.Exited.Result);
             string report = File.ReadAllText(log);
             Assert.Contains($"pid={process.Pid} sid={process.Pid} args=one two words", report);   // exec all the way: one pid, its own session
