@@ -113,14 +113,11 @@ public static class VmmFileAccess
 
     private static bool SetFacl(string entry, string folder, out string error)
     {
-        var start = new System.Diagnostics.ProcessStartInfo("setfacl") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-        foreach (var a in (string[])["-m", entry, "--", folder]) start.ArgumentList.Add(a);
         try
         {
-            using var process = System.Diagnostics.Process.Start(start) ?? throw new InvalidOperationException();
-            error = process.StandardError.ReadToEnd().Trim();
-            process.WaitForExit();
-            return process.ExitCode == 0;
+            var (exitCode, _, stderr) = ToolProcess.Run("setfacl", ["-m", entry, "--", folder]);
+            error = stderr.Trim();
+            return exitCode == 0;
         }
         catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException)
         {

@@ -94,15 +94,10 @@ public sealed record VmmUser(string Name, uint Uid, uint Gid, IReadOnlyList<uint
 
     private static (bool Ok, string Output) Run(string program, params string[] args)
     {
-        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args) start.ArgumentList.Add(a);
         try
         {
-            using var process = Process.Start(start) ?? throw new InvalidOperationException();
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            string stderr = process.StandardError.ReadToEnd();
-            process.WaitForExit();
-            return (process.ExitCode == 0, process.ExitCode == 0 ? stdout.Result.Trim() : stderr.Trim());
+            var (exitCode, stdout, stderr) = ToolProcess.Run(program, args);
+            return (exitCode == 0, exitCode == 0 ? stdout.Trim() : stderr.Trim());
         }
         catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException)
         {

@@ -31,28 +31,15 @@ internal static class HostCommand
 
     private static bool TryRun(string program, string[] args, string? stdin, out string output)
     {
-        var start = new ProcessStartInfo(Find(program))
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false,
-        };
-        foreach (var a in args) start.ArgumentList.Add(a);
-        Process process;
-        try { process = Process.Start(start) ?? throw new InvalidOperationException(); }
+        (int ExitCode, string Stdout, string Stderr) result;
+        try { result = ToolProcess.Run(Find(program), args, stdin); }
         catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException)
         {
             throw new ManagerException(ManagerError.OperationFailed,
                 $"operation failed: cannot run {program} ({e.Message}); install {(program == "nft" ? "nftables" : "iproute2")}");
         }
-        using (process)
-        {
-            if (stdin is not null) process.StandardInput.Write(stdin);
-            process.StandardInput.Close();
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            string stderr = process.StandardError.ReadToEnd();
-            process.WaitForExit();
-            output = process.ExitCode == 0 ? stdout.Result : OneLine(stderr.Length > 0 ? stderr : stdout.Result);
-            return process.ExitCode == 0;
-        }
+        output = result.ExitCode == 0 ? result.Stdout : OneLine(result.Stderr.Length > 0 ? result.Stderr : result.Stdout);
+        return result.ExitCode == 0;
     }
 
     /// <summary>/usr/sbin and /sbin are not on every daemon's PATH (a user's shell, systemd's default is).</summary>

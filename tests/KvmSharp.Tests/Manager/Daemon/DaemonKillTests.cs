@@ -24,7 +24,7 @@ public sealed class DaemonKillTests(DebianKernelFixture guest) : IClassFixture<D
         string xml = Path.Combine(_dir, "k1.xml");
         File.WriteAllText(xml, DefaultGuestDomain.Xml(guest, "k1", disk, "qcow2"));
         daemon.VirshOk("define", xml);
-        string apiSocket = Path.Combine(daemon.StateDirectory, "domains", "k1", "api.sock");
+        string apiSocket = Path.Combine(daemon.StateDirectory, "domains", "k1", "run", "api.sock");
 
         // Killed after the VMM was spawned, before it answered: the restarted daemon ends it (the start never finished).
         int spawned = KillAt(daemon, "start.spawned", "start", "k1");
