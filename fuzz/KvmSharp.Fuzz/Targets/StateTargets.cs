@@ -4,6 +4,7 @@ using KvmSharp.Machine.Control;
 using KvmSharp.Machine.Migration;
 using KvmSharp.Machine.State;
 using KvmSharp.State;
+using KvmSharp.Tests.Machine.Migration;
 
 namespace KvmSharp.Fuzz.Targets;
 
@@ -60,7 +61,7 @@ public sealed class MigrationTarget : FuzzTarget
 
     public override void Run(ReadOnlySpan<byte> input)
     {
-        using var connection = new OneWay(input.ToArray());
+        using var connection = new ScriptedConnection(input.ToArray());
         MigrationReceiver.Receive(connection).Memory.Dispose();
     }
 
@@ -75,21 +76,5 @@ public sealed class MigrationTarget : FuzzTarget
             writer.WriteEnd();
         }
         yield return new("state-only", stream.ToArray());
-    }
-
-    /// <summary>The source's bytes to read; our replies go nowhere.</summary>
-    private sealed class OneWay(byte[] input) : Stream
-    {
-        private readonly MemoryStream _input = new(input, writable: false);
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override int Read(byte[] buffer, int offset, int count) => _input.Read(buffer, offset, count);
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) { }
     }
 }

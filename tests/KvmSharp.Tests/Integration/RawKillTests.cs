@@ -1,7 +1,4 @@
-using System.Text;
-using System.Text.RegularExpressions;
 using KvmSharp.Tests.Boot;
-using KvmSharp.Tests.Cli;
 
 namespace KvmSharp.Tests.Integration;
 
@@ -25,32 +22,11 @@ public sealed class RawKillTests(DebianKernelFixture guest) : IClassFixture<Debi
         Assert.NotNull(guest.Guest);
         string image = Path.Combine(_dir, "disk.raw");
         using (var file = File.Create(image)) file.SetLength(64 << 20);
-        var flushed = new List<(int Run, int Block)>();
+        var blocks = new FlushedBlocks("raw", BlocksPerRun, Spread);
         for (int run = 0; run < Runs; run++)
-        {
-            string script = $"i=0; while [ $i -lt {BlocksPerRun} ]; do yes raw{run}-blk$i | head -c 4096 | "
-                + $"dd of=/dev/vda bs=4096 seek=$(( ({run} * {BlocksPerRun} + i) * {Spread} )) count=1 conv=fsync 2>/dev/null && echo flushed $i; i=$((i+1)); done";
-            using var vmm = new VmmProcess("run", "--accel", "emulate", "--icount", "0", "--exec", script, "--disk", $"{image},format=raw");
-            int target = 5 + run * 3;
-            vmm.WaitUntil(() => Regex.Matches(vmm.Stdout, @"^flushed \d+$", RegexOptions.Multiline).Count >= target || vmm.HasExited,
-                $"run {run}: the guest did not flush {target} blocks", seconds: 600);
-            vmm.Kill();
-            vmm.WaitForExit(TimeSpan.FromSeconds(10));
-            foreach (Match m in Regex.Matches(vmm.Stdout, @"^flushed (\d+)$", RegexOptions.Multiline))
-                flushed.Add((run, int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)));
-        }
+            blocks.WriteAndKill(run, $"{image},format=raw", target: 5 + run * 3);
 
         Assert.Equal(64L << 20, new FileInfo(image).Length);
-        using var disk = File.OpenRead(image);
-        var block = new byte[4096];
-        foreach (var (run, i) in flushed)
-        {
-            disk.Position = (long)(run * BlocksPerRun + i) * Spread * 4096;
-            disk.ReadExactly(block);
-            var line = Encoding.ASCII.GetBytes($"raw{run}-blk{i}\n");
-            var expected = Enumerable.Range(0, 4096).Select(k => line[k % line.Length]).ToArray();
-            Assert.True(expected.AsSpan().SequenceEqual(block), $"block {i} of run {run} was reported flushed but is not in the file");
-        }
-        Assert.True(flushed.Count >= 5, $"only {flushed.Count} blocks were flushed");
+        blocks.AssertAllIn(image, atLeast: 5);
     }
 }
