@@ -44,37 +44,7 @@ inns ip link set kbbr0 up
 for t in kbtap0 kbtap1; do inns ip tuntap add "$t" mode tap vnet_hdr; inns ip link set "$t" master kbbr0; inns ip link set "$t" up; done
 
 # The host's side on the bridge's address: a sink that reads each connection to its end, and an HTTP source of $bytes zeros.
-ip netns exec "$ns" python3 - "$tmp/ports" "$bytes" <<'PY' &
-import socket, sys, threading
-ports_file, size = sys.argv[1], int(sys.argv[2])
-def listener():
-    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("10.77.0.1", 0)); s.listen(8); return s
-sink, source = listener(), listener()
-def serve_sink():
-    while True:
-        c, _ = sink.accept()
-        while c.recv(1 << 20): pass
-        c.close()
-def serve_source():
-    chunk = bytes(1 << 20)
-    while True:
-        c, _ = source.accept()
-        head = b""
-        while b"\r\n\r\n" not in head:
-            d = c.recv(4096)
-            if not d: break
-            head += d
-        c.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n" % size)
-        left = size
-        while left > 0:
-            n = min(left, len(chunk)); c.sendall(chunk[:n]); left -= n
-        c.close()
-threading.Thread(target=serve_sink, daemon=True).start()
-threading.Thread(target=serve_source, daemon=True).start()
-with open(ports_file + ".tmp", "w") as f: f.write("%d %d\n" % (sink.getsockname()[1], source.getsockname()[1]))
-import os; os.rename(ports_file + ".tmp", ports_file)
-threading.Event().wait()
-PY
+ip netns exec "$ns" python3 "$root/bench/lib/tcp-sink-source.py" "$tmp/ports" "$bytes" 10.77.0.1 &
 server=$!
 trap 'kill $server 2>/dev/null; ip netns del "$ns" 2>/dev/null; rm -rf "$tmp"' EXIT
 for _ in $(seq 100); do [ -f "$tmp/ports" ] && break; sleep 0.1; done
